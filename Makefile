@@ -1,0 +1,35 @@
+# pg_warden: `make demo` and `make test` do all set-up on a fresh Debian 12 machine.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: setup install demo demo-stop test test-unit test-pgrx test-regress test-multi bench
+
+setup:
+	@scripts/setup.sh
+
+install: setup
+	@scripts/install.sh
+
+demo: install
+	@scripts/cluster.sh start
+	@scripts/demo.sh
+
+demo-stop:
+	@scripts/cluster.sh stop
+
+test: setup test-unit test-pgrx test-regress test-multi
+
+test-unit:
+	cargo test -p warden-core
+
+test-pgrx: setup
+	scripts/pgrx-test.sh
+
+test-regress: install
+	scripts/regress.sh
+
+test-multi: install
+	tests/multi/run.sh
+
+bench: install
+	bench/run

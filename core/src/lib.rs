@@ -1,0 +1,8 @@
+//! Pure-Rust cores of pg_warden.
+//!
+//! Nothing here links PostgreSQL: the extension wraps these functions, and
+//! command-line tools (such as an offline ledger verifier) reuse them as they are.
+
+pub mod json;
+pub mod mac;
+pub mod secrets;

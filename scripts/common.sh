@@ -1,0 +1,29 @@
+# Shared settings for pg_warden's scripts; sourced, not run.
+PG_MAJOR="${PG_MAJOR:-15}"
+PG_BIN="/usr/lib/postgresql/${PG_MAJOR}/bin"
+PG_CONFIG="${PG_BIN}/pg_config"
+# The throwaway cluster: private data directory, socket directory and port, never the
+# machine's default cluster.
+WARDEN_ROOT="${WARDEN_ROOT:-/tmp/pg_warden}"
+WARDEN_PGDATA="${WARDEN_PGDATA:-$WARDEN_ROOT/data}"
+WARDEN_SOCKDIR="${WARDEN_SOCKDIR:-$WARDEN_ROOT/sock}"
+WARDEN_PGPORT="${WARDEN_PGPORT:-54315}"
+WARDEN_LOG="${WARDEN_LOG:-$WARDEN_ROOT/server.log}"
+# A fixed, public test key for the environment-bound key in tests and the demo. Real
+# deployments set their own WARDEN_* variables in the server's service environment.
+WARDEN_DEMO_ENV_KEY="${WARDEN_DEMO_ENV_KEY:-hex:70675f77617264656e2064656d6f20656e76206b65792030303031}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+
+# Runs a command as the postgres OS user (initdb refuses root).
+as_postgres() {
+  if [ "$(id -un)" = postgres ]; then "$@"
+  elif [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"
+  else sudo -u postgres -- "$@"
+  fi
+}
+
+warden_psql() {
+  "$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -h "$WARDEN_SOCKDIR" -p "$WARDEN_PGPORT" -U postgres "$@"
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# SQL regression tests (tests/pg_regress) against the throwaway cluster.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+cd "$(dirname "$0")/.."
+scripts/cluster.sh start
+PG_REGRESS="$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress"
+OUT="${WARDEN_ROOT}-regress"
+rm -rf "$OUT"; mkdir -p "$OUT"
+tests=$(cd tests/pg_regress/sql && ls *.sql | sed 's/\.sql$//' | sort)
+set +e
+"$PG_REGRESS" --use-existing --host="$WARDEN_SOCKDIR" --port="$WARDEN_PGPORT" --user=postgres \
+  --bindir="$PG_BIN" --inputdir=tests/pg_regress --outputdir="$OUT" \
+  --dbname=warden_regress $tests
+status=$?
+set -e
+if [ $status -ne 0 ]; then
+  echo "---- regression.diffs ----"; cat "$OUT/regression.diffs" 2>/dev/null || true
+  echo "---- server log (tail) ----"; tail -n 50 "$WARDEN_LOG" 2>/dev/null || true
+fi
+exit $status

@@ -1,0 +1,100 @@
+//! One error type for pg_warden, each variant raised with its own SQLSTATE.
+//!
+//! Messages name objects (keys, tables, options) but never carry key material, a
+//! secret, or a value being fingerprinted or anonymized.
+
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::PgSqlErrorCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WardenError {
+    /// 22023: an argument is malformed or out of range.
+    #[error("{message}")]
+    InvalidArgument { message: String, hint: Option<String> },
+    /// 42704: the named key does not exist.
+    #[error("key \"{0}\" does not exist")]
+    UnknownKey(String),
+    /// 42710: a key of that name exists already.
+    #[error("key \"{0}\" already exists")]
+    KeyExists(String),
+    /// 42501: the caller may not do this whatever EXECUTE grants it holds.
+    #[error("permission denied to {0}")]
+    NotAdmin(&'static str),
+    /// 55000: a key version cannot be used in the server's present state.
+    #[error("{message}")]
+    KeyUnavailable { message: String, hint: String },
+    /// 54001: a document is nested too deeply to process.
+    #[error("{0}")]
+    TooComplex(String),
+    /// 40001: a concurrent change won a race; retrying the statement succeeds.
+    #[error("{0}")]
+    ConcurrentChange(String),
+    /// XX000: pg_warden's own catalog is not as it installed it.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl WardenError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        WardenError::InvalidArgument { message: message.into(), hint: None }
+    }
+
+    pub fn invalid_with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        WardenError::InvalidArgument { message: message.into(), hint: Some(hint.into()) }
+    }
+
+    fn sqlstate(&self) -> PgSqlErrorCode {
+        use PgSqlErrorCode::*;
+        match self {
+            WardenError::InvalidArgument { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
+            WardenError::UnknownKey(_) => ERRCODE_UNDEFINED_OBJECT,
+            WardenError::KeyExists(_) => ERRCODE_DUPLICATE_OBJECT,
+            WardenError::NotAdmin(_) => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            WardenError::KeyUnavailable { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            WardenError::TooComplex(_) => ERRCODE_STATEMENT_TOO_COMPLEX,
+            WardenError::ConcurrentChange(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,
+            WardenError::Internal(_) => ERRCODE_INTERNAL_ERROR,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            WardenError::InvalidArgument { hint, .. } => hint.clone(),
+            WardenError::UnknownKey(name) => Some(format!(
+                "Create it with SELECT warden.create_key('{}'); or bind it to an environment variable with warden.create_key_from_env.",
+                name.replace('\'', "''")
+            )),
+            WardenError::KeyExists(_) => Some("Use warden.rotate_key to add a new version.".into()),
+            WardenError::NotAdmin(_) => {
+                Some("Only superusers and members of the warden_admin role may do this.".into())
+            }
+            WardenError::KeyUnavailable { hint, .. } => Some(hint.clone()),
+            WardenError::TooComplex(_) => None,
+            WardenError::ConcurrentChange(_) => Some("Retry the statement.".into()),
+            WardenError::Internal(_) => {
+                Some("Reinstall the extension with DROP EXTENSION / CREATE EXTENSION.".into())
+            }
+        }
+    }
+}
+
+impl From<WardenError> for ErrorReport {
+    #[track_caller]
+    fn from(error: WardenError) -> Self {
+        let hint = error.hint();
+        let report = ErrorReport::new(error.sqlstate(), error.to_string(), "pg_warden");
+        match hint {
+            Some(hint) => report.set_hint(hint),
+            None => report,
+        }
+    }
+}
+
+impl From<pgrx::spi::SpiError> for WardenError {
+    fn from(error: pgrx::spi::SpiError) -> Self {
+        WardenError::Internal(format!("pg_warden catalog query failed: {error}"))
+    }
+}
+
+/// Result type of the SQL-facing functions: errors carry their SQLSTATE to the client.
+pub type SqlResult<T> = Result<T, ErrorReport>;

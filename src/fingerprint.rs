@@ -1,0 +1,191 @@
+//! HMAC-SHA256 fingerprints: prove that the same secret was used without storing it.
+
+use pgrx::prelude::*;
+use pgrx::{AnyElement, JsonB};
+use warden_core::mac::{self, KeyedMac, FINGERPRINT_HEX_LEN};
+use warden_core::{json, secrets};
+
+use crate::error::{SqlResult, WardenError};
+use crate::keyring;
+
+/// HMAC-SHA256 of `data` under an explicit key (RFC 2104); same bytes as pgcrypto's
+/// `hmac(data, key, 'sha256')`.
+#[pg_extern(immutable, strict, parallel_safe)]
+fn hmac_sha256(data: &[u8], key: &[u8]) -> Vec<u8> {
+    mac::hmac_sha256(key, data).to_vec()
+}
+
+/// Fingerprint of `value` under the active version of `key_name`, as 64 hex digits.
+pub fn fingerprint_bytes(value: &[u8], key_name: &str) -> Result<String, WardenError> {
+    keyring::with_key(key_name, |key| {
+        let mut buf = [0u8; FINGERPRINT_HEX_LEN];
+        key.active().mac.fingerprint_into(value, &mut buf).to_owned()
+    })
+}
+
+#[pg_extern(stable, strict, parallel_safe, name = "fingerprint")]
+fn fingerprint_text(value: &str, key_name: default!(&str, "'default'")) -> SqlResult<String> {
+    Ok(fingerprint_bytes(value.as_bytes(), key_name)?)
+}
+
+#[pg_extern(stable, strict, parallel_safe, name = "fingerprint")]
+fn fingerprint_bytea(value: &[u8], key_name: default!(&str, "'default'")) -> SqlResult<String> {
+    Ok(fingerprint_bytes(value, key_name)?)
+}
+
+fn matches(value: &[u8], fingerprint: &str, key_name: &str) -> Result<bool, WardenError> {
+    let tag = mac::parse_fingerprint(fingerprint).ok_or_else(|| {
+        WardenError::invalid_with_hint(
+            "fingerprint must be 64 hexadecimal digits",
+            "Pass a value returned by warden.fingerprint.",
+        )
+    })?;
+    // Every version is tried so that fingerprints made before a rotation still match;
+    // each comparison is constant-time.
+    keyring::with_key(key_name, |key| key.versions().iter().any(|v| v.mac.verify(value, &tag)))
+}
+
+#[pg_extern(stable, strict, parallel_safe, name = "fingerprint_matches")]
+fn fingerprint_matches_text(
+    value: &str,
+    fingerprint: &str,
+    key_name: default!(&str, "'default'"),
+) -> SqlResult<bool> {
+    Ok(matches(value.as_bytes(), fingerprint, key_name)?)
+}
+
+#[pg_extern(stable, strict, parallel_safe, name = "fingerprint_matches")]
+fn fingerprint_matches_bytea(
+    value: &[u8],
+    fingerprint: &str,
+    key_name: default!(&str, "'default'"),
+) -> SqlResult<bool> {
+    Ok(matches(value, fingerprint, key_name)?)
+}
+
+/// The text of a jsonb datum, parsed with pg_warden's depth limit.
+///
+/// pgrx's own `JsonB` argument conversion panics on documents deeper than serde_json's
+/// limit, which would surface as an internal error; reading the datum ourselves turns
+/// that into a proper SQLSTATE.
+pub fn parse_jsonb(doc: &AnyElement) -> Result<serde_json::Value, WardenError> {
+    let text = unsafe { pgrx::direct_function_call::<&std::ffi::CStr>(pg_sys::jsonb_out, &[Some(doc.datum())]) }
+        .ok_or_else(|| WardenError::Internal("jsonb_out returned NULL".into()))?;
+    let text = text.to_str().map_err(|_| WardenError::invalid("jsonb text is not valid UTF-8"))?;
+    json::parse(text).map_err(|e| match e {
+        json::JsonError::TooDeep => WardenError::TooComplex(e.to_string()),
+        json::JsonError::Syntax(_) => WardenError::Internal(e.to_string()),
+    })
+}
+
+/// Replaces every secret-named field of `doc` by `<name>_fingerprint`; the rules are in
+/// `warden_core::secrets`.
+pub fn fingerprint_secrets_value(
+    mut doc: serde_json::Value,
+    key_name: &str,
+) -> Result<serde_json::Value, WardenError> {
+    keyring::with_key(key_name, |key| {
+        let active: &KeyedMac = &key.active().mac;
+        secrets::fingerprint_secrets(&mut doc, &mut |bytes| active.fingerprint(bytes));
+    })?;
+    Ok(doc)
+}
+
+// Declared in sql/fingerprint.sql with a `jsonb` argument: see `parse_jsonb`.
+#[pg_extern(sql = false)]
+fn fingerprint_secrets(doc: AnyElement, key_name: &str) -> SqlResult<JsonB> {
+    let value = parse_jsonb(&doc)?;
+    Ok(JsonB(fingerprint_secrets_value(value, key_name)?))
+}
+
+extension_sql_file!(
+    "../sql/fingerprint.sql",
+    name = "fingerprint",
+    requires = [
+        "keyring",
+        hmac_sha256,
+        fingerprint_text,
+        fingerprint_bytea,
+        fingerprint_matches_text,
+        fingerprint_matches_bytea,
+        fingerprint_secrets
+    ]
+);
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    const KEY: &str = "SELECT warden.create_key('t_fp', '\\x000102030405060708090a0b0c0d0e0f')";
+
+    #[pg_test]
+    fn hmac_matches_rfc4231_case_2() {
+        let tag = Spi::get_one::<String>(
+            "SELECT encode(warden.hmac_sha256('what do ya want for nothing?', 'Jefe'), 'hex')",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(tag, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    }
+
+    #[pg_test]
+    fn fingerprint_is_hmac_under_the_active_key() {
+        Spi::run(KEY).unwrap();
+        let same = Spi::get_one::<bool>(
+            "SELECT warden.fingerprint('hunter2', 't_fp') = \
+                    encode(warden.hmac_sha256('hunter2', '\\x000102030405060708090a0b0c0d0e0f'), 'hex')",
+        )
+        .unwrap();
+        assert_eq!(same, Some(true));
+        let bytea_same = Spi::get_one::<bool>(
+            "SELECT warden.fingerprint('hunter2'::bytea, 't_fp') = warden.fingerprint('hunter2'::text, 't_fp')",
+        )
+        .unwrap();
+        assert_eq!(bytea_same, Some(true));
+    }
+
+    #[pg_test]
+    fn old_fingerprints_match_after_rotation() {
+        Spi::run(KEY).unwrap();
+        let before = Spi::get_one::<String>("SELECT warden.fingerprint('s3cret', 't_fp')").unwrap().unwrap();
+        Spi::run("SELECT warden.rotate_key('t_fp')").unwrap();
+        let after = Spi::get_one::<String>("SELECT warden.fingerprint('s3cret', 't_fp')").unwrap().unwrap();
+        assert_ne!(before, after, "the new version must be used after rotation");
+        for fp in [&before, &after] {
+            let ok = Spi::get_one::<bool>(&format!("SELECT warden.fingerprint_matches('s3cret', '{fp}', 't_fp')"));
+            assert_eq!(ok.unwrap(), Some(true));
+            let wrong = Spi::get_one::<bool>(&format!("SELECT warden.fingerprint_matches('s3cre7', '{fp}', 't_fp')"));
+            assert_eq!(wrong.unwrap(), Some(false));
+        }
+    }
+
+    #[pg_test(error = "key \"nope\" does not exist")]
+    fn unknown_key_is_undefined_object() {
+        Spi::run("SELECT warden.fingerprint('x', 'nope')").unwrap();
+    }
+
+    #[pg_test(error = "fingerprint must be 64 hexadecimal digits")]
+    fn malformed_fingerprint_is_refused() {
+        Spi::run(KEY).unwrap();
+        Spi::run("SELECT warden.fingerprint_matches('x', 'abc', 't_fp')").unwrap();
+    }
+
+    #[pg_test]
+    fn secrets_are_replaced_at_any_depth() {
+        Spi::run(KEY).unwrap();
+        let ok = Spi::get_one::<bool>(
+            "SELECT warden.fingerprint_secrets('{\"user\": \"ann\", \"items\": [{\"api_key\": \"k\"}]}', 't_fp') \
+             = jsonb_build_object('user', 'ann', 'items', \
+                 jsonb_build_array(jsonb_build_object('api_key_fingerprint', warden.fingerprint('k', 't_fp'))))",
+        )
+        .unwrap();
+        assert_eq!(ok, Some(true));
+    }
+
+    #[pg_test(error = "JSON nested deeper than 128 levels")]
+    fn deep_json_is_statement_too_complex() {
+        Spi::run(KEY).unwrap();
+        Spi::run("SELECT warden.fingerprint_secrets((repeat('[', 200) || repeat(']', 200))::jsonb, 't_fp')").unwrap();
+    }
+}

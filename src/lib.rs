@@ -1,0 +1,32 @@
+//! pg_warden: keyed fingerprints, deterministic anonymization and a tamper-evident
+//! audit ledger for PostgreSQL.
+//!
+//! The SQL-facing functions are thin wrappers over the pure-Rust cores of the
+//! `warden-core` crate; hand-written SQL objects live in `sql/` and are loaded in the
+//! order their `requires` lists give.
+
+use pgrx::prelude::*;
+
+::pgrx::pg_module_magic!(name, version);
+
+mod error;
+mod fingerprint;
+mod keyring;
+
+extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    keyring::register_invalidation_callback();
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

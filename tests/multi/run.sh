@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Multi-connection and tool-level tests against the throwaway cluster. Each
+# tests/multi/t_*.sh runs in a fresh database and exits non-zero on failure.
+set -uo pipefail
+. "$(dirname "$0")/../../scripts/common.sh"
+cd "$(dirname "$0")/../.."
+scripts/cluster.sh start >/dev/null
+export PGHOST="$WARDEN_SOCKDIR" PGPORT="$WARDEN_PGPORT" PGUSER=postgres
+passed=0; failed=0
+for t in tests/multi/t_*.sh; do
+  name=$(basename "$t" .sh)
+  export PGDATABASE="warden_${name}"
+  "$PG_BIN/dropdb" --if-exists "$PGDATABASE" && "$PG_BIN/createdb" "$PGDATABASE"
+  warden_psql -q -d "$PGDATABASE" -c "CREATE EXTENSION pg_warden; CREATE EXTENSION pgcrypto;" >/dev/null
+  if out=$(bash "$t" 2>&1); then
+    echo "ok   $name"; passed=$((passed + 1))
+  else
+    echo "FAIL $name"; echo "$out" | sed 's/^/     /'; failed=$((failed + 1))
+  fi
+done
+echo "multi: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

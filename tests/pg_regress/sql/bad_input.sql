@@ -1,0 +1,33 @@
+-- Bad input gets a clear error with a proper SQLSTATE, never an internal error, never
+-- key material in a message.
+BEGIN;
+SELECT warden.create_key('regress', '\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
+SELECT q, outcome(q) FROM (VALUES
+    ($$SELECT warden.fingerprint('x', 'no_such_key')$$),
+    ($$SELECT warden.fingerprint('x')$$),
+    ($$SELECT warden.fingerprint('x', '')$$),
+    ($$SELECT warden.fingerprint('x', repeat('k', 64))$$),
+    ($$SELECT warden.fingerprint('x', 'bad name; drop table t')$$),
+    ($$SELECT warden.fingerprint_matches('x', 'not hex', 'regress')$$),
+    ($$SELECT warden.fingerprint_matches('x', repeat('a', 63), 'regress')$$),
+    ($$SELECT warden.fingerprint_matches('x', repeat('g', 64), 'regress')$$),
+    ($$SELECT warden.fingerprint_matches('x', repeat('a', 100000), 'regress')$$),
+    ($$SELECT warden.create_key('regress')$$),
+    ($$SELECT warden.create_key('short', '\x0102')$$),
+    ($$SELECT warden.create_key('huge', decode(repeat('ab', 1025), 'hex'))$$),
+    ($$SELECT warden.create_key(repeat('n', 64))$$),
+    ($$SELECT warden.rotate_key('no_such_key')$$),
+    ($$SELECT warden.create_key_from_env('e', 'PATH')$$),
+    ($$SELECT warden.create_key_from_env('e', 'WARDEN_not_upper')$$),
+    ($$SELECT warden.create_key_from_env('e', 'WARDEN_SURELY_UNSET')$$),
+    ($$SELECT warden.fingerprint_secrets((repeat('[', 129) || repeat(']', 129))::jsonb, 'regress')$$),
+    ($$SELECT warden.fingerprint_secrets((repeat('{"a":', 5000) || '1' || repeat('}', 5000))::jsonb, 'regress')$$)
+) AS t(q);
+-- The deepest document accepted is 128 levels.
+SELECT jsonb_typeof(warden.fingerprint_secrets((repeat('[', 128) || repeat(']', 128))::jsonb, 'regress')) AS deepest_ok;
+-- A 64 MB value fingerprints like any other.
+SELECT length(warden.fingerprint(repeat('x', 64 * 1024 * 1024), 'regress')) AS big_value_fingerprint_length;
+-- No message above contains the key's bytes.
+SELECT outcome($$SELECT warden.create_key('regress', '\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f')$$)
+       LIKE '%000102%' AS message_leaks_secret;
+ROLLBACK;

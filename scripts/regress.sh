@@ -7,6 +7,9 @@ scripts/cluster.sh start
 PG_REGRESS="$("$PG_CONFIG" --pkglibdir)/pgxs/src/test/regress/pg_regress"
 OUT="${WARDEN_ROOT}-regress"
 rm -rf "$OUT"; mkdir -p "$OUT"
+# --use-existing leaves database creation to us: start from an empty one every run.
+"$PG_BIN/dropdb" -h "$WARDEN_SOCKDIR" -p "$WARDEN_PGPORT" -U postgres --if-exists warden_regress
+"$PG_BIN/createdb" -h "$WARDEN_SOCKDIR" -p "$WARDEN_PGPORT" -U postgres warden_regress
 tests=$(cd tests/pg_regress/sql && ls *.sql | sed 's/\.sql$//' | sort)
 set +e
 "$PG_REGRESS" --use-existing --host="$WARDEN_SOCKDIR" --port="$WARDEN_PGPORT" --user=postgres \

@@ -68,6 +68,8 @@ thread_local! {
     /// Set by the invalidation callback, which must not touch the map itself: it can
     /// run while a key is being loaded.
     static STALE: Cell<bool> = const { Cell::new(false) };
+    /// The key used last, so that a bulk query over one key skips the map lookup.
+    static LAST: RefCell<Option<(String, Rc<Key>)>> = const { RefCell::new(None) };
 }
 
 #[pg_guard]
@@ -88,6 +90,7 @@ pub fn register_invalidation_callback() {
 fn drop_cache_if_stale() {
     if STALE.with(|s| s.replace(false)) {
         KEYS.with(|k| k.borrow_mut().clear());
+        LAST.with(|l| l.borrow_mut().take());
         STORE.with(|s| s.set(None));
     }
 }
@@ -115,11 +118,18 @@ fn store_ids() -> Result<(pg_sys::Oid, pg_sys::Oid), WardenError> {
     if let Some(ids) = STORE.with(|s| s.get()) {
         return Ok(ids);
     }
-    let (table, owner) = Spi::get_two::<pg_sys::Oid, pg_sys::Oid>(
-        "SELECT c.oid, c.relowner FROM pg_catalog.pg_class c \
-         WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('warden.key_store')",
-    )
-    .map_err(WardenError::from)?;
+    // A read-only query: parallel workers load keys too, and may not write.
+    let (table, owner) = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT c.oid, c.relowner FROM pg_catalog.pg_class c \
+                 WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('warden.key_store')",
+                Some(1),
+                &[],
+            )?
+            .first()
+            .get_two::<pg_sys::Oid, pg_sys::Oid>()
+    })?;
     match (table, owner) {
         (Some(table), Some(owner)) => {
             STORE.with(|s| s.set(Some((table, owner))));
@@ -248,13 +258,22 @@ fn load_key(name: &str) -> Result<Option<Key>, WardenError> {
 /// Runs `f` with the named key, loading it on first use in this backend.
 pub fn with_key<R>(name: &str, f: impl FnOnce(&Key) -> R) -> Result<R, WardenError> {
     drop_cache_if_stale();
-    if let Some(key) = KEYS.with(|k| k.borrow().get(name).cloned()) {
+    let last = LAST.with(|l| l.borrow().as_ref().filter(|(n, _)| n == name).map(|(_, k)| Rc::clone(k)));
+    if let Some(key) = last {
         return Ok(f(&key));
     }
-    validate_key_name(name)?;
-    let key = Rc::new(load_key(name)?.ok_or_else(|| WardenError::UnknownKey(name.to_owned()))?);
-    drop_cache_if_stale();
-    KEYS.with(|k| k.borrow_mut().insert(name.to_owned(), Rc::clone(&key)));
+    let key = match KEYS.with(|k| k.borrow().get(name).cloned()) {
+        Some(key) => key,
+        None => {
+            validate_key_name(name)?;
+            let key = Rc::new(load_key(name)?.ok_or_else(|| WardenError::UnknownKey(name.to_owned()))?);
+            // Loading can process invalidations; never cache a key read before one.
+            drop_cache_if_stale();
+            KEYS.with(|k| k.borrow_mut().insert(name.to_owned(), Rc::clone(&key)));
+            key
+        }
+    };
+    LAST.with(|l| *l.borrow_mut() = Some((name.to_owned(), Rc::clone(&key))));
     Ok(f(&key))
 }
 

@@ -2,10 +2,10 @@
 
 use serde_json::Value;
 
-/// Deepest nesting of arrays and objects pg_warden accepts in a document.
-/// serde_json refuses deeper input on its own (its recursion limit is 128), so
-/// every walker over a parsed value recurses at most this far.
-pub const MAX_DEPTH: usize = 128;
+/// Deepest nesting of arrays and objects pg_warden accepts in a document: serde_json
+/// refuses a 128th level on its own, so every walker over a parsed value recurses at
+/// most this far.
+pub const MAX_DEPTH: usize = 127;
 
 /// Why a JSON document was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,7 @@ mod tests {
     fn depth_limit_is_reported_as_such() {
         let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
         assert_eq!(parse(&deep), Err(JsonError::TooDeep));
-        let ok = format!("{}{}", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert!(parse(&ok).is_ok());
     }
 

@@ -10,7 +10,7 @@ passed=0; failed=0
 for t in tests/multi/t_*.sh; do
   name=$(basename "$t" .sh)
   export PGDATABASE="warden_${name}"
-  "$PG_BIN/dropdb" --if-exists "$PGDATABASE" && "$PG_BIN/createdb" "$PGDATABASE"
+  "$PG_BIN/dropdb" --if-exists "$PGDATABASE" 2>/dev/null && "$PG_BIN/createdb" "$PGDATABASE"
   warden_psql -q -d "$PGDATABASE" -c "CREATE EXTENSION pg_warden; CREATE EXTENSION pgcrypto;" >/dev/null
   if out=$(bash "$t" 2>&1); then
     echo "ok   $name"; passed=$((passed + 1))

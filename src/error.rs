@@ -29,6 +29,9 @@ pub enum WardenError {
     /// 40001: a concurrent change won a race; retrying the statement succeeds.
     #[error("{0}")]
     ConcurrentChange(String),
+    /// XX001: ledger data is not as pg_warden wrote it.
+    #[error("{0}")]
+    LedgerCorrupt(String),
     /// XX000: pg_warden's own catalog is not as it installed it.
     #[error("{0}")]
     Internal(String),
@@ -53,6 +56,7 @@ impl WardenError {
             WardenError::KeyUnavailable { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             WardenError::TooComplex(_) => ERRCODE_STATEMENT_TOO_COMPLEX,
             WardenError::ConcurrentChange(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,
+            WardenError::LedgerCorrupt(_) => ERRCODE_DATA_CORRUPTED,
             WardenError::Internal(_) => ERRCODE_INTERNAL_ERROR,
         }
     }
@@ -71,6 +75,7 @@ impl WardenError {
             WardenError::KeyUnavailable { hint, .. } => Some(hint.clone()),
             WardenError::TooComplex(_) => None,
             WardenError::ConcurrentChange(_) => Some("Retry the statement.".into()),
+            WardenError::LedgerCorrupt(_) => Some("Run warden.verify_audit() to locate the damage.".into()),
             WardenError::Internal(_) => {
                 Some("Reinstall the extension with DROP EXTENSION / CREATE EXTENSION.".into())
             }

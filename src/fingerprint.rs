@@ -80,13 +80,17 @@ fn fingerprint_matches_bytea(
 /// limit, which would surface as an internal error; reading the datum ourselves turns
 /// that into a proper SQLSTATE.
 pub fn parse_jsonb(doc: &AnyElement) -> Result<serde_json::Value, WardenError> {
-    let text = unsafe { pgrx::direct_function_call::<&std::ffi::CStr>(pg_sys::jsonb_out, &[Some(doc.datum())]) }
-        .ok_or_else(|| WardenError::Internal("jsonb_out returned NULL".into()))?;
-    let text = text.to_str().map_err(|_| WardenError::invalid("jsonb text is not valid UTF-8"))?;
-    json::parse(text).map_err(|e| match e {
+    json::parse(&jsonb_text(doc)?).map_err(|e| match e {
         json::JsonError::TooDeep => WardenError::TooComplex(e.to_string()),
         json::JsonError::Syntax(_) => WardenError::Internal(e.to_string()),
     })
+}
+
+/// A jsonb datum's text, as `jsonb_out` prints it.
+pub fn jsonb_text(doc: &AnyElement) -> Result<String, WardenError> {
+    let text = unsafe { pgrx::direct_function_call::<&std::ffi::CStr>(pg_sys::jsonb_out, &[Some(doc.datum())]) }
+        .ok_or_else(|| WardenError::Internal("jsonb_out returned NULL".into()))?;
+    text.to_str().map(str::to_owned).map_err(|_| WardenError::invalid("jsonb text is not valid UTF-8"))
 }
 
 /// Replaces every secret-named field of `doc` by `<name>_fingerprint`; the rules are in

@@ -114,6 +114,15 @@ fn as_store_owner<R>(owner: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
     result
 }
 
+/// Runs `f` with the privileges of the extension's owner (the owner of
+/// `warden.key_store`): for pg_warden's own catalog queries on behalf of roles that may
+/// use, but not read, its tables. Queries run this way qualify every operator and
+/// function with `pg_catalog`, so no search_path can slip user code into them.
+pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> Result<R, WardenError> {
+    let (_, owner) = store_ids()?;
+    Ok(as_store_owner(owner, f))
+}
+
 fn store_ids() -> Result<(pg_sys::Oid, pg_sys::Oid), WardenError> {
     if let Some(ids) = STORE.with(|s| s.get()) {
         return Ok(ids);

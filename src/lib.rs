@@ -9,15 +9,19 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod audit;
 mod error;
 mod fingerprint;
+mod gucs;
 mod keyring;
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    gucs::register();
     keyring::register_invalidation_callback();
+    audit::chain::register_callbacks();
 }
 
 /// Required by `cargo pgrx test`.

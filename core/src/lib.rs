@@ -3,6 +3,9 @@
 //! Nothing here links PostgreSQL: the extension wraps these functions, and
 //! command-line tools (such as an offline ledger verifier) reuse them as they are.
 
+pub mod anonymize;
 pub mod json;
+pub mod ledger;
 pub mod mac;
+pub mod profile;
 pub mod secrets;

@@ -1,0 +1,226 @@
+//! Canonical entry encoding and the chain link computed over it.
+
+use sha2::{Digest as _, Sha256};
+
+use super::LedgerError;
+use crate::mac::KeyedMac;
+
+/// Length of an entry hash, a previous-entry hash and a signature.
+pub const HASH_LEN: usize = 32;
+/// A SHA-256 digest or an HMAC-SHA256 tag.
+pub type Hash = [u8; HASH_LEN];
+/// First byte of every encoding this module defines; a future layout gets a new one.
+pub const ENCODING_VERSION: u8 = 1;
+/// Domain label of the entry encoding, so its bytes can never pass for another message
+/// signed with the same key.
+pub const ENTRY_DOMAIN: &[u8] = b"pg_warden/audit/v1";
+/// `prev_hash` of a chain's first position.
+pub const GENESIS_PREV_HASH: Hash = [0; HASH_LEN];
+
+/// Content columns of `warden.audit_log`, in encoding order.
+pub const CONTENT_COLUMNS: [&str; 18] = [
+    "id",
+    "ts",
+    "event_type",
+    "action",
+    "actor",
+    "resource_type",
+    "resource_id",
+    "correlation_id",
+    "tenant",
+    "reason",
+    "confidence",
+    "details",
+    "before_state",
+    "after_state",
+    "session_user_name",
+    "application_name",
+    "client_addr",
+    "txid",
+];
+
+const NULL_FIELD: u8 = 0;
+const PRESENT_FIELD: u8 = 1;
+
+/// The content columns of one entry, each as PostgreSQL prints it (see the module
+/// documentation); `None` is SQL NULL.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EntryContent<'a> {
+    pub id: i64,
+    /// Microseconds since 2000-01-01 00:00:00 UTC.
+    pub ts: Option<i64>,
+    pub event_type: Option<&'a str>,
+    pub action: Option<&'a str>,
+    pub actor: Option<&'a str>,
+    pub resource_type: Option<&'a str>,
+    pub resource_id: Option<&'a str>,
+    pub correlation_id: Option<&'a str>,
+    pub tenant: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    /// `numeric` output text, e.g. `0.9500`.
+    pub confidence: Option<&'a str>,
+    /// `jsonb` output text.
+    pub details: Option<&'a str>,
+    /// `jsonb` output text.
+    pub before_state: Option<&'a str>,
+    /// `jsonb` output text.
+    pub after_state: Option<&'a str>,
+    pub session_user_name: Option<&'a str>,
+    pub application_name: Option<&'a str>,
+    /// `inet` output text.
+    pub client_addr: Option<&'a str>,
+    pub txid: Option<i64>,
+}
+
+impl EntryContent<'_> {
+    /// Appends the version-1 encoding to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), LedgerError> {
+        out.push(ENCODING_VERSION);
+        put_len_prefixed(out, ENTRY_DOMAIN, "domain")?;
+        put_int(out, Some(self.id));
+        put_int(out, self.ts);
+        let texts = [
+            (self.event_type, "event_type"),
+            (self.action, "action"),
+            (self.actor, "actor"),
+            (self.resource_type, "resource_type"),
+            (self.resource_id, "resource_id"),
+            (self.correlation_id, "correlation_id"),
+            (self.tenant, "tenant"),
+            (self.reason, "reason"),
+            (self.confidence, "confidence"),
+            (self.details, "details"),
+            (self.before_state, "before_state"),
+            (self.after_state, "after_state"),
+            (self.session_user_name, "session_user_name"),
+            (self.application_name, "application_name"),
+            (self.client_addr, "client_addr"),
+        ];
+        for (value, column) in texts {
+            match value {
+                None => out.push(NULL_FIELD),
+                Some(text) => {
+                    out.push(PRESENT_FIELD);
+                    put_len_prefixed(out, text.as_bytes(), column)?;
+                }
+            }
+        }
+        put_int(out, self.txid);
+        Ok(())
+    }
+
+    /// The version-1 encoding.
+    pub fn encode(&self) -> Result<Vec<u8>, LedgerError> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out)?;
+        Ok(out)
+    }
+}
+
+fn put_int(out: &mut Vec<u8>, value: Option<i64>) {
+    match value {
+        None => out.push(NULL_FIELD),
+        Some(v) => {
+            out.push(PRESENT_FIELD);
+            out.extend_from_slice(&8u32.to_be_bytes());
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+}
+
+/// Writes `u32(len) bytes`.
+pub(crate) fn put_len_prefixed(out: &mut Vec<u8>, bytes: &[u8], column: &'static str) -> Result<(), LedgerError> {
+    let len = u32::try_from(bytes.len()).map_err(|_| LedgerError::ValueTooLong { column })?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// The chain columns of an entry as stored, each `None` when the column is NULL.
+/// They are read unchecked: a row written with the trigger bypassed, or edited after,
+/// may hold anything, and verification reports it rather than failing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChainMaterial<'a> {
+    pub chain_id: Option<i32>,
+    pub chain_pos: Option<i64>,
+    pub prev_hash: Option<&'a [u8]>,
+    pub entry_hash: Option<&'a [u8]>,
+    pub key_name: Option<&'a str>,
+    pub key_version: Option<i32>,
+    pub signature: Option<&'a [u8]>,
+}
+
+/// One stored entry: content and chain material.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    pub content: EntryContent<'a>,
+    pub chain: ChainMaterial<'a>,
+}
+
+/// The last position of a chain and its hash: what the next entry links to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainHead {
+    pub pos: i64,
+    pub hash: Hash,
+}
+
+impl ChainHead {
+    /// The head of a chain with no entries and no checkpoint.
+    pub const GENESIS: ChainHead = ChainHead { pos: 0, hash: GENESIS_PREV_HASH };
+}
+
+/// Chain material computed for a new entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewLink {
+    pub chain_pos: i64,
+    pub prev_hash: Hash,
+    pub entry_hash: Hash,
+    pub signature: Hash,
+}
+
+/// Computes entry hashes, reusing one buffer so hashing allocates nothing once warm.
+#[derive(Debug, Default)]
+pub struct EntryHasher {
+    scratch: Vec<u8>,
+}
+
+impl EntryHasher {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `SHA-256(encoding || i32(chain_id) || i64(chain_pos) || prev_hash)`.
+    pub fn entry_hash(
+        &mut self,
+        content: &EntryContent<'_>,
+        chain_id: i32,
+        chain_pos: i64,
+        prev_hash: &Hash,
+    ) -> Result<Hash, LedgerError> {
+        self.scratch.clear();
+        content.encode_into(&mut self.scratch)?;
+        self.scratch.extend_from_slice(&chain_id.to_be_bytes());
+        self.scratch.extend_from_slice(&chain_pos.to_be_bytes());
+        self.scratch.extend_from_slice(prev_hash);
+        Ok(Sha256::digest(&self.scratch).into())
+    }
+
+    /// Chain material for a new entry appended after `head` on chain `chain_id`,
+    /// signed with `key`.
+    pub fn link(
+        &mut self,
+        content: &EntryContent<'_>,
+        chain_id: i32,
+        head: &ChainHead,
+        key: &KeyedMac,
+    ) -> Result<NewLink, LedgerError> {
+        let chain_pos = head.pos.checked_add(1).ok_or(LedgerError::PositionOverflow)?;
+        let entry_hash = self.entry_hash(content, chain_id, chain_pos, &head.hash)?;
+        Ok(NewLink { chain_pos, prev_hash: head.hash, entry_hash, signature: sign_entry_hash(key, &entry_hash) })
+    }
+}
+
+/// `HMAC-SHA256(key, entry_hash)`.
+pub fn sign_entry_hash(key: &KeyedMac, entry_hash: &Hash) -> Hash {
+    key.tag(entry_hash)
+}

@@ -1,0 +1,487 @@
+//! The audit export: a JSON document an auditor verifies without database access.
+//!
+//! ```text
+//! {"format": "pg_warden-audit-export-v1",
+//!  "entries": [
+//!   {"id": 1, "ts": "2026-11-22T06:15:01.123456Z", "event_type": "…", …,
+//!    "confidence": "0.9500", "details": {"k": 1}, …, "txid": 812,
+//!    "chain_id": 1, "chain_pos": 1, "prev_hash": "00…", "entry_hash": "…",
+//!    "key_name": "audit", "key_version": 1, "signature": "…"},
+//!   …],
+//!  "checkpoints": [
+//!   {"chain_id": 1, "chain_pos": 50, "entry_hash": "…", "created_at": "…",
+//!    "key_name": "audit", "key_version": 1, "signature": "…"}]}
+//! ```
+//!
+//! Every column of `warden.audit_log` is a field of its entry: `ts` as ISO 8601 UTC text,
+//! `bytea` columns as hex, `numeric` as a JSON string (its exact text), `int` columns as
+//! JSON integers, SQL NULL as `null`. `jsonb` columns are embedded as JSON values, and
+//! since `null` is itself a jsonb value, a `jsonb` column that is SQL NULL is left out of
+//! its entry instead. Any other field missing, unknown or repeated makes the document
+//! invalid.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use super::checkpoint::Checkpoint;
+use super::digest::Digest;
+use super::encoding::{ChainMaterial, EntryContent, EntryRef, Hash, HASH_LEN};
+use super::jsonb::{jsonb_text, write_escaped};
+use super::scan::{ParseError, Scanner};
+use super::time::{timestamp_from_iso, write_timestamp_iso};
+use super::verify::{verify_entries, LedgerEntry, Report};
+use crate::mac::KeyedMac;
+
+/// Value of the export document's `format` field.
+pub const EXPORT_FORMAT: &str = "pg_warden-audit-export-v1";
+
+/// Fields of an exported entry: the content columns in encoding order, then the chain
+/// columns. Bit `i` of a seen-mask stands for field `i`.
+const ENTRY_FIELDS: [&str; 25] = [
+    "id",
+    "ts",
+    "event_type",
+    "action",
+    "actor",
+    "resource_type",
+    "resource_id",
+    "correlation_id",
+    "tenant",
+    "reason",
+    "confidence",
+    "details",
+    "before_state",
+    "after_state",
+    "session_user_name",
+    "application_name",
+    "client_addr",
+    "txid",
+    "chain_id",
+    "chain_pos",
+    "prev_hash",
+    "entry_hash",
+    "key_name",
+    "key_version",
+    "signature",
+];
+/// `details`, `before_state`, `after_state`: left out when SQL NULL.
+const JSONB_FIELDS_MASK: u32 = 0b111 << 11;
+const ALL_FIELDS_MASK: u32 = (1 << ENTRY_FIELDS.len()) - 1;
+
+/// A `bytea` chain column as exported: normally 32 bytes, but a tampered row may hold any
+/// length, which verification reports rather than the parser refusing the document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum StoredBytes {
+    Hash(Hash),
+    Other(Vec<u8>),
+}
+
+impl StoredBytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            StoredBytes::Hash(hash) => hash,
+            StoredBytes::Other(bytes) => bytes,
+        }
+    }
+}
+
+/// One entry read from an export. Unescaped strings borrow from the document.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportedEntry<'a> {
+    id: i64,
+    ts: Option<i64>,
+    event_type: Option<Cow<'a, str>>,
+    action: Option<Cow<'a, str>>,
+    actor: Option<Cow<'a, str>>,
+    resource_type: Option<Cow<'a, str>>,
+    resource_id: Option<Cow<'a, str>>,
+    correlation_id: Option<Cow<'a, str>>,
+    tenant: Option<Cow<'a, str>>,
+    reason: Option<Cow<'a, str>>,
+    confidence: Option<Cow<'a, str>>,
+    /// Rebuilt `jsonb` output text, as the extension hashed it.
+    details: Option<String>,
+    before_state: Option<String>,
+    after_state: Option<String>,
+    session_user_name: Option<Cow<'a, str>>,
+    application_name: Option<Cow<'a, str>>,
+    client_addr: Option<Cow<'a, str>>,
+    txid: Option<i64>,
+    chain_id: Option<i32>,
+    chain_pos: Option<i64>,
+    prev_hash: Option<StoredBytes>,
+    entry_hash: Option<StoredBytes>,
+    key_name: Option<Cow<'a, str>>,
+    key_version: Option<i32>,
+    signature: Option<StoredBytes>,
+}
+
+impl LedgerEntry for ExportedEntry<'_> {
+    fn entry(&self) -> EntryRef<'_> {
+        EntryRef {
+            content: EntryContent {
+                id: self.id,
+                ts: self.ts,
+                event_type: self.event_type.as_deref(),
+                action: self.action.as_deref(),
+                actor: self.actor.as_deref(),
+                resource_type: self.resource_type.as_deref(),
+                resource_id: self.resource_id.as_deref(),
+                correlation_id: self.correlation_id.as_deref(),
+                tenant: self.tenant.as_deref(),
+                reason: self.reason.as_deref(),
+                confidence: self.confidence.as_deref(),
+                details: self.details.as_deref(),
+                before_state: self.before_state.as_deref(),
+                after_state: self.after_state.as_deref(),
+                session_user_name: self.session_user_name.as_deref(),
+                application_name: self.application_name.as_deref(),
+                client_addr: self.client_addr.as_deref(),
+                txid: self.txid,
+            },
+            chain: ChainMaterial {
+                chain_id: self.chain_id,
+                chain_pos: self.chain_pos,
+                prev_hash: self.prev_hash.as_ref().map(StoredBytes::as_slice),
+                entry_hash: self.entry_hash.as_ref().map(StoredBytes::as_slice),
+                key_name: self.key_name.as_deref(),
+                key_version: self.key_version,
+                signature: self.signature.as_ref().map(StoredBytes::as_slice),
+            },
+        }
+    }
+}
+
+/// A parsed export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Export<'a> {
+    pub entries: Vec<ExportedEntry<'a>>,
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+impl Export<'_> {
+    /// Verifies the export's entries against its checkpoints and, when given, `digest`.
+    pub fn verify<F>(&self, digest: Option<&Digest>, keys: F) -> Report
+    where
+        F: FnMut(&str, i32) -> Option<KeyedMac>,
+    {
+        verify_entries(&self.entries, &self.checkpoints, digest, keys)
+    }
+}
+
+/// Reads an export strictly. Refuses, with the line and column of the first problem,
+/// anything but the documented shape; it never panics and its nesting is bounded.
+pub fn parse_export(text: &str) -> Result<Export<'_>, ParseError> {
+    let mut scanner = Scanner::new(text);
+    let mut format_seen = false;
+    let mut entries: Option<Vec<ExportedEntry<'_>>> = None;
+    let mut checkpoints: Option<Vec<Checkpoint>> = None;
+    scanner.object(|s, key| {
+        let start = s.offset();
+        let duplicate = match key.as_ref() {
+            "format" => {
+                if s.string()? != EXPORT_FORMAT {
+                    return Err(s.error_at(start, format!("not a {EXPORT_FORMAT} document")));
+                }
+                std::mem::replace(&mut format_seen, true)
+            }
+            "entries" => {
+                let mut list = Vec::new();
+                s.array(|s, index| {
+                    list.push(parse_entry(s).map_err(|e| e.within(format_args!("entries[{index}]")))?);
+                    Ok(())
+                })?;
+                entries.replace(list).is_some()
+            }
+            "checkpoints" => {
+                let mut list = Vec::new();
+                s.array(|s, index| {
+                    list.push(parse_checkpoint(s).map_err(|e| e.within(format_args!("checkpoints[{index}]")))?);
+                    Ok(())
+                })?;
+                checkpoints.replace(list).is_some()
+            }
+            _ => return Err(s.error_at(start, "unknown export field")),
+        };
+        if duplicate {
+            return Err(s.error_at(start, format!("field {key} appears twice")));
+        }
+        Ok(())
+    })?;
+    scanner.end()?;
+    if !format_seen {
+        return Err(scanner.error_at(0, "missing field format"));
+    }
+    Ok(Export {
+        entries: entries.ok_or_else(|| scanner.error_at(0, "missing field entries"))?,
+        checkpoints: checkpoints.ok_or_else(|| scanner.error_at(0, "missing field checkpoints"))?,
+    })
+}
+
+fn parse_entry<'a>(s: &mut Scanner<'a>) -> Result<ExportedEntry<'a>, ParseError> {
+    let start = s.offset();
+    let mut entry = ExportedEntry::default();
+    let mut seen = 0u32;
+    s.object(|s, key| {
+        let field_start = s.offset();
+        let Some(bit) = ENTRY_FIELDS.iter().position(|f| *f == key) else {
+            return Err(s.error_at(field_start, "unknown column"));
+        };
+        if seen & (1 << bit) != 0 {
+            return Err(s.error_at(field_start, format!("column {key} appears twice")));
+        }
+        seen |= 1 << bit;
+        let e = &mut entry;
+        let mut read = |s: &mut Scanner<'a>| -> Result<(), ParseError> {
+            match ENTRY_FIELDS[bit] {
+                "id" => e.id = s.integer()?,
+                "ts" => e.ts = opt_timestamp(s)?,
+                "event_type" => e.event_type = s.opt_string()?,
+                "action" => e.action = s.opt_string()?,
+                "actor" => e.actor = s.opt_string()?,
+                "resource_type" => e.resource_type = s.opt_string()?,
+                "resource_id" => e.resource_id = s.opt_string()?,
+                "correlation_id" => e.correlation_id = s.opt_string()?,
+                "tenant" => e.tenant = s.opt_string()?,
+                "reason" => e.reason = s.opt_string()?,
+                "confidence" => e.confidence = s.opt_string()?,
+                "details" => e.details = Some(jsonb_value(s)?),
+                "before_state" => e.before_state = Some(jsonb_value(s)?),
+                "after_state" => e.after_state = Some(jsonb_value(s)?),
+                "session_user_name" => e.session_user_name = s.opt_string()?,
+                "application_name" => e.application_name = s.opt_string()?,
+                "client_addr" => e.client_addr = s.opt_string()?,
+                "txid" => e.txid = s.opt_integer()?,
+                "chain_id" => e.chain_id = s.opt_integer()?,
+                "chain_pos" => e.chain_pos = s.opt_integer()?,
+                "prev_hash" => e.prev_hash = opt_stored_bytes(s)?,
+                "entry_hash" => e.entry_hash = opt_stored_bytes(s)?,
+                "key_name" => e.key_name = s.opt_string()?,
+                "key_version" => e.key_version = s.opt_integer()?,
+                _ => e.signature = opt_stored_bytes(s)?,
+            }
+            Ok(())
+        };
+        read(s).map_err(|e| e.within(&key))
+    })?;
+    let missing = ALL_FIELDS_MASK & !JSONB_FIELDS_MASK & !seen;
+    if missing != 0 {
+        let name = ENTRY_FIELDS[missing.trailing_zeros() as usize];
+        return Err(s.error_at(start, format!("missing column {name}")));
+    }
+    Ok(entry)
+}
+
+fn opt_timestamp(s: &mut Scanner<'_>) -> Result<Option<i64>, ParseError> {
+    let start = s.offset();
+    match s.opt_string()? {
+        None => Ok(None),
+        Some(text) => timestamp_from_iso(&text)
+            .map(Some)
+            .ok_or_else(|| s.error_at(start, "expected an ISO 8601 UTC timestamp like 2026-11-22T06:15:01.123456Z")),
+    }
+}
+
+/// Most genuine `jsonb` output is no longer than its compact JSON plus the spaces after
+/// `,` and `:`; only an exponent can grow a number much further. Past this bound the
+/// value cannot be what PostgreSQL printed, and rebuilding it could exhaust memory.
+const JSONB_GROWTH_FACTOR: usize = 4;
+const JSONB_GROWTH_SLACK: usize = 64;
+
+fn jsonb_value(s: &mut Scanner<'_>) -> Result<String, ParseError> {
+    let start = s.offset();
+    let (value, consumed) = s.json_value()?;
+    let text = jsonb_text(&value);
+    if text.len() > consumed.saturating_mul(JSONB_GROWTH_FACTOR).saturating_add(JSONB_GROWTH_SLACK) {
+        return Err(s.error_at(start, "number exponent expands beyond what jsonb output can hold"));
+    }
+    Ok(text)
+}
+
+fn opt_stored_bytes(s: &mut Scanner<'_>) -> Result<Option<StoredBytes>, ParseError> {
+    let start = s.offset();
+    let Some(text) = s.opt_string()? else { return Ok(None) };
+    let mut hash = [0u8; HASH_LEN];
+    let decoded = if text.len() == 2 * HASH_LEN {
+        hex::decode_to_slice(text.as_bytes(), &mut hash).map(|()| StoredBytes::Hash(hash))
+    } else {
+        hex::decode(text.as_bytes()).map(StoredBytes::Other)
+    };
+    decoded.map(Some).map_err(|_| s.error_at(start, "expected hex digits"))
+}
+
+fn parse_checkpoint(s: &mut Scanner<'_>) -> Result<Checkpoint, ParseError> {
+    let start = s.offset();
+    let (mut chain_id, mut chain_pos, mut entry_hash, mut created_at) = (None, None, None, None);
+    let (mut key_name, mut key_version, mut signature) = (None, None, None);
+    s.object(|s, key| {
+        let field_start = s.offset();
+        let mut read = |s: &mut Scanner<'_>| -> Result<bool, ParseError> {
+            Ok(match key.as_ref() {
+                "chain_id" => chain_id.replace(s.integer::<i32>()?).is_some(),
+                "chain_pos" => chain_pos.replace(s.integer::<i64>()?).is_some(),
+                "entry_hash" => entry_hash.replace(s.hash()?).is_some(),
+                "created_at" => {
+                    let text = s.string()?;
+                    let micros = timestamp_from_iso(&text)
+                        .ok_or_else(|| s.error_at(field_start, "expected an ISO 8601 UTC timestamp"))?;
+                    created_at.replace(micros).is_some()
+                }
+                "key_name" => key_name.replace(s.string()?.into_owned()).is_some(),
+                "key_version" => key_version.replace(s.integer::<i32>()?).is_some(),
+                "signature" => signature.replace(s.hash()?).is_some(),
+                _ => return Err(s.error_at(field_start, "unknown field")),
+            })
+        };
+        if read(s).map_err(|e| e.within(&key))? {
+            return Err(s.error_at(field_start, format!("field {key} appears twice")));
+        }
+        Ok(())
+    })?;
+    match (chain_id, chain_pos, entry_hash, created_at, key_name, key_version, signature) {
+        (Some(chain_id), Some(chain_pos), Some(entry_hash), Some(created_at), Some(key_name), Some(key_version), Some(signature)) => {
+            Ok(Checkpoint { chain_id, chain_pos, entry_hash, created_at, key_name, key_version, signature })
+        }
+        _ => Err(s.error_at(
+            start,
+            "a checkpoint needs chain_id, chain_pos, entry_hash, created_at, key_name, key_version and signature",
+        )),
+    }
+}
+
+/// Writes an export entry by entry, so a table of any size streams through a bounded
+/// buffer. Each entry takes one line.
+pub struct ExportWriter<W: Write> {
+    out: W,
+    line: String,
+    entries: u64,
+}
+
+impl<W: Write> ExportWriter<W> {
+    /// Starts the document on `out`.
+    pub fn new(mut out: W) -> io::Result<Self> {
+        write!(out, "{{\"format\": \"{EXPORT_FORMAT}\",\n \"entries\": [")?;
+        Ok(Self { out, line: String::new(), entries: 0 })
+    }
+
+    /// Appends one entry. Its `jsonb` columns must be PostgreSQL's `jsonb` output text;
+    /// anything else is refused, since the verifier could not rebuild the text it was
+    /// hashed over.
+    pub fn write_entry(&mut self, entry: &EntryRef<'_>) -> io::Result<()> {
+        let c = &entry.content;
+        let m = &entry.chain;
+        let line = &mut self.line;
+        line.clear();
+        line.push_str(if self.entries == 0 { "\n  {" } else { ",\n  {" });
+        // Writing to a String cannot fail.
+        let _ = write!(line, "\"id\": {}, \"ts\": ", c.id);
+        match c.ts {
+            Some(ts) => {
+                line.push('"');
+                write_timestamp_iso(ts, line);
+                line.push('"');
+            }
+            None => line.push_str("null"),
+        }
+        let texts = [
+            ("event_type", c.event_type),
+            ("action", c.action),
+            ("actor", c.actor),
+            ("resource_type", c.resource_type),
+            ("resource_id", c.resource_id),
+            ("correlation_id", c.correlation_id),
+            ("tenant", c.tenant),
+            ("reason", c.reason),
+            ("confidence", c.confidence),
+        ];
+        for (name, value) in texts {
+            push_text_field(line, name, value);
+        }
+        for (name, value) in [("details", c.details), ("before_state", c.before_state), ("after_state", c.after_state)] {
+            let Some(text) = value else { continue };
+            let canonical = crate::json::parse(text).is_ok_and(|v| jsonb_text(&v) == text);
+            if !canonical {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("entry id {}: {name} is not PostgreSQL jsonb output text", c.id),
+                ));
+            }
+            let _ = write!(line, ", \"{name}\": {text}");
+        }
+        let texts = [
+            ("session_user_name", c.session_user_name),
+            ("application_name", c.application_name),
+            ("client_addr", c.client_addr),
+        ];
+        for (name, value) in texts {
+            push_text_field(line, name, value);
+        }
+        push_int_field(line, "txid", c.txid);
+        push_int_field(line, "chain_id", m.chain_id.map(i64::from));
+        push_int_field(line, "chain_pos", m.chain_pos);
+        push_hex_field(line, "prev_hash", m.prev_hash);
+        push_hex_field(line, "entry_hash", m.entry_hash);
+        push_text_field(line, "key_name", m.key_name);
+        push_int_field(line, "key_version", m.key_version.map(i64::from));
+        push_hex_field(line, "signature", m.signature);
+        line.push('}');
+        self.out.write_all(line.as_bytes())?;
+        self.entries += 1;
+        Ok(())
+    }
+
+    /// Ends the document with `checkpoints` and hands back the writer.
+    pub fn finish(mut self, checkpoints: &[Checkpoint]) -> io::Result<W> {
+        let line = &mut self.line;
+        line.clear();
+        line.push_str(if self.entries == 0 { "],\n \"checkpoints\": [" } else { "\n ],\n \"checkpoints\": [" });
+        for (i, cp) in checkpoints.iter().enumerate() {
+            line.push_str(if i == 0 { "\n  {" } else { ",\n  {" });
+            let _ = write!(line, "\"chain_id\": {}, \"chain_pos\": {}", cp.chain_id, cp.chain_pos);
+            push_hex_field(line, "entry_hash", Some(&cp.entry_hash));
+            line.push_str(", \"created_at\": \"");
+            write_timestamp_iso(cp.created_at, line);
+            line.push('"');
+            push_text_field(line, "key_name", Some(&cp.key_name));
+            push_int_field(line, "key_version", Some(i64::from(cp.key_version)));
+            push_hex_field(line, "signature", Some(&cp.signature));
+            line.push('}');
+        }
+        line.push_str(if checkpoints.is_empty() { "]}\n" } else { "\n ]}\n" });
+        self.out.write_all(line.as_bytes())?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+fn push_text_field(line: &mut String, name: &str, value: Option<&str>) {
+    let _ = write!(line, ", \"{name}\": ");
+    match value {
+        Some(text) => write_escaped(text, line),
+        None => line.push_str("null"),
+    }
+}
+
+fn push_int_field(line: &mut String, name: &str, value: Option<i64>) {
+    let _ = match value {
+        Some(v) => write!(line, ", \"{name}\": {v}"),
+        None => write!(line, ", \"{name}\": null"),
+    };
+}
+
+fn push_hex_field(line: &mut String, name: &str, value: Option<&[u8]>) {
+    let _ = write!(line, ", \"{name}\": ");
+    match value {
+        Some(bytes) => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            line.push('"');
+            for byte in bytes {
+                line.push(char::from(HEX[usize::from(byte >> 4)]));
+                line.push(char::from(HEX[usize::from(byte & 0x0f)]));
+            }
+            line.push('"');
+        }
+        None => line.push_str("null"),
+    }
+}

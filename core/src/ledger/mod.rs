@@ -1,0 +1,130 @@
+//! Tamper-evident audit ledger: entry encoding, hash chains, retention checkpoints,
+//! signed digests, exports and their verification.
+//!
+//! Every row of `warden.audit_log` belongs to one of several chains (`chain_id`), at a
+//! 1-based, contiguous position (`chain_pos`). Its `entry_hash` covers its content, its
+//! place in the chain and the hash of its predecessor; its `signature` is an HMAC of that
+//! hash under a versioned key. Anyone can recompute a SHA-256, so the signature is what
+//! stops a writer without the key from rebuilding a chain after editing it.
+//!
+//! # Entry encoding, version 1
+//!
+//! All integers are big-endian, two's complement where signed.
+//!
+//! ```text
+//! entry_encoding = 0x01                          format version
+//!                  u32(18) "pg_warden/audit/v1"  domain label, length-prefixed
+//!                  field × 18                    in the order of CONTENT_COLUMNS
+//! field          = 0x00                          SQL NULL
+//!                | 0x01 u32(len) bytes           a value
+//! ```
+//!
+//! The 18 fields, in order: `id`, `ts`, `event_type`, `action`, `actor`, `resource_type`,
+//! `resource_id`, `correlation_id`, `tenant`, `reason`, `confidence`, `details`,
+//! `before_state`, `after_state`, `session_user_name`, `application_name`, `client_addr`,
+//! `txid`.
+//!
+//! - `id`, `ts`, `txid`: len 8, an i64. `ts` is microseconds since 2000-01-01 00:00:00 UTC
+//!   (PostgreSQL's own timestamptz representation; ±infinity are i64::MAX / i64::MIN).
+//!   `id` is never NULL but keeps the presence byte so every field has one shape.
+//! - text columns, `client_addr` (`inet` output, e.g. `192.0.2.1` or `10.0.0.0/8`) and
+//!   `confidence` (`numeric` output, e.g. `0.9500`): their UTF-8 text.
+//! - `details`, `before_state`, `after_state`: PostgreSQL's `jsonb` output text
+//!   (`jsonb_out`), which [`jsonb_text`] reproduces from a parsed JSON value.
+//!
+//! Every field carries its presence byte and length, and the field count is fixed, so the
+//! encoding parses back unambiguously: NULL, empty text and moved field boundaries all
+//! give different bytes.
+//!
+//! # Chain link
+//!
+//! ```text
+//! entry_hash = SHA-256(entry_encoding || i32(chain_id) || i64(chain_pos) || prev_hash[32])
+//! signature  = HMAC-SHA256(secret of (key_name, key_version), entry_hash)
+//! ```
+//!
+//! `prev_hash` is the `entry_hash` of position `chain_pos - 1` of the same chain; for
+//! position 1 it is 32 zero bytes. A chain whose first positions were purged continues
+//! from a retention checkpoint instead: its first remaining entry, at checkpoint position
+//! + 1, links to the checkpoint's hash. Covering `chain_id` and `chain_pos` makes an
+//! entry copied to another chain or position fail its own hash, not only its neighbours'
+//! links.
+//!
+//! # Retention checkpoint, version 1
+//!
+//! ```text
+//! checkpoint_encoding = 0x01 u32(23) "pg_warden/checkpoint/v1"
+//!                       i32(chain_id) i64(chain_pos) entry_hash[32] i64(created_at)
+//!                       u32(len) key_name  i32(key_version)
+//! signature           = HMAC-SHA256(secret, checkpoint_encoding)
+//! ```
+//!
+//! `chain_pos` is the last purged position and `entry_hash` that entry's hash.
+//!
+//! # Digest, version 1
+//!
+//! ```text
+//! digest_encoding = 0x01 u32(19) "pg_warden/digest/v1"
+//!                   i64(generated_at) u64(total_entries) u32(len) key_name i32(key_version)
+//!                   u32(chain count)
+//!                   { i32(chain_id) i64(head_pos) head_hash[32] } × count, by chain_id
+//! signature       = HMAC-SHA256(secret, digest_encoding)
+//! ```
+//!
+//! A digest kept outside the database pins each chain's head: a later verification
+//! that finds a different hash at `head_pos`, or no entry there while no checkpoint covers
+//! it, proves the chain was rewritten or truncated.
+
+mod checkpoint;
+mod digest;
+mod encoding;
+mod export;
+mod jsonb;
+mod scan;
+mod time;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+pub use checkpoint::{Checkpoint, CHECKPOINT_DOMAIN};
+pub use digest::{Digest, DigestChain, DIGEST_DOMAIN, DIGEST_FORMAT};
+pub use encoding::{
+    sign_entry_hash, ChainHead, ChainMaterial, EntryContent, EntryHasher, EntryRef, Hash, NewLink, CONTENT_COLUMNS,
+    ENCODING_VERSION, ENTRY_DOMAIN, GENESIS_PREV_HASH, HASH_LEN,
+};
+pub use export::{parse_export, Export, ExportWriter, ExportedEntry, EXPORT_FORMAT};
+pub use jsonb::{jsonb_text, write_jsonb_text};
+pub use scan::ParseError;
+pub use time::{timestamp_from_iso, timestamp_to_iso, write_timestamp_iso, POSTGRES_EPOCH_UNIX_SECONDS};
+pub use verify::{verify_entries, ChainSummary, Issue, IssueKind, LedgerEntry, Report, Verifier};
+
+/// Why a ledger value could not be built or accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerError {
+    /// A value does not fit the encoding's 32-bit length prefix (4 GiB); PostgreSQL never
+    /// stores one that large.
+    ValueTooLong { column: &'static str },
+    /// The chain head is already at the largest position an `int8` holds.
+    PositionOverflow,
+    /// [`Verifier::push`] received an entry before one that sorts earlier by
+    /// `(chain_id, chain_pos)`.
+    OutOfOrder { entry_id: i64 },
+    /// A digest listed the same chain twice.
+    DuplicateDigestChain { chain_id: i32 },
+}
+
+impl std::fmt::Display for LedgerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LedgerError::ValueTooLong { column } => write!(f, "{column} is longer than 4 GiB and cannot be encoded"),
+            LedgerError::PositionOverflow => write!(f, "chain position would overflow int8"),
+            LedgerError::OutOfOrder { entry_id } => {
+                write!(f, "entry id {entry_id} arrived out of (chain_id, chain_pos) order")
+            }
+            LedgerError::DuplicateDigestChain { chain_id } => write!(f, "digest lists chain {chain_id} twice"),
+        }
+    }
+}
+
+impl std::error::Error for LedgerError {}

@@ -1,0 +1,573 @@
+//! Verification of stored entries, chain by chain, against checkpoints and a digest.
+//!
+//! Each entry is checked on its own (hash recomputed over its content, position and
+//! stored `prev_hash`; signature over its stored `entry_hash`) and against its place in
+//! the chain (link to the previous position, gaps, duplicates, start). Checking the two
+//! separately pinpoints the tampered row: an edited entry fails its own hash while its
+//! successor's link still holds; a deleted one shows as a gap at its successor.
+
+use std::fmt;
+
+use super::checkpoint::Checkpoint;
+use super::digest::{Digest, DigestChain};
+use super::encoding::{EntryHasher, EntryRef, Hash, GENESIS_PREV_HASH};
+use super::LedgerError;
+use crate::mac::KeyedMac;
+
+/// What is wrong, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    /// The entry at fault; `None` for a problem of a checkpoint, of the digest, or of a
+    /// position no entry holds.
+    pub entry_id: Option<i64>,
+    pub chain_id: Option<i32>,
+    pub chain_pos: Option<i64>,
+    pub kind: IssueKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IssueKind {
+    /// The recomputed `entry_hash` differs from the stored one: a content column, or the
+    /// entry's own `chain_id`, `chain_pos` or `prev_hash`, changed after it was written.
+    HashMismatch,
+    /// The signature does not verify under the entry's key version: its chain material
+    /// was forged or recomputed without the key.
+    BadSignature,
+    /// The entry names a key version the verifier was not given.
+    UnknownKey { key_name: String, key_version: i32 },
+    /// `prev_hash` differs from the hash of the preceding position: an entry was
+    /// deleted, inserted or moved.
+    BrokenLink,
+    /// Positions before this entry are missing: entries were deleted.
+    PositionGap { first_missing: i64, last_missing: i64 },
+    /// Another entry holds this position and fits the chain: a copied or inserted row.
+    DuplicatePosition,
+    /// The chain's first remaining entry is not at position 1 nor right after a
+    /// checkpoint: its oldest entries were deleted without a checkpoint.
+    BadChainStart { expected_pos: i64 },
+    /// `chain_id` or `chain_pos` is NULL: the row was written with the ledger trigger
+    /// bypassed.
+    Unchained,
+    /// A hash or the signature is NULL or not 32 bytes, or the key name or version is
+    /// NULL.
+    MalformedChainMaterial,
+    /// A checkpoint's signature does not verify.
+    CheckpointBadSignature,
+    /// A checkpoint names a key version the verifier was not given.
+    CheckpointUnknownKey { key_name: String, key_version: i32 },
+    /// The entry at a checkpoint's position has a different hash than the checkpoint.
+    CheckpointMismatch,
+    /// The digest's signature does not verify: it was forged or edited.
+    DigestBadSignature,
+    /// The digest names a key version the verifier was not given.
+    DigestUnknownKey { key_name: String, key_version: i32 },
+    /// No entry or checkpoint holds the digest's head position: the chain was truncated.
+    DigestHeadMissing,
+    /// The entry (or checkpoint) at the digest's head position has another hash: the
+    /// chain was rewritten.
+    DigestHeadMismatch,
+}
+
+impl fmt::Display for IssueKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IssueKind::HashMismatch => write!(
+                f,
+                "content modified: the recomputed entry_hash differs from the stored one \
+                 (a column, or the row's chain_id/chain_pos/prev_hash, was changed)"
+            ),
+            IssueKind::BadSignature => {
+                write!(f, "bad signature: the chain material was forged or recomputed without the key")
+            }
+            IssueKind::UnknownKey { key_name, key_version } => {
+                write!(f, "signed with key {key_name} version {key_version}, which was not supplied")
+            }
+            IssueKind::BrokenLink => write!(
+                f,
+                "broken link: prev_hash differs from the hash of the previous position \
+                 (an entry was deleted, inserted or reordered)"
+            ),
+            IssueKind::PositionGap { first_missing, last_missing } if first_missing == last_missing => {
+                write!(f, "position {first_missing} is missing (entry deleted)")
+            }
+            IssueKind::PositionGap { first_missing, last_missing } => {
+                write!(f, "positions {first_missing}..{last_missing} are missing (entries deleted)")
+            }
+            IssueKind::DuplicatePosition => {
+                write!(f, "duplicate position: another entry holds it and fits the chain (copied or inserted row)")
+            }
+            IssueKind::BadChainStart { expected_pos } => write!(
+                f,
+                "the chain starts here but should start at position {expected_pos} \
+                 (its first entries were deleted)"
+            ),
+            IssueKind::Unchained => write!(f, "no chain position: the row was written with the ledger trigger bypassed"),
+            IssueKind::MalformedChainMaterial => write!(
+                f,
+                "chain material missing or malformed (hashes and signature must be 32 bytes, key name and version set)"
+            ),
+            IssueKind::CheckpointBadSignature => write!(f, "checkpoint signature does not verify (forged or edited)"),
+            IssueKind::CheckpointUnknownKey { key_name, key_version } => {
+                write!(f, "checkpoint signed with key {key_name} version {key_version}, which was not supplied")
+            }
+            IssueKind::CheckpointMismatch => write!(f, "entry_hash differs from the checkpoint recorded for this position"),
+            IssueKind::DigestBadSignature => write!(f, "digest signature does not verify (forged or edited)"),
+            IssueKind::DigestUnknownKey { key_name, key_version } => {
+                write!(f, "digest signed with key {key_name} version {key_version}, which was not supplied")
+            }
+            IssueKind::DigestHeadMissing => {
+                write!(f, "the digest's head position holds no entry: the chain was truncated")
+            }
+            IssueKind::DigestHeadMismatch => {
+                write!(f, "hash differs from the digest's head hash: the chain was rewritten")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Issue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let subject = match self.kind {
+            IssueKind::CheckpointBadSignature
+            | IssueKind::CheckpointUnknownKey { .. }
+            | IssueKind::CheckpointMismatch
+                if self.entry_id.is_none() =>
+            {
+                "checkpoint of "
+            }
+            IssueKind::DigestBadSignature | IssueKind::DigestUnknownKey { .. } => "digest",
+            IssueKind::DigestHeadMissing | IssueKind::DigestHeadMismatch if self.entry_id.is_none() => "digest head of ",
+            _ => "",
+        };
+        f.write_str(subject)?;
+        if let Some(id) = self.entry_id {
+            write!(f, "entry id {id} ")?;
+        }
+        match (self.chain_id, self.chain_pos) {
+            (Some(chain), Some(pos)) => write!(f, "(chain {chain}, position {pos})")?,
+            (Some(chain), None) => write!(f, "(chain {chain})")?,
+            (None, _) if self.entry_id.is_some() => write!(f, "(no chain)")?,
+            (None, _) => {}
+        }
+        write!(f, ": {}", self.kind)
+    }
+}
+
+/// One chain as verification found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainSummary {
+    pub chain_id: i32,
+    pub first_pos: i64,
+    pub head_pos: i64,
+    /// Stored hash of the entry at `head_pos`; `None` when it is malformed.
+    pub head_hash: Option<Hash>,
+    /// Distinct positions held (duplicates count once).
+    pub positions: u64,
+}
+
+/// Outcome of a verification.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub total_entries: u64,
+    /// Entries with at least one issue.
+    pub invalid_entries: u64,
+    /// By ascending `chain_id`.
+    pub chains: Vec<ChainSummary>,
+    /// Chain by chain in position order, after checkpoint and digest signature issues;
+    /// unchained rows and missing digest heads come last.
+    pub issues: Vec<Issue>,
+}
+
+impl Report {
+    /// No issue of any kind.
+    pub fn is_valid(&self) -> bool {
+        self.issues.is_empty()
+    }
+
+    /// Each chain's head, ready for [`Digest::new_signed`]; chains whose head entry has
+    /// malformed material are left out.
+    pub fn digest_heads(&self) -> Vec<DigestChain> {
+        self.chains
+            .iter()
+            .filter_map(|c| c.head_hash.map(|head_hash| DigestChain { chain_id: c.chain_id, head_pos: c.head_pos, head_hash }))
+            .collect()
+    }
+}
+
+/// Anything that can be seen as a stored entry.
+pub trait LedgerEntry {
+    fn entry(&self) -> EntryRef<'_>;
+}
+
+impl LedgerEntry for EntryRef<'_> {
+    fn entry(&self) -> EntryRef<'_> {
+        *self
+    }
+}
+
+/// Verifies `entries`, given in any order, against `checkpoints` and, when given,
+/// `digest`. `keys` returns the secret of a key version, or `None` when it is unknown; it
+/// is called once per distinct version.
+pub fn verify_entries<E, F>(entries: &[E], checkpoints: &[Checkpoint], digest: Option<&Digest>, keys: F) -> Report
+where
+    E: LedgerEntry,
+    F: FnMut(&str, i32) -> Option<KeyedMac>,
+{
+    let mut verifier = Verifier::new(checkpoints, digest, keys);
+    let mut order: Vec<(i32, i64, usize)> = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        let entry = entry.entry();
+        match (entry.chain.chain_id, entry.chain.chain_pos) {
+            (Some(chain_id), Some(chain_pos)) => order.push((chain_id, chain_pos, index)),
+            _ => verifier.accept(&entry),
+        }
+    }
+    // The index breaks ties, so duplicates are seen in input order and results repeat.
+    order.sort_unstable();
+    for (_, _, index) in order {
+        verifier.accept(&entries[index].entry());
+    }
+    verifier.finish()
+}
+
+/// Streaming verification for entries read in `(chain_id, chain_pos)` order, e.g. from
+/// `ORDER BY chain_id, chain_pos` over an index; rows with a NULL `chain_id` or
+/// `chain_pos` may come anywhere. Holds one position's entries at a time.
+pub struct Verifier<'c, F> {
+    keys: KeyCache<F>,
+    /// Checkpoints whose signature verifies, by (chain, position). A forged one is
+    /// reported and then vouches for nothing.
+    checkpoints: Vec<&'c Checkpoint>,
+    digest: Option<(&'c Digest, Vec<bool>)>,
+    hasher: EntryHasher,
+    report: Report,
+    chain: Option<ChainWalk>,
+    group: Group,
+    last_order: Option<(i32, i64)>,
+}
+
+struct ChainWalk {
+    summary: ChainSummary,
+    /// Hash the next position must link to; `None` when the head is malformed.
+    head_hash: Option<Hash>,
+}
+
+/// Every entry found at one position of one chain.
+#[derive(Default)]
+struct Group {
+    chain_id: i32,
+    pos: i64,
+    /// What entries here must hold as `prev_hash`; `None` when unknown (after a gap or a
+    /// malformed predecessor), then links are not judged.
+    expected_prev: Option<Hash>,
+    position_issue: Option<IssueKind>,
+    members: Vec<Member>,
+    /// Issues of members, by member index.
+    pending: Vec<(usize, IssueKind)>,
+}
+
+struct Member {
+    entry_id: i64,
+    entry_hash: Option<Hash>,
+    sound: bool,
+}
+
+struct KeyCache<F> {
+    lookup: F,
+    known: Vec<(String, i32, Option<KeyedMac>)>,
+    last: usize,
+}
+
+impl<F: FnMut(&str, i32) -> Option<KeyedMac>> KeyCache<F> {
+    fn get(&mut self, name: &str, version: i32) -> Option<&KeyedMac> {
+        let hit = |(n, v, _): &(String, i32, Option<KeyedMac>)| *v == version && n == name;
+        if !self.known.get(self.last).is_some_and(hit) {
+            self.last = match self.known.iter().position(hit) {
+                Some(index) => index,
+                None => {
+                    let key = (self.lookup)(name, version);
+                    self.known.push((name.to_owned(), version, key));
+                    self.known.len() - 1
+                }
+            };
+        }
+        self.known.get(self.last).and_then(|(_, _, key)| key.as_ref())
+    }
+}
+
+fn to_hash(bytes: Option<&[u8]>) -> Option<Hash> {
+    bytes.and_then(|b| <Hash>::try_from(b).ok())
+}
+
+impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
+    /// Checks the signatures of `checkpoints` and `digest` at once; entries follow with
+    /// [`Verifier::push`].
+    pub fn new(checkpoints: &'c [Checkpoint], digest: Option<&'c Digest>, keys: F) -> Self {
+        let mut keys = KeyCache { lookup: keys, known: Vec::new(), last: 0 };
+        let mut report = Report::default();
+        if let Some(digest) = digest {
+            let kind = match keys.get(&digest.key_name, digest.key_version) {
+                None => Some(IssueKind::DigestUnknownKey {
+                    key_name: digest.key_name.clone(),
+                    key_version: digest.key_version,
+                }),
+                Some(key) => (!digest.signature_valid(key)).then_some(IssueKind::DigestBadSignature),
+            };
+            if let Some(kind) = kind {
+                report.issues.push(Issue { entry_id: None, chain_id: None, chain_pos: None, kind });
+            }
+        }
+        let mut trusted: Vec<&'c Checkpoint> = Vec::with_capacity(checkpoints.len());
+        for checkpoint in checkpoints {
+            let kind = match keys.get(&checkpoint.key_name, checkpoint.key_version) {
+                None => IssueKind::CheckpointUnknownKey {
+                    key_name: checkpoint.key_name.clone(),
+                    key_version: checkpoint.key_version,
+                },
+                Some(key) if checkpoint.signature_valid(key) => {
+                    trusted.push(checkpoint);
+                    continue;
+                }
+                Some(_) => IssueKind::CheckpointBadSignature,
+            };
+            report.issues.push(Issue {
+                entry_id: None,
+                chain_id: Some(checkpoint.chain_id),
+                chain_pos: Some(checkpoint.chain_pos),
+                kind,
+            });
+        }
+        trusted.sort_by_key(|c| (c.chain_id, c.chain_pos));
+        Verifier {
+            keys,
+            checkpoints: trusted,
+            digest: digest.map(|d| (d, vec![false; d.chains.len()])),
+            hasher: EntryHasher::new(),
+            report,
+            chain: None,
+            group: Group::default(),
+            last_order: None,
+        }
+    }
+
+    /// Verifies the next entry. Fails, without looking at it, when it sorts before the
+    /// previous chained entry.
+    pub fn push(&mut self, entry: &EntryRef<'_>) -> Result<(), LedgerError> {
+        if let (Some(chain_id), Some(chain_pos)) = (entry.chain.chain_id, entry.chain.chain_pos) {
+            if self.last_order.is_some_and(|last| (chain_id, chain_pos) < last) {
+                return Err(LedgerError::OutOfOrder { entry_id: entry.content.id });
+            }
+            self.last_order = Some((chain_id, chain_pos));
+        }
+        self.accept(entry);
+        Ok(())
+    }
+
+    /// Closes the last chain, judges the digest's heads and returns the report.
+    pub fn finish(mut self) -> Report {
+        self.close_group();
+        self.close_chain();
+        if let Some((digest, seen)) = self.digest.take() {
+            for (head, _) in digest.chains.iter().zip(seen).filter(|(_, seen)| !seen) {
+                self.judge_unseen_head(head);
+            }
+        }
+        self.report
+    }
+
+    /// Verifies an entry known to be in order.
+    fn accept(&mut self, entry: &EntryRef<'_>) {
+        self.report.total_entries += 1;
+        let (Some(chain_id), Some(pos)) = (entry.chain.chain_id, entry.chain.chain_pos) else {
+            self.report.invalid_entries += 1;
+            self.report.issues.push(Issue {
+                entry_id: Some(entry.content.id),
+                chain_id: entry.chain.chain_id,
+                chain_pos: entry.chain.chain_pos,
+                kind: IssueKind::Unchained,
+            });
+            return;
+        };
+        let same_group = !self.group.members.is_empty() && (self.group.chain_id, self.group.pos) == (chain_id, pos);
+        if !same_group {
+            self.close_group();
+            if self.chain.as_ref().map(|c| c.summary.chain_id) != Some(chain_id) {
+                self.close_chain();
+            }
+            self.open_group(chain_id, pos);
+        }
+        self.check_member(entry, chain_id, pos);
+    }
+
+    /// Index of the first trusted checkpoint at or after (`chain_id`, `pos`).
+    fn checkpoint_index(&self, chain_id: i32, pos: i64) -> usize {
+        self.checkpoints.partition_point(|c| (c.chain_id, c.chain_pos) < (chain_id, pos))
+    }
+
+    fn checkpoint_at(&self, chain_id: i32, pos: i64) -> Option<&'c Checkpoint> {
+        self.checkpoint_from(chain_id, pos).filter(|c| c.chain_pos == pos)
+    }
+
+    /// The first trusted checkpoint of `chain_id` at or after `pos`.
+    fn checkpoint_from(&self, chain_id: i32, pos: i64) -> Option<&'c Checkpoint> {
+        let index = self.checkpoint_index(chain_id, pos);
+        self.checkpoints.get(index).copied().filter(|c| c.chain_id == chain_id)
+    }
+
+    /// The last trusted checkpoint of `chain_id` before `pos`.
+    fn checkpoint_before(&self, chain_id: i32, pos: i64) -> Option<&'c Checkpoint> {
+        let index = self.checkpoint_index(chain_id, pos).checked_sub(1)?;
+        self.checkpoints.get(index).copied().filter(|c| c.chain_id == chain_id)
+    }
+
+    /// Decides what the entries at `pos` must link to, judging the position itself: a
+    /// position right after the previous one, or right after a checkpoint (entries
+    /// purged by retention), is in place; anything else is a gap or a bad start.
+    fn open_group(&mut self, chain_id: i32, pos: i64) {
+        let after_checkpoint = pos.checked_sub(1).and_then(|p| self.checkpoint_at(chain_id, p)).map(|c| c.entry_hash);
+        let (expected_prev, position_issue) = match &self.chain {
+            Some(walk) if Some(pos) == walk.summary.head_pos.checked_add(1) => (walk.head_hash, None),
+            None if pos == 1 => (Some(GENESIS_PREV_HASH), None),
+            _ if after_checkpoint.is_some() => (after_checkpoint, None),
+            Some(walk) => (
+                None,
+                // Sorted input puts `pos` above the head, so neither bound overflows.
+                Some(IssueKind::PositionGap { first_missing: walk.summary.head_pos + 1, last_missing: pos - 1 }),
+            ),
+            None => {
+                let expected_pos = self.checkpoint_before(chain_id, pos).map_or(1, |c| c.chain_pos.saturating_add(1));
+                (None, Some(IssueKind::BadChainStart { expected_pos }))
+            }
+        };
+        if self.chain.is_none() {
+            self.chain = Some(ChainWalk {
+                summary: ChainSummary { chain_id, first_pos: pos, head_pos: pos, head_hash: None, positions: 0 },
+                head_hash: None,
+            });
+        }
+        self.group.chain_id = chain_id;
+        self.group.pos = pos;
+        self.group.expected_prev = expected_prev;
+        self.group.position_issue = position_issue;
+    }
+
+    /// Checks one entry on its own and against the link the position expects; its
+    /// issues wait until the position closes and the genuine entry is known.
+    fn check_member(&mut self, entry: &EntryRef<'_>, chain_id: i32, pos: i64) {
+        let index = self.group.members.len();
+        let material = &entry.chain;
+        let entry_hash = to_hash(material.entry_hash);
+        let parts = (to_hash(material.prev_hash), entry_hash, to_hash(material.signature), material.key_name, material.key_version);
+        let (Some(prev_hash), Some(stored_hash), Some(signature), Some(key_name), Some(key_version)) = parts else {
+            self.group.pending.push((index, IssueKind::MalformedChainMaterial));
+            self.group.members.push(Member { entry_id: entry.content.id, entry_hash, sound: false });
+            return;
+        };
+        let first_pending = self.group.pending.len();
+        // Content that cannot be encoded (over 4 GiB) cannot match any hash.
+        let hash_matches = self
+            .hasher
+            .entry_hash(&entry.content, chain_id, pos, &prev_hash)
+            .is_ok_and(|computed| computed == stored_hash);
+        if !hash_matches {
+            self.group.pending.push((index, IssueKind::HashMismatch));
+        }
+        match self.keys.get(key_name, key_version) {
+            None => self.group.pending.push((
+                index,
+                IssueKind::UnknownKey { key_name: key_name.to_owned(), key_version },
+            )),
+            Some(key) => {
+                if !key.verify(&stored_hash, &signature) {
+                    self.group.pending.push((index, IssueKind::BadSignature));
+                }
+            }
+        }
+        if self.group.expected_prev.is_some_and(|expected| expected != prev_hash) {
+            self.group.pending.push((index, IssueKind::BrokenLink));
+        }
+        let sound = self.group.pending.len() == first_pending;
+        self.group.members.push(Member { entry_id: entry.content.id, entry_hash, sound });
+    }
+
+    /// Picks the position's genuine entry (the first sound one, else the first), marks
+    /// the others duplicates, judges the position against checkpoints and the digest,
+    /// and moves the chain's head.
+    fn close_group(&mut self) {
+        if self.group.members.is_empty() {
+            return;
+        }
+        let (chain_id, pos) = (self.group.chain_id, self.group.pos);
+        let genuine = self.group.members.iter().position(|m| m.sound).unwrap_or(0);
+        let genuine_hash = self.group.members[genuine].entry_hash;
+        let mut extra = Vec::new();
+        if let Some(kind) = self.group.position_issue.take() {
+            extra.push(kind);
+        }
+        if let (Some(checkpoint), Some(hash)) = (self.checkpoint_at(chain_id, pos), genuine_hash) {
+            if checkpoint.entry_hash != hash {
+                extra.push(IssueKind::CheckpointMismatch);
+            }
+        }
+        if let Some((digest, seen)) = &mut self.digest {
+            if let Ok(i) = digest.chains.binary_search_by_key(&chain_id, |c| c.chain_id) {
+                if digest.chains[i].head_pos == pos {
+                    seen[i] = true;
+                    if genuine_hash != Some(digest.chains[i].head_hash) {
+                        extra.push(IssueKind::DigestHeadMismatch);
+                    }
+                }
+            }
+        }
+        let Group { members, pending, .. } = &mut self.group;
+        let issues = &mut self.report.issues;
+        let mut pending = pending.drain(..).peekable();
+        for (index, member) in members.iter().enumerate() {
+            let issue = |kind| Issue { entry_id: Some(member.entry_id), chain_id: Some(chain_id), chain_pos: Some(pos), kind };
+            let before = issues.len();
+            while let Some((_, kind)) = pending.next_if(|(i, _)| *i == index) {
+                issues.push(issue(kind));
+            }
+            if index == genuine {
+                issues.extend(extra.drain(..).map(issue));
+            } else {
+                issues.push(issue(IssueKind::DuplicatePosition));
+            }
+            if issues.len() > before {
+                self.report.invalid_entries += 1;
+            }
+        }
+        drop(pending);
+        self.group.members.clear();
+        if let Some(walk) = &mut self.chain {
+            walk.summary.head_pos = pos;
+            walk.summary.head_hash = genuine_hash;
+            walk.summary.positions += 1;
+            walk.head_hash = genuine_hash;
+        }
+    }
+
+    fn close_chain(&mut self) {
+        if let Some(walk) = self.chain.take() {
+            self.report.chains.push(walk.summary);
+        }
+    }
+
+    /// A digest head no entry was found at is fine only if retention purged it, which a
+    /// checkpoint at or after it shows.
+    fn judge_unseen_head(&mut self, head: &DigestChain) {
+        let kind = match self.checkpoint_from(head.chain_id, head.head_pos) {
+            Some(checkpoint) if checkpoint.chain_pos == head.head_pos && checkpoint.entry_hash != head.head_hash => {
+                IssueKind::DigestHeadMismatch
+            }
+            Some(_) => return,
+            None => IssueKind::DigestHeadMissing,
+        };
+        self.report.issues.push(Issue {
+            entry_id: None,
+            chain_id: Some(head.chain_id),
+            chain_pos: Some(head.head_pos),
+            kind,
+        });
+    }
+}

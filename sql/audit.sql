@@ -1,0 +1,275 @@
+-- Audit ledger: the append-only table, its chain and guard triggers, the DDL guard,
+-- logging and capture functions, privileges and comments.
+
+CREATE TABLE warden.audit_log (
+    id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    ts                timestamptz NOT NULL,
+    event_type        text        NOT NULL,
+    action            text        NOT NULL,
+    actor             text        NOT NULL,
+    resource_type     text,
+    resource_id       text,
+    correlation_id    text,
+    tenant            text,
+    reason            text,
+    confidence        numeric(5,4) CHECK (confidence BETWEEN 0 AND 1),
+    details           jsonb,
+    before_state      jsonb,
+    after_state       jsonb,
+    -- Session facts, captured by the chain trigger whatever the client sends.
+    session_user_name text        NOT NULL,
+    application_name  text,
+    client_addr       inet,
+    txid              bigint      NOT NULL,
+    -- Chain material, computed by the chain trigger; client values are overwritten.
+    chain_id          integer     NOT NULL,
+    chain_pos         bigint      NOT NULL,
+    prev_hash         bytea       NOT NULL,
+    entry_hash        bytea       NOT NULL,
+    key_name          text        NOT NULL,
+    key_version       integer     NOT NULL,
+    signature         bytea       NOT NULL,
+    UNIQUE (chain_id, chain_pos)
+);
+-- Lookups auditors make. Time ranges use a BRIN index: entries arrive in time order,
+-- and BRIN costs next to nothing per insert.
+CREATE INDEX audit_log_ts_brin ON warden.audit_log USING brin (ts);
+CREATE INDEX audit_log_correlation ON warden.audit_log (correlation_id) WHERE correlation_id IS NOT NULL;
+CREATE INDEX audit_log_actor ON warden.audit_log (actor, ts);
+CREATE INDEX audit_log_event_type ON warden.audit_log (event_type, ts);
+REVOKE ALL ON warden.audit_log FROM PUBLIC;
+GRANT SELECT ON warden.audit_log TO warden_admin;
+
+-- Retention checkpoints: the last purged entry of each chain, signed.
+CREATE TABLE warden.audit_checkpoint (
+    chain_id    integer     NOT NULL,
+    chain_pos   bigint      NOT NULL,
+    entry_hash  bytea       NOT NULL,
+    created_at  timestamptz NOT NULL,
+    key_name    text        NOT NULL,
+    key_version integer     NOT NULL,
+    signature   bytea       NOT NULL,
+    PRIMARY KEY (chain_id, chain_pos)
+);
+REVOKE ALL ON warden.audit_checkpoint FROM PUBLIC;
+GRANT SELECT ON warden.audit_checkpoint TO warden_admin;
+
+-- The chain trigger is named to fire after any other BEFORE trigger (they fire in name
+-- order), and ENABLE ALWAYS fires it under session_replication_role = replica too.
+CREATE TRIGGER zz_audit_chain BEFORE INSERT ON warden.audit_log
+    FOR EACH ROW EXECUTE FUNCTION warden.audit_chain_entry();
+ALTER TABLE warden.audit_log ENABLE ALWAYS TRIGGER zz_audit_chain;
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON warden.audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION warden.audit_guard();
+ALTER TABLE warden.audit_log ENABLE ALWAYS TRIGGER audit_append_only;
+CREATE TRIGGER checkpoint_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON warden.audit_checkpoint
+    FOR EACH STATEMENT EXECUTE FUNCTION warden.audit_guard();
+ALTER TABLE warden.audit_checkpoint ENABLE ALWAYS TRIGGER checkpoint_append_only;
+
+CREATE FUNCTION warden.log_event(
+    event_type     text,
+    action         text,
+    resource_type  text    DEFAULT NULL,
+    resource_id    text    DEFAULT NULL,
+    details        jsonb   DEFAULT NULL,
+    actor          text    DEFAULT NULL,
+    correlation_id text    DEFAULT NULL,
+    reason         text    DEFAULT NULL,
+    confidence     numeric DEFAULT NULL,
+    tenant         text    DEFAULT NULL
+) RETURNS bigint
+    LANGUAGE sql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, warden
+AS $$
+    INSERT INTO warden.audit_log (event_type, action, resource_type, resource_id, details,
+                                  actor, correlation_id, reason, confidence, tenant)
+    VALUES (event_type, action, resource_type, resource_id, details,
+            actor, correlation_id, reason, confidence, tenant)
+    RETURNING id
+$$;
+
+CREATE FUNCTION warden.verify_audit(digest jsonb)
+    RETURNS TABLE (valid boolean, total_entries bigint, invalid_entries bigint, issues jsonb)
+    VOLATILE STRICT
+    LANGUAGE c AS 'MODULE_PATHNAME', 'verify_audit_digest_wrapper';
+
+CREATE FUNCTION warden.export_audit("from" timestamptz DEFAULT '-infinity', "to" timestamptz DEFAULT 'infinity')
+    RETURNS jsonb
+    LANGUAGE sql VOLATILE
+AS $$ SELECT warden.export_audit_text("from", "to")::jsonb $$;
+
+-- Row capture for audited tables: one ledger entry per row change, and one per TRUNCATE.
+-- TG_ARGV holds the table's primary key columns, which make the resource_id.
+CREATE FUNCTION warden.audit_capture() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, warden
+AS $$
+DECLARE
+    row_doc jsonb := CASE WHEN TG_OP = 'DELETE' THEN to_jsonb(OLD) WHEN TG_OP <> 'TRUNCATE' THEN to_jsonb(NEW) END;
+    key_text text;
+BEGIN
+    IF TG_NARGS > 0 AND row_doc IS NOT NULL THEN
+        SELECT string_agg(row_doc ->> col, ',' ORDER BY ord) INTO key_text
+          FROM unnest(TG_ARGV) WITH ORDINALITY AS k(col, ord);
+    END IF;
+    INSERT INTO warden.audit_log (event_type, action, resource_type, resource_id, before_state, after_state)
+    VALUES (CASE WHEN TG_OP = 'TRUNCATE' THEN 'table_truncate' ELSE 'row_change' END,
+            TG_OP,
+            format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+            key_text,
+            CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) END,
+            CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) END);
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION warden.audit_table(tbl regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, warden
+AS $$
+DECLARE
+    nsp name;
+    kind "char";
+    key_cols text[];
+BEGIN
+    SELECT n.nspname, c.relkind INTO nsp, kind
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+    IF nsp IN ('pg_catalog', 'information_schema', 'pg_toast', 'warden') OR nsp LIKE 'pg_temp%' OR nsp LIKE 'pg_toast_temp%' THEN
+        RAISE EXCEPTION 'cannot audit %: it belongs to schema %', tbl, nsp
+            USING ERRCODE = '22023', HINT = 'Audit your own tables; the ledger and system catalogs cannot be captured.';
+    END IF;
+    IF kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'cannot audit %: it is not a table', tbl USING ERRCODE = '22023';
+    END IF;
+    SELECT array_agg(a.attname::text ORDER BY k.ord) INTO key_cols
+      FROM pg_index i
+      CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+     WHERE i.indrelid = tbl AND i.indisprimary;
+    EXECUTE format('DROP TRIGGER IF EXISTS warden_audit_row ON %s', tbl);
+    EXECUTE format('DROP TRIGGER IF EXISTS warden_audit_truncate ON %s', tbl);
+    EXECUTE format('CREATE TRIGGER warden_audit_row AFTER INSERT OR UPDATE OR DELETE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION warden.audit_capture(%s)',
+                   tbl, coalesce((SELECT string_agg(quote_literal(c), ', ') FROM unnest(key_cols) c), ''));
+    EXECUTE format('CREATE TRIGGER warden_audit_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION warden.audit_capture()', tbl);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER warden_audit_row', tbl);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER warden_audit_truncate', tbl);
+    PERFORM warden.log_event('audit_enabled', 'AUDIT TABLE', 'table', tbl::text);
+END
+$$;
+
+CREATE FUNCTION warden.unaudit_table(tbl regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, warden
+AS $$
+BEGIN
+    EXECUTE format('DROP TRIGGER IF EXISTS warden_audit_row ON %s', tbl);
+    EXECUTE format('DROP TRIGGER IF EXISTS warden_audit_truncate ON %s', tbl);
+    PERFORM warden.log_event('audit_disabled', 'UNAUDIT TABLE', 'table', tbl::text);
+END
+$$;
+
+-- DDL guard: nobody disables the ledger's triggers, adds rules or triggers to it, alters
+-- or drops it, except the extension's own scripts and DROP EXTENSION pg_warden.
+CREATE FUNCTION warden.audit_ddl_guard() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, warden
+AS $$
+DECLARE
+    hit record;
+BEGIN
+    IF warden.creating_extension() THEN
+        RETURN;
+    END IF;
+    FOR hit IN
+        SELECT c.command_tag
+          FROM pg_event_trigger_ddl_commands() c
+          LEFT JOIN pg_trigger t ON c.classid = 'pg_trigger'::regclass AND t.oid = c.objid
+          LEFT JOIN pg_rewrite r ON c.classid = 'pg_rewrite'::regclass AND r.oid = c.objid
+         WHERE coalesce(t.tgrelid, r.ev_class, CASE WHEN c.classid = 'pg_class'::regclass THEN c.objid END)
+               IN ('warden.audit_log'::regclass, 'warden.audit_checkpoint'::regclass)
+    LOOP
+        RAISE EXCEPTION 'the audit ledger cannot be altered (%)', hit.command_tag
+            USING ERRCODE = '42501', HINT = 'warden.audit_log is append-only; its triggers and structure are fixed.';
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION warden.audit_drop_guard() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, warden
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects()
+                WHERE object_type = 'extension' AND object_name = 'pg_warden') THEN
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects()
+                WHERE (object_type = 'table' AND schema_name = 'warden' AND object_name IN ('audit_log', 'audit_checkpoint'))
+                   OR (object_type IN ('trigger', 'rule') AND object_identity ~ ' on warden\.audit_(log|checkpoint)$')) THEN
+        RAISE EXCEPTION 'the audit ledger cannot be dropped'
+            USING ERRCODE = '42501', HINT = 'Only DROP EXTENSION pg_warden removes the ledger.';
+    END IF;
+END
+$$;
+
+CREATE EVENT TRIGGER warden_audit_ddl_guard ON ddl_command_end
+    EXECUTE FUNCTION warden.audit_ddl_guard();
+CREATE EVENT TRIGGER warden_audit_drop_guard ON sql_drop
+    EXECUTE FUNCTION warden.audit_drop_guard();
+
+-- Privileges.
+REVOKE ALL ON FUNCTION warden.log_event(text, text, text, text, jsonb, text, text, text, numeric, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.log_event(text, text, text, text, jsonb, text, text, text, numeric, text) TO warden_user;
+REVOKE ALL ON FUNCTION warden.audit_capture() FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.audit_table(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.unaudit_table(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.audit_table(regclass), warden.unaudit_table(regclass) TO warden_admin;
+REVOKE ALL ON FUNCTION warden.audit_chain_entry() FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.audit_guard() FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.audit_ddl_guard() FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.audit_drop_guard() FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.verify_audit() FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.verify_audit(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.audit_digest() FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.export_audit(timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.export_audit_text(timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.purge_audit(interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.verify_audit(), warden.verify_audit(jsonb), warden.audit_digest(),
+    warden.export_audit(timestamptz, timestamptz), warden.purge_audit(interval) TO warden_admin;
+
+COMMENT ON TABLE warden.audit_log IS
+    'Append-only, hash-chained audit ledger. Insert through warden.log_event or INSERT; UPDATE, DELETE and TRUNCATE are refused for everyone.';
+COMMENT ON TABLE warden.audit_checkpoint IS
+    'Signed retention checkpoints: the last purged entry of each chain, so the rest stays verifiable.';
+COMMENT ON FUNCTION warden.log_event(text, text, text, text, jsonb, text, text, text, numeric, text) IS
+    'Appends a chained, signed entry to warden.audit_log and returns its id; actor defaults to the session user; secret-named keys in details are fingerprinted.';
+COMMENT ON FUNCTION warden.audit_capture() IS
+    'Internal: trigger function that records row changes of an audited table in the ledger.';
+COMMENT ON FUNCTION warden.audit_table(regclass) IS
+    'Captures INSERT, UPDATE, DELETE (before/after JSONB, secret-named columns fingerprinted) and TRUNCATE of a table into the ledger.';
+COMMENT ON FUNCTION warden.unaudit_table(regclass) IS
+    'Stops capturing a table; the change itself is logged.';
+COMMENT ON FUNCTION warden.audit_chain_entry() IS
+    'Internal: BEFORE INSERT trigger computing session facts, chain position, hashes and signature of a ledger entry.';
+COMMENT ON FUNCTION warden.audit_guard() IS
+    'Internal: refuses UPDATE, DELETE and TRUNCATE on the ledger (only warden.purge_audit deletes, behind a checkpoint).';
+COMMENT ON FUNCTION warden.audit_ddl_guard() IS
+    'Internal: event trigger refusing DDL on the ledger tables.';
+COMMENT ON FUNCTION warden.audit_drop_guard() IS
+    'Internal: event trigger refusing to drop the ledger or its triggers outside DROP EXTENSION.';
+COMMENT ON FUNCTION warden.verify_audit() IS
+    'Verifies every chain: recomputes each entry hash, checks links, positions and signatures; issues name the entry where a chain breaks.';
+COMMENT ON FUNCTION warden.verify_audit(jsonb) IS
+    'verify_audit() plus proof against a saved warden.audit_digest() that nothing it covered was removed or rewritten.';
+COMMENT ON FUNCTION warden.audit_digest() IS
+    'Signed heads of every chain, counts and time: small enough to keep outside the database.';
+COMMENT ON FUNCTION warden.export_audit(timestamptz, timestamptz) IS
+    'Entries in [from, to) with their chain material and the checkpoints, for the offline verifier (warden-verify).';
+COMMENT ON FUNCTION warden.purge_audit(interval) IS
+    'Retention: verifies, then removes entries older than the interval behind signed checkpoints, and logs the purge. Superusers and warden_admin only.';
+COMMENT ON FUNCTION warden.export_audit_text(timestamptz, timestamptz) IS
+    'Internal: the export document as text; use warden.export_audit.';
+COMMENT ON FUNCTION warden.creating_extension() IS
+    'Internal: true while an extension script runs (lets the DDL guard admit pg_warden''s own scripts).';

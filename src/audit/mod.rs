@@ -1,0 +1,410 @@
+//! The tamper-evident audit ledger: verification, digests, exports and retention over
+//! `warden.audit_log`. Writing (chain leases, the chain trigger, the append-only guard)
+//! is in [`chain`]; the encoding and chain math are `warden_core::ledger`, shared with
+//! the offline verifier `warden-verify`.
+
+pub mod chain;
+
+use pgrx::prelude::*;
+use pgrx::{AnyElement, JsonB};
+use serde_json::json;
+use warden_core::ledger::{
+    ChainMaterial, Checkpoint, Digest, DigestChain, EntryContent, EntryRef, ExportWriter, Report, Verifier,
+};
+use warden_core::mac::KeyedMac;
+
+use crate::error::{SqlResult, WardenError};
+use crate::keyring;
+
+/// Entries fetched from the cursor at a time while streaming the ledger.
+const BATCH: i64 = 10_000;
+
+/// The ledger's columns in the order `EntryRef` is built from, as text where the
+/// encoding takes PostgreSQL's output text.
+const ENTRY_COLUMNS: &str = "id, ts, event_type, action, actor, resource_type, resource_id, correlation_id, \
+    tenant, reason, confidence::pg_catalog.text, details::pg_catalog.text, before_state::pg_catalog.text, \
+    after_state::pg_catalog.text, session_user_name, application_name, \
+    pg_catalog.inet_out(client_addr)::pg_catalog.text, txid, \
+    chain_id, chain_pos, prev_hash, entry_hash, key_name, key_version, signature";
+
+/// A key version's secret for the verifier; `None` when the key or version is unknown.
+fn verification_key(name: &str, version: i32) -> Option<KeyedMac> {
+    keyring::with_key(name, |key| key.version(version).map(|v| v.mac.clone())).ok().flatten()
+}
+
+/// Raw access to the current SPI result, one datum at a time, without copying text.
+struct SpiRow {
+    tuple: pg_sys::HeapTuple,
+    tupdesc: pg_sys::TupleDesc,
+}
+
+impl SpiRow {
+    fn datum(&self, col: i32) -> Option<pg_sys::Datum> {
+        let mut is_null = false;
+        let datum = unsafe { pg_sys::SPI_getbinval(self.tuple, self.tupdesc, col, &mut is_null) };
+        (!is_null).then_some(datum)
+    }
+
+    fn int8(&self, col: i32) -> Option<i64> {
+        self.datum(col).map(|d| d.value() as i64)
+    }
+
+    fn int4(&self, col: i32) -> Option<i32> {
+        self.datum(col).map(|d| d.value() as i32)
+    }
+
+    fn bytes(&self, col: i32) -> Option<&[u8]> {
+        self.datum(col)
+            .map(|d| unsafe { pgrx::varlena_to_byte_slice(pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr())) })
+    }
+
+    fn text(&self, col: i32) -> Option<&str> {
+        // Text PostgreSQL stored is valid in the (UTF-8) database encoding; bytes that are
+        // not are treated as absent, which makes the entry's hash mismatch.
+        self.bytes(col).and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    fn entry(&self) -> EntryRef<'_> {
+        EntryRef {
+            content: EntryContent {
+                id: self.int8(1).unwrap_or(0),
+                ts: self.int8(2),
+                event_type: self.text(3),
+                action: self.text(4),
+                actor: self.text(5),
+                resource_type: self.text(6),
+                resource_id: self.text(7),
+                correlation_id: self.text(8),
+                tenant: self.text(9),
+                reason: self.text(10),
+                confidence: self.text(11),
+                details: self.text(12),
+                before_state: self.text(13),
+                after_state: self.text(14),
+                session_user_name: self.text(15),
+                application_name: self.text(16),
+                client_addr: self.text(17),
+                txid: self.int8(18),
+            },
+            chain: ChainMaterial {
+                chain_id: self.int4(19),
+                chain_pos: self.int8(20),
+                prev_hash: self.bytes(21),
+                entry_hash: self.bytes(22),
+                key_name: self.text(23),
+                key_version: self.int4(24),
+                signature: self.bytes(25),
+            },
+        }
+    }
+}
+
+/// Streams ledger entries matching `filter` (a WHERE clause over `$1`, `$2`) in
+/// (chain_id, chain_pos) order to `visit`. Runs with the extension owner's privileges.
+fn for_each_entry(
+    filter: &str,
+    args: Vec<pgrx::datum::DatumWithOid<'static>>,
+    mut visit: impl FnMut(&EntryRef<'_>) -> Result<(), WardenError>,
+) -> Result<(), WardenError> {
+    let query = format!(
+        "SELECT {ENTRY_COLUMNS} FROM warden.audit_log WHERE {filter} \
+         ORDER BY chain_id NULLS LAST, chain_pos, id"
+    );
+    keyring::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let mut cursor = client.open_cursor(&query, &args);
+            loop {
+                let table = cursor.fetch(BATCH)?;
+                if table.is_empty() {
+                    return Ok(());
+                }
+                let (tuples, tupdesc) = unsafe {
+                    let tt = pg_sys::SPI_tuptable;
+                    (std::slice::from_raw_parts((*tt).vals, pg_sys::SPI_processed as usize), (*tt).tupdesc)
+                };
+                for &tuple in tuples {
+                    visit(&SpiRow { tuple, tupdesc }.entry())?;
+                }
+                drop(table);
+            }
+        })
+    })?
+}
+
+fn load_checkpoints() -> Result<Vec<Checkpoint>, WardenError> {
+    keyring::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let table = client.select(
+                "SELECT chain_id, chain_pos, entry_hash, \
+                   ((EXTRACT(epoch FROM created_at) OPERATOR(pg_catalog.-) 946684800) \
+                     OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8, \
+                   key_name, key_version, signature \
+                 FROM warden.audit_checkpoint ORDER BY chain_id, chain_pos",
+                None,
+                &[],
+            )?;
+            let mut checkpoints = Vec::new();
+            for row in table {
+                let hash = |v: Option<Vec<u8>>| v.and_then(|v| <[u8; 32]>::try_from(v).ok()).unwrap_or([0; 32]);
+                let created_at = row.get::<i64>(4)?.unwrap_or(0);
+                checkpoints.push(Checkpoint {
+                    chain_id: row.get::<i32>(1)?.unwrap_or(0),
+                    chain_pos: row.get::<i64>(2)?.unwrap_or(0),
+                    entry_hash: hash(row.get::<Vec<u8>>(3)?),
+                    created_at,
+                    key_name: row.get::<String>(5)?.unwrap_or_default(),
+                    key_version: row.get::<i32>(6)?.unwrap_or(0),
+                    signature: hash(row.get::<Vec<u8>>(7)?),
+                });
+            }
+            Ok::<_, pgrx::spi::SpiError>(checkpoints)
+        })
+    })?
+    .map_err(WardenError::from)
+}
+
+/// Verifies the whole ledger, optionally against a digest.
+fn verify_ledger(digest: Option<&Digest>) -> Result<Report, WardenError> {
+    let checkpoints = load_checkpoints()?;
+    let mut verifier = Verifier::new(&checkpoints, digest, verification_key);
+    for_each_entry("true", Vec::new(), |entry| {
+        verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
+    })?;
+    Ok(verifier.finish())
+}
+
+fn issues_json(report: &Report) -> serde_json::Value {
+    serde_json::Value::Array(
+        report
+            .issues
+            .iter()
+            .map(|issue| {
+                json!({
+                    "entry_id": issue.entry_id,
+                    "chain_id": issue.chain_id,
+                    "chain_pos": issue.chain_pos,
+                    "reason": issue.kind.to_string(),
+                })
+            })
+            .collect(),
+    )
+}
+
+type VerifyRow = (bool, i64, i64, JsonB);
+
+fn report_row(report: Report) -> TableIterator<'static, VerifyRow> {
+    let row = (
+        report.is_valid(),
+        report.total_entries as i64,
+        report.invalid_entries as i64,
+        JsonB(issues_json(&report)),
+    );
+    TableIterator::once(row)
+}
+
+#[pg_extern(volatile, parallel_unsafe, name = "verify_audit")]
+fn verify_audit() -> Result<TableIterator<'static, (name!(valid, bool), name!(total_entries, i64), name!(invalid_entries, i64), name!(issues, JsonB))>, pgrx::pg_sys::panic::ErrorReport> {
+    keyring::require_admin("verify the audit ledger")?;
+    Ok(report_row(verify_ledger(None)?))
+}
+
+// Declared in sql/audit.sql with a `jsonb` argument (see fingerprint::parse_jsonb).
+#[pg_extern(sql = false)]
+fn verify_audit_digest(digest: AnyElement) -> Result<TableIterator<'static, (name!(valid, bool), name!(total_entries, i64), name!(invalid_entries, i64), name!(issues, JsonB))>, pgrx::pg_sys::panic::ErrorReport> {
+    keyring::require_admin("verify the audit ledger")?;
+    let text = crate::fingerprint::jsonb_text(&digest)?;
+    let digest = Digest::parse(&text).map_err(|e| {
+        WardenError::invalid_with_hint(format!("malformed audit digest: {e}"), "Pass a value returned by warden.audit_digest().")
+    })?;
+    Ok(report_row(verify_ledger(Some(&digest))?))
+}
+
+/// A timestamptz from PostgreSQL's own representation (microseconds since 2000-01-01 UTC).
+fn timestamptz(micros: i64) -> Option<pgrx::datum::TimestampWithTimeZone> {
+    unsafe { pgrx::datum::TimestampWithTimeZone::from_datum(pg_sys::Datum::from(micros), false) }
+}
+
+fn now_micros() -> i64 {
+    unsafe { pg_sys::GetCurrentTransactionStartTimestamp() }
+}
+
+/// The audit key's active version: name, version and secret.
+fn signing_key() -> Result<(String, i32, KeyedMac), WardenError> {
+    let name = crate::gucs::audit_key_name();
+    let (version, mac) = keyring::with_key(&name, |key| (key.active().version, key.active().mac.clone()))?;
+    Ok((name, version, mac))
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn audit_digest() -> SqlResult<JsonB> {
+    keyring::require_admin("sign an audit digest")?;
+    let heads = keyring::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let table = client.select(
+                "SELECT chain_id, pos, hash FROM ( \
+                   SELECT DISTINCT ON (chain_id) chain_id, pos, hash FROM ( \
+                     SELECT chain_id, chain_pos AS pos, entry_hash AS hash FROM warden.audit_log \
+                     UNION ALL SELECT chain_id, chain_pos, entry_hash FROM warden.audit_checkpoint) h \
+                   ORDER BY chain_id, pos DESC) d ORDER BY chain_id",
+                None,
+                &[],
+            )?;
+            let mut heads = Vec::new();
+            for row in table {
+                if let (Some(chain_id), Some(head_pos), Some(hash)) =
+                    (row.get::<i32>(1)?, row.get::<i64>(2)?, row.get::<Vec<u8>>(3)?)
+                {
+                    if let Ok(head_hash) = <[u8; 32]>::try_from(hash) {
+                        heads.push(DigestChain { chain_id, head_pos, head_hash });
+                    }
+                }
+            }
+            let total = client
+                .select("SELECT pg_catalog.count(*) FROM warden.audit_log", None, &[])?
+                .first()
+                .get_one::<i64>()?
+                .unwrap_or(0);
+            Ok::<_, pgrx::spi::SpiError>((heads, total))
+        })
+    })?
+    .map_err(WardenError::from)?;
+    let (name, version, mac) = signing_key()?;
+    let digest = Digest::new_signed(now_micros(), heads.0, heads.1 as u64, &name, version, &mac)
+        .map_err(|e| WardenError::LedgerCorrupt(e.to_string()))?;
+    let value = warden_core::json::parse(&digest.to_json()).map_err(|e| WardenError::Internal(e.to_string()))?;
+    Ok(JsonB(value))
+}
+
+/// The export document as text; `warden.export_audit` casts it to jsonb.
+#[pg_extern(volatile, parallel_unsafe)]
+fn export_audit_text(
+    from: pgrx::datum::TimestampWithTimeZone,
+    to: pgrx::datum::TimestampWithTimeZone,
+) -> SqlResult<String> {
+    keyring::require_admin("export the audit ledger")?;
+    let checkpoints = load_checkpoints()?;
+    let io = |e: std::io::Error| WardenError::Internal(format!("export failed: {e}"));
+    let mut writer = ExportWriter::new(Vec::new()).map_err(io)?;
+    for_each_entry(
+        "ts OPERATOR(pg_catalog.>=) $1 AND ts OPERATOR(pg_catalog.<) $2",
+        vec![from.into(), to.into()],
+        |entry| writer.write_entry(entry).map_err(io),
+    )?;
+    let bytes = writer.finish(&checkpoints).map_err(io)?;
+    String::from_utf8(bytes).map_err(|_| WardenError::Internal("export is not UTF-8".into()).into())
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
+    keyring::require_admin("purge the audit ledger")?;
+    let report = verify_ledger(None)?;
+    if !report.is_valid() {
+        return Err(WardenError::LedgerCorrupt(format!(
+            "the audit ledger does not verify ({} issues); refusing to purge behind a checkpoint",
+            report.issues.len()
+        ))
+        .into());
+    }
+    let (key_name, key_version, mac) = signing_key()?;
+    let created_at = now_micros();
+    // Per chain, the last position such that it and everything before it is older
+    // than the cutoff.
+    let plan = keyring::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let table = client.select(
+                "WITH bounds AS ( \
+                   SELECT chain_id, \
+                          pg_catalog.min(chain_pos) FILTER (WHERE ts OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-) $1)) AS first_kept, \
+                          pg_catalog.max(chain_pos) AS last \
+                     FROM warden.audit_log GROUP BY chain_id) \
+                 SELECT b.chain_id, a.chain_pos, a.entry_hash \
+                   FROM bounds b JOIN warden.audit_log a ON a.chain_id OPERATOR(pg_catalog.=) b.chain_id \
+                    AND a.chain_pos OPERATOR(pg_catalog.=) COALESCE((b.first_kept OPERATOR(pg_catalog.-) 1), b.last) \
+                  ORDER BY b.chain_id",
+                None,
+                &[older_than.into()],
+            )?;
+            let mut plan = Vec::new();
+            for row in table {
+                if let (Some(chain), Some(pos), Some(hash)) = (row.get::<i32>(1)?, row.get::<i64>(2)?, row.get::<Vec<u8>>(3)?) {
+                    plan.push((chain, pos, hash));
+                }
+            }
+            Ok::<_, pgrx::spi::SpiError>(plan)
+        })
+    })?
+    .map_err(WardenError::from)?;
+
+    let mut deleted = 0i64;
+    let mut chains = Vec::new();
+    for (chain_id, pos, hash) in plan {
+        let hash: [u8; 32] = hash
+            .try_into()
+            .map_err(|_| WardenError::LedgerCorrupt(format!("audit chain {chain_id} has a malformed entry_hash")))?;
+        let checkpoint = Checkpoint::new_signed(chain_id, pos, hash, created_at, &key_name, key_version, &mac)
+            .map_err(|e| WardenError::LedgerCorrupt(e.to_string()))?;
+        let removed = keyring::as_extension_owner(|| {
+            Spi::connect_mut(|client| {
+                client.update(
+                    "INSERT INTO warden.audit_checkpoint (chain_id, chain_pos, entry_hash, created_at, key_name, key_version, signature) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT DO NOTHING",
+                    None,
+                    &[
+                        chain_id.into(),
+                        pos.into(),
+                        checkpoint.entry_hash.to_vec().into(),
+                        timestamptz(created_at).into(),
+                        key_name.as_str().into(),
+                        key_version.into(),
+                        checkpoint.signature.to_vec().into(),
+                    ],
+                )?;
+                chain::while_purging(|| {
+                    client
+                        .update(
+                            "DELETE FROM warden.audit_log WHERE chain_id OPERATOR(pg_catalog.=) $1 AND chain_pos OPERATOR(pg_catalog.<=) $2",
+                            None,
+                            &[chain_id.into(), pos.into()],
+                        )
+                        .map(|_| unsafe { pg_sys::SPI_processed } as i64)
+                })
+            })
+        })?
+    .map_err(WardenError::from)?;
+        if removed > 0 {
+            chains.push(json!({"chain_id": chain_id, "through_pos": pos, "deleted": removed}));
+        }
+        deleted += removed;
+    }
+    let details = json!({"older_than_cutoff_micros": created_at, "deleted": deleted, "chains": chains});
+    keyring::as_extension_owner(|| {
+        Spi::connect_mut(|client| {
+            client.update(
+                "INSERT INTO warden.audit_log (event_type, action, resource_type, details) \
+                 VALUES ('audit_purge', 'PURGE', 'audit_log', $1)",
+                None,
+                &[JsonB(details).into()],
+            )
+            .map(|_| ())
+        })
+    })?
+    .map_err(WardenError::from)?;
+    Ok(deleted)
+}
+
+pgrx::extension_sql_file!(
+    "../../sql/audit.sql",
+    name = "audit",
+    requires = [
+        "fingerprint",
+        chain::audit_chain_entry,
+        chain::audit_guard,
+        chain::creating_extension,
+        verify_audit,
+        verify_audit_digest,
+        audit_digest,
+        export_audit_text,
+        purge_audit
+    ]
+);

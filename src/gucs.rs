@@ -1,0 +1,44 @@
+//! pg_warden's settings, registered from `_PG_init`. None of them holds key material:
+//! keys live in the keyring, never in a setting that `ALTER DATABASE SET` or
+//! `pg_settings` would show.
+
+use std::ffi::CString;
+
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+/// `warden.audit_key`: the keyring key that signs new audit ledger entries. Superuser
+/// only (SUSET), so no session can sign its entries with a key of its choosing.
+pub static AUDIT_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"audit"));
+
+/// `warden.audit_chains`: how many chains the ledger spreads concurrent writers over
+/// before it opens more (one per concurrently logging backend at most).
+pub static AUDIT_CHAINS: GucSetting<i32> = GucSetting::<i32>::new(16);
+
+pub fn register() {
+    GucRegistry::define_string_guc(
+        c"warden.audit_key",
+        c"Keyring key that signs new audit ledger entries.",
+        c"Entries record the key name and version they were signed with; rotating this key never invalidates older entries.",
+        &AUDIT_KEY,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"warden.audit_chains",
+        c"Number of audit chains concurrent writers start on.",
+        c"Each backend leases one chain for its lifetime; more backends than this open further chains.",
+        &AUDIT_CHAINS,
+        1,
+        4096,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+}
+
+/// The audit key's name ("audit" unless configured).
+pub fn audit_key_name() -> String {
+    AUDIT_KEY
+        .get()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "audit".to_owned())
+}

@@ -297,6 +297,12 @@ fn export_audit_text(
 #[pg_extern(volatile, parallel_unsafe)]
 fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
     keyring::require_admin("purge the audit ledger")?;
+    let negative = Spi::get_one_with_args::<bool>("SELECT $1 OPERATOR(pg_catalog.<) pg_catalog.interval '0'", &[older_than.into()])
+        .map_err(WardenError::from)?
+        .unwrap_or(true);
+    if negative {
+        return Err(WardenError::invalid("older_than must not be negative").into());
+    }
     let report = verify_ledger(None)?;
     if !report.is_valid() {
         return Err(WardenError::LedgerCorrupt(format!(
@@ -314,7 +320,7 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
             let table = client.select(
                 "WITH bounds AS ( \
                    SELECT chain_id, \
-                          pg_catalog.min(chain_pos) FILTER (WHERE ts OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-) $1)) AS first_kept, \
+                          pg_catalog.min(chain_pos) FILTER (WHERE ts OPERATOR(pg_catalog.>=) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $1)) AS first_kept, \
                           pg_catalog.max(chain_pos) AS last \
                      FROM warden.audit_log GROUP BY chain_id) \
                  SELECT b.chain_id, a.chain_pos, a.entry_hash \

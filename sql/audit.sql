@@ -78,14 +78,20 @@ CREATE FUNCTION warden.log_event(
     confidence     numeric DEFAULT NULL,
     tenant         text    DEFAULT NULL
 ) RETURNS bigint
-    LANGUAGE sql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, warden
 AS $$
+-- PL/pgSQL keeps the INSERT's plan for the session; a SQL function would parse and plan
+-- it on every call.
+DECLARE
+    new_id bigint;
+BEGIN
     INSERT INTO warden.audit_log (event_type, action, resource_type, resource_id, details,
                                   actor, correlation_id, reason, confidence, tenant)
-    VALUES (event_type, action, resource_type, resource_id, details,
-            actor, correlation_id, reason, confidence, tenant)
-    RETURNING id
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    RETURNING id INTO new_id;
+    RETURN new_id;
+END
 $$;
 
 CREATE FUNCTION warden.verify_audit(digest jsonb)

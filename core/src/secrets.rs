@@ -30,6 +30,18 @@ pub fn is_secret_name(name: &str) -> bool {
         || lower.ends_with("_token")
 }
 
+/// Whether a JSON document's text could hold a secret-named field: a cheap test that
+/// lets callers skip parsing documents that certainly hold none. Every secret name
+/// contains one of these words; non-ASCII text is always parsed, since some non-ASCII
+/// letters lower-case to ASCII ones.
+pub fn may_contain_secret_names(json_text: &str) -> bool {
+    if !json_text.is_ascii() {
+        return true;
+    }
+    let lower = json_text.to_ascii_lowercase();
+    ["key", "token", "password", "secret", "credential"].iter().any(|word| lower.contains(word))
+}
+
 /// The bytes a secret value is fingerprinted over, or `None` for JSON null.
 pub fn secret_bytes(value: &Value) -> Option<Vec<u8>> {
     match value {
@@ -134,6 +146,14 @@ mod tests {
         // Without a secret next to it, such a field is left alone.
         let (v, n) = walk(r#"{"password_fingerprint": "kept"}"#);
         assert_eq!((v["password_fingerprint"].as_str(), n), (Some("kept"), 0));
+    }
+
+    #[test]
+    fn prefilter_never_skips_a_document_with_secrets() {
+        for doc in [r#"{"a": {"Api_Key": 1}}"#, r#"[{"x_TOKEN": 2}]"#, r#"{"PassWord": 3}"#, "{\"\u{212a}ey_x\": 1}"] {
+            assert!(may_contain_secret_names(doc), "{doc}");
+        }
+        assert!(!may_contain_secret_names(r#"{"ip": "192.0.2.1", "n": [1, 2]}"#));
     }
 
     #[test]

@@ -250,6 +250,22 @@ struct Columns {
     signature: usize,
 }
 
+thread_local! {
+    /// Column positions of the ledger table, by its oid.
+    static COLUMNS: RefCell<Option<(pg_sys::Oid, std::rc::Rc<Columns>)>> = const { RefCell::new(None) };
+}
+
+/// Column positions for the ledger table `table`, looked up once per backend (a
+/// recreated table has a new oid and is looked up again).
+fn cached_columns(table: pg_sys::Oid, tupdesc: &PgTupleDesc) -> Result<std::rc::Rc<Columns>, WardenError> {
+    if let Some(cols) = COLUMNS.with(|c| c.borrow().as_ref().filter(|(oid, _)| *oid == table).map(|(_, cols)| cols.clone())) {
+        return Ok(cols);
+    }
+    let cols = std::rc::Rc::new(columns(tupdesc)?);
+    COLUMNS.with(|c| *c.borrow_mut() = Some((table, cols.clone())));
+    Ok(cols)
+}
+
 fn columns(tupdesc: &PgTupleDesc) -> Result<Columns, WardenError> {
     let find = |name: &str| {
         tupdesc
@@ -334,6 +350,9 @@ fn bytea_datum(bytes: &[u8]) -> pg_sys::Datum {
 /// when it has none. Returns the column's final jsonb text, as hashed.
 fn scrub_jsonb(row: &mut Row, col: usize, key: &keyring::KeyVersion) -> Result<Option<String>, WardenError> {
     let Some(text) = row.output(col, pg_sys::jsonb_out) else { return Ok(None) };
+    if !secrets::may_contain_secret_names(&text) {
+        return Ok(Some(text));
+    }
     let mut doc = json::parse(&text).map_err(|e| match e {
         json::JsonError::TooDeep => WardenError::TooComplex(e.to_string()),
         json::JsonError::Syntax(_) => WardenError::Internal(e.to_string()),
@@ -369,7 +388,7 @@ fn chain_entry<'a>(trigger: &'a pgrx::PgTrigger<'a>) -> Result<PgHeapTuple<'a, p
     let data = trigger.trigger_data();
     let (table, tupdesc_ptr) = unsafe { ((*data.tg_relation).rd_id, (*data.tg_relation).rd_att) };
     let tupdesc = unsafe { PgTupleDesc::from_pg_unchecked(tupdesc_ptr) };
-    let cols = columns(&tupdesc)?;
+    let cols = cached_columns(table, &tupdesc)?;
     let natts = tupdesc.len();
     let mut row = Row { values: vec![pg_sys::Datum::from(0); natts], nulls: vec![true; natts] };
     unsafe { pg_sys::heap_deform_tuple(data.tg_trigtuple, tupdesc_ptr, row.values.as_mut_ptr(), row.nulls.as_mut_ptr()) };

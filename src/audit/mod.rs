@@ -17,7 +17,7 @@ use crate::error::{SqlResult, WardenError};
 use crate::keyring;
 
 /// Entries fetched from the cursor at a time while streaming the ledger.
-const BATCH: i64 = 10_000;
+const BATCH: i64 = 1_000;
 
 /// The ledger's columns in the order `EntryRef` is built from, as text where the
 /// encoding takes PostgreSQL's output text.
@@ -32,33 +32,49 @@ fn verification_key(name: &str, version: i32) -> Option<KeyedMac> {
     keyring::with_key(name, |key| key.version(version).map(|v| v.mac.clone())).ok().flatten()
 }
 
-/// Raw access to the current SPI result, one datum at a time, without copying text.
+/// One fetched row, deformed once: reading columns one by one with SPI_getbinval
+/// walks the tuple from its start for every column after a NULL or varlena, which
+/// made verification quadratic in the column count.
 struct SpiRow {
-    tuple: pg_sys::HeapTuple,
-    tupdesc: pg_sys::TupleDesc,
+    values: Vec<pg_sys::Datum>,
+    nulls: Vec<bool>,
 }
 
 impl SpiRow {
-    fn datum(&self, col: i32) -> Option<pg_sys::Datum> {
-        let mut is_null = false;
-        let datum = unsafe { pg_sys::SPI_getbinval(self.tuple, self.tupdesc, col, &mut is_null) };
-        (!is_null).then_some(datum)
+    fn new(natts: usize) -> Self {
+        SpiRow { values: vec![pg_sys::Datum::from(0); natts], nulls: vec![true; natts] }
     }
 
-    fn int8(&self, col: i32) -> Option<i64> {
+    fn load(&mut self, tuple: pg_sys::HeapTuple, tupdesc: pg_sys::TupleDesc) {
+        unsafe { pg_sys::heap_deform_tuple(tuple, tupdesc, self.values.as_mut_ptr(), self.nulls.as_mut_ptr()) };
+    }
+
+    /// Column `col`, 1-based as in the SELECT list.
+    fn datum(&self, col: usize) -> Option<pg_sys::Datum> {
+        (!self.nulls[col - 1]).then(|| self.values[col - 1])
+    }
+
+    fn int8(&self, col: usize) -> Option<i64> {
         self.datum(col).map(|d| d.value() as i64)
     }
 
-    fn int4(&self, col: i32) -> Option<i32> {
+    fn int4(&self, col: usize) -> Option<i32> {
         self.datum(col).map(|d| d.value() as i32)
     }
 
-    fn bytes(&self, col: i32) -> Option<&[u8]> {
-        self.datum(col)
-            .map(|d| unsafe { pgrx::varlena_to_byte_slice(pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr())) })
+    fn bytes(&self, col: usize) -> Option<&[u8]> {
+        self.datum(col).map(|d| unsafe {
+            let mut ptr = d.cast_mut_ptr::<pg_sys::varlena>();
+            // Only compressed or out-of-line values need detoasting (a call into the
+            // server); inline values are read in place.
+            if pgrx::varlena::varatt_is_1b_e(ptr) || pgrx::varlena::varatt_is_4b_c(ptr) {
+                ptr = pg_sys::pg_detoast_datum_packed(ptr);
+            }
+            std::slice::from_raw_parts(pgrx::varlena::vardata_any(ptr).cast::<u8>(), pgrx::varlena::varsize_any_exhdr(ptr))
+        })
     }
 
-    fn text(&self, col: i32) -> Option<&str> {
+    fn text(&self, col: usize) -> Option<&str> {
         // Text PostgreSQL stored is valid in the (UTF-8) database encoding; bytes that are
         // not are treated as absent, which makes the entry's hash mismatch.
         self.bytes(col).and_then(|b| std::str::from_utf8(b).ok())
@@ -108,7 +124,7 @@ fn for_each_entry(
 ) -> Result<(), WardenError> {
     let query = format!(
         "SELECT {ENTRY_COLUMNS} FROM warden.audit_log WHERE {filter} \
-         ORDER BY chain_id NULLS LAST, chain_pos, id"
+         ORDER BY chain_id, chain_pos"
     );
     keyring::as_extension_owner(|| {
         Spi::connect(|client| {
@@ -122,8 +138,10 @@ fn for_each_entry(
                     let tt = pg_sys::SPI_tuptable;
                     (std::slice::from_raw_parts((*tt).vals, pg_sys::SPI_processed as usize), (*tt).tupdesc)
                 };
+                let mut row = SpiRow::new(unsafe { (*tupdesc).natts } as usize);
                 for &tuple in tuples {
-                    visit(&SpiRow { tuple, tupdesc }.entry())?;
+                    row.load(tuple, tupdesc);
+                    visit(&row.entry())?;
                 }
                 drop(table);
             }

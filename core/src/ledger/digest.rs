@@ -48,8 +48,14 @@ impl Digest {
         key: &KeyedMac,
     ) -> Result<Digest, LedgerError> {
         sort_unique(&mut chains).map_err(|chain_id| LedgerError::DuplicateDigestChain { chain_id })?;
-        let mut digest =
-            Digest { generated_at, chains, total_entries, key_name: key_name.to_owned(), key_version, signature: [0; 32] };
+        let mut digest = Digest {
+            generated_at,
+            chains,
+            total_entries,
+            key_name: key_name.to_owned(),
+            key_version,
+            signature: [0; 32],
+        };
         digest.signature = key.tag(&digest.signed_bytes()?);
         Ok(digest)
     }

@@ -28,7 +28,7 @@ use super::checkpoint::Checkpoint;
 use super::digest::Digest;
 use super::encoding::{ChainMaterial, EntryContent, EntryRef, Hash, HASH_LEN};
 use super::jsonb::{jsonb_text, write_escaped};
-use super::scan::{ParseError, Scanner};
+use super::scan::{decode_hex, ParseError, Scanner};
 use super::time::{timestamp_from_iso, write_timestamp_iso};
 use super::verify::{verify_entries, LedgerEntry, Report};
 use crate::mac::KeyedMac;
@@ -118,6 +118,10 @@ pub struct ExportedEntry<'a> {
 }
 
 impl LedgerEntry for ExportedEntry<'_> {
+    fn chain_position(&self) -> (Option<i32>, Option<i64>) {
+        (self.chain_id, self.chain_pos)
+    }
+
     fn entry(&self) -> EntryRef<'_> {
         EntryRef {
             content: EntryContent {
@@ -223,11 +227,16 @@ fn parse_entry<'a>(s: &mut Scanner<'a>) -> Result<ExportedEntry<'a>, ParseError>
     let start = s.offset();
     let mut entry = ExportedEntry::default();
     let mut seen = 0u32;
+    let mut next_bit = 0;
     s.object(|s, key| {
         let field_start = s.offset();
-        let Some(bit) = ENTRY_FIELDS.iter().position(|f| *f == key) else {
+        // Exports list columns in ENTRY_FIELDS order, so the field after the previous
+        // one is tried first; any order is still accepted.
+        let predicted = ENTRY_FIELDS[next_bit..].iter().position(|f| *f == key).map(|i| next_bit + i);
+        let Some(bit) = predicted.or_else(|| ENTRY_FIELDS.iter().position(|f| *f == key)) else {
             return Err(s.error_at(field_start, "unknown column"));
         };
+        next_bit = (bit + 1) % ENTRY_FIELDS.len();
         if seen & (1 << bit) != 0 {
             return Err(s.error_at(field_start, format!("column {key} appears twice")));
         }
@@ -302,13 +311,14 @@ fn jsonb_value(s: &mut Scanner<'_>) -> Result<String, ParseError> {
 fn opt_stored_bytes(s: &mut Scanner<'_>) -> Result<Option<StoredBytes>, ParseError> {
     let start = s.offset();
     let Some(text) = s.opt_string()? else { return Ok(None) };
-    let mut hash = [0u8; HASH_LEN];
     let decoded = if text.len() == 2 * HASH_LEN {
-        hex::decode_to_slice(text.as_bytes(), &mut hash).map(|()| StoredBytes::Hash(hash))
+        let mut hash = [0u8; HASH_LEN];
+        let valid = decode_hex(text.as_bytes(), &mut hash);
+        valid.then_some(StoredBytes::Hash(hash))
     } else {
-        hex::decode(text.as_bytes()).map(StoredBytes::Other)
+        hex::decode(text.as_bytes()).ok().map(StoredBytes::Other)
     };
-    decoded.map(Some).map_err(|_| s.error_at(start, "expected hex digits"))
+    decoded.map(Some).ok_or_else(|| s.error_at(start, "expected hex digits"))
 }
 
 fn parse_checkpoint(s: &mut Scanner<'_>) -> Result<Checkpoint, ParseError> {
@@ -340,9 +350,15 @@ fn parse_checkpoint(s: &mut Scanner<'_>) -> Result<Checkpoint, ParseError> {
         Ok(())
     })?;
     match (chain_id, chain_pos, entry_hash, created_at, key_name, key_version, signature) {
-        (Some(chain_id), Some(chain_pos), Some(entry_hash), Some(created_at), Some(key_name), Some(key_version), Some(signature)) => {
-            Ok(Checkpoint { chain_id, chain_pos, entry_hash, created_at, key_name, key_version, signature })
-        }
+        (
+            Some(chain_id),
+            Some(chain_pos),
+            Some(entry_hash),
+            Some(created_at),
+            Some(key_name),
+            Some(key_version),
+            Some(signature),
+        ) => Ok(Checkpoint { chain_id, chain_pos, entry_hash, created_at, key_name, key_version, signature }),
         _ => Err(s.error_at(
             start,
             "a checkpoint needs chain_id, chain_pos, entry_hash, created_at, key_name, key_version and signature",
@@ -398,7 +414,8 @@ impl<W: Write> ExportWriter<W> {
         for (name, value) in texts {
             push_text_field(line, name, value);
         }
-        for (name, value) in [("details", c.details), ("before_state", c.before_state), ("after_state", c.after_state)] {
+        for (name, value) in [("details", c.details), ("before_state", c.before_state), ("after_state", c.after_state)]
+        {
             let Some(text) = value else { continue };
             let canonical = crate::json::parse(text).is_ok_and(|v| jsonb_text(&v) == text);
             if !canonical {

@@ -45,10 +45,10 @@
 //!
 //! `prev_hash` is the `entry_hash` of position `chain_pos - 1` of the same chain; for
 //! position 1 it is 32 zero bytes. A chain whose first positions were purged continues
-//! from a retention checkpoint instead: its first remaining entry, at checkpoint position
-//! + 1, links to the checkpoint's hash. Covering `chain_id` and `chain_pos` makes an
-//! entry copied to another chain or position fail its own hash, not only its neighbours'
-//! links.
+//! from a retention checkpoint instead: its first remaining entry, right after the
+//! checkpoint's position, links to the checkpoint's hash. Covering `chain_id` and
+//! `chain_pos` makes an entry copied to another chain or position fail its own hash, not
+//! only its neighbours' links.
 //!
 //! # Retention checkpoint, version 1
 //!

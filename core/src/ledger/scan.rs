@@ -211,8 +211,8 @@ impl<'a> Scanner<'a> {
             i += 1;
         }
         let digits = &bytes[digits_start..i];
-        let well_formed = !digits.is_empty() && !(digits.len() > 1 && digits[0] == b'0');
-        if !well_formed || matches!(bytes.get(i), Some(b'.' | b'e' | b'E')) {
+        let leading_zero = digits.len() > 1 && digits[0] == b'0';
+        if digits.is_empty() || leading_zero || matches!(bytes.get(i), Some(b'.' | b'e' | b'E')) {
             return Err(self.error("expected an integer"));
         }
         self.pos = i;
@@ -238,8 +238,9 @@ impl<'a> Scanner<'a> {
         let start = self.offset();
         let text = self.string()?;
         let mut hash = [0u8; HASH_LEN];
-        hex::decode_to_slice(text.as_bytes(), &mut hash)
-            .map_err(|_| self.error_at(start, "expected 64 hex digits"))?;
+        if !decode_hex(text.as_bytes(), &mut hash) {
+            return Err(self.error_at(start, "expected 64 hex digits"));
+        }
         Ok(hash)
     }
 
@@ -262,4 +263,38 @@ impl<'a> Scanner<'a> {
             None => Err(self.error_at(start, "expected a JSON value")),
         }
     }
+}
+
+/// Value of each byte as a hex digit (either case), or `INVALID`.
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+const INVALID: u8 = 0xff;
+
+/// Decodes `hex` into `out` when it holds exactly `2 * out.len()` hex digits. Exports
+/// carry three hashes per entry, which makes this a hot path: a table beats the
+/// general-purpose decoder.
+pub(crate) fn decode_hex(hex: &[u8], out: &mut [u8]) -> bool {
+    if hex.len() != 2 * out.len() {
+        return false;
+    }
+    let mut bad = 0u8;
+    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        let (high, low) = (HEX_VALUES[usize::from(pair[0])], HEX_VALUES[usize::from(pair[1])]);
+        bad |= (high | low) & 0xf0;
+        *byte = (high << 4) | (low & 0x0f);
+    }
+    bad == 0
 }

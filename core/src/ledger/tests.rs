@@ -14,7 +14,9 @@ fn secret(name: &str, version: i32) -> Vec<u8> {
 
 /// Key lookup knowing exactly `versions` of [`KEY_NAME`].
 fn keys(versions: &[i32]) -> impl FnMut(&str, i32) -> Option<KeyedMac> + '_ {
-    move |name, version| (name == KEY_NAME && versions.contains(&version)).then(|| KeyedMac::new(&secret(name, version)))
+    move |name, version| {
+        (name == KEY_NAME && versions.contains(&version)).then(|| KeyedMac::new(&secret(name, version)))
+    }
 }
 
 /// An owned row of `warden.audit_log`; only some content columns vary in these tests.
@@ -88,6 +90,7 @@ struct Ledger {
     heads: BTreeMap<i32, ChainHead>,
     checkpoints: Vec<Checkpoint>,
     hasher: EntryHasher,
+    last_id: i64,
 }
 
 impl Ledger {
@@ -104,7 +107,8 @@ impl Ledger {
     }
 
     fn append(&mut self, chain_id: i32, key_version: i32) -> i64 {
-        let id = self.rows.iter().map(|r| r.id).max().unwrap_or(0) + 1;
+        self.last_id += 1;
+        let id = self.last_id;
         let mut row = Row {
             id,
             ts: Some(848_729_701_000_000 + id * 1_000),
@@ -151,8 +155,8 @@ impl Ledger {
     /// Retention: checkpoint at `pos`, then purge positions up to it.
     fn purge_through(&mut self, chain_id: i32, pos: i64) {
         let key = KeyedMac::new(&secret(KEY_NAME, 1));
-        let checkpoint =
-            Checkpoint::new_signed(chain_id, pos, self.hash(chain_id, pos), 1_000, KEY_NAME, 1, &key).expect("checkpoint");
+        let checkpoint = Checkpoint::new_signed(chain_id, pos, self.hash(chain_id, pos), 1_000, KEY_NAME, 1, &key)
+            .expect("checkpoint");
         self.checkpoints.push(checkpoint);
         self.rows.retain(|r| !(r.chain_id == Some(chain_id) && r.chain_pos.is_some_and(|p| p <= pos)));
     }
@@ -169,12 +173,14 @@ impl Ledger {
     }
 }
 
-/// The issues as (entry id, chain, position, kind), for compact assertions.
-fn found(report: &Report) -> Vec<(Option<i64>, Option<i32>, Option<i64>, IssueKind)> {
+/// An issue as (entry id, chain, position, kind), for compact assertions.
+type Found = (Option<i64>, Option<i32>, Option<i64>, IssueKind);
+
+fn found(report: &Report) -> Vec<Found> {
     report.issues.iter().map(|i| (i.entry_id, i.chain_id, i.chain_pos, i.kind.clone())).collect()
 }
 
-fn at(ledger: &Ledger, chain: i32, pos: i64, kind: IssueKind) -> (Option<i64>, Option<i32>, Option<i64>, IssueKind) {
+fn at(ledger: &Ledger, chain: i32, pos: i64, kind: IssueKind) -> Found {
     (Some(ledger.id(chain, pos)), Some(chain), Some(pos), kind)
 }
 
@@ -283,7 +289,8 @@ fn encoding_is_injective() {
     }
     // Chain placement is part of the hash too.
     let mut hasher = EntryHasher::new();
-    let h = |hasher: &mut EntryHasher, chain, pos, prev: &Hash| hasher.entry_hash(&base, chain, pos, prev).expect("hash");
+    let h =
+        |hasher: &mut EntryHasher, chain, pos, prev: &Hash| hasher.entry_hash(&base, chain, pos, prev).expect("hash");
     let reference = h(&mut hasher, 1, 1, &GENESIS_PREV_HASH);
     assert_ne!(reference, h(&mut hasher, 2, 1, &GENESIS_PREV_HASH));
     assert_ne!(reference, h(&mut hasher, 1, 2, &GENESIS_PREV_HASH));
@@ -372,10 +379,7 @@ fn deleted_middle_entry_shows_as_a_gap_at_its_successor() {
     let mut ledger = Ledger::new(3, 10);
     ledger.remove(3, 6);
     let report = ledger.verify(None);
-    assert_eq!(
-        found(&report),
-        vec![at(&ledger, 3, 7, IssueKind::PositionGap { first_missing: 6, last_missing: 6 })]
-    );
+    assert_eq!(found(&report), vec![at(&ledger, 3, 7, IssueKind::PositionGap { first_missing: 6, last_missing: 6 })]);
     ledger.remove(3, 7);
     ledger.remove(3, 8);
     assert_eq!(
@@ -468,7 +472,10 @@ fn copied_entries_are_caught_in_place_and_elsewhere() {
     let report = ledger.verify(None);
     assert_eq!(
         found(&report),
-        vec![(Some(500), Some(2), Some(6), IssueKind::HashMismatch), (Some(500), Some(2), Some(6), IssueKind::BrokenLink)]
+        vec![
+            (Some(500), Some(2), Some(6), IssueKind::HashMismatch),
+            (Some(500), Some(2), Some(6), IssueKind::BrokenLink)
+        ]
     );
 
     // Copied verbatim under a new id at its own position.
@@ -479,7 +486,10 @@ fn copied_entries_are_caught_in_place_and_elsewhere() {
     let report = ledger.verify(None);
     assert_eq!(
         found(&report),
-        vec![(Some(501), Some(1), Some(3), IssueKind::HashMismatch), (Some(501), Some(1), Some(3), IssueKind::DuplicatePosition)]
+        vec![
+            (Some(501), Some(1), Some(3), IssueKind::HashMismatch),
+            (Some(501), Some(1), Some(3), IssueKind::DuplicatePosition)
+        ]
     );
 }
 
@@ -491,15 +501,12 @@ fn swapped_positions_fail_both_entries() {
     ledger.rows[a].chain_pos = Some(6);
     ledger.rows[b].chain_pos = Some(3);
     let report = ledger.verify(None);
-    let mismatched: Vec<_> = report
-        .issues
-        .iter()
-        .filter(|i| i.kind == IssueKind::HashMismatch)
-        .map(|i| (i.entry_id, i.chain_pos))
-        .collect();
+    let mismatched: Vec<_> =
+        report.issues.iter().filter(|i| i.kind == IssueKind::HashMismatch).map(|i| (i.entry_id, i.chain_pos)).collect();
     assert_eq!(mismatched, vec![(Some(id_b), Some(3)), (Some(id_a), Some(6))]);
     // Each neighbour after a moved entry no longer links.
-    let broken: Vec<_> = report.issues.iter().filter(|i| i.kind == IssueKind::BrokenLink).map(|i| i.chain_pos).collect();
+    let broken: Vec<_> =
+        report.issues.iter().filter(|i| i.kind == IssueKind::BrokenLink).map(|i| i.chain_pos).collect();
     assert_eq!(broken, vec![Some(3), Some(4), Some(6), Some(7)]);
     assert_eq!(report.invalid_entries, 4);
 }
@@ -520,10 +527,7 @@ fn rows_written_around_the_trigger_are_reported() {
     let report = ledger.verify(None);
     assert_eq!(
         found(&report),
-        vec![
-            (Some(99), None, None, IssueKind::Unchained),
-            at(&ledger, 1, 2, IssueKind::MalformedChainMaterial),
-        ]
+        vec![(Some(99), None, None, IssueKind::Unchained), at(&ledger, 1, 2, IssueKind::MalformedChainMaterial),]
     );
     assert_eq!(report.invalid_entries, 2);
 }
@@ -740,7 +744,10 @@ fn full_export_ledger() -> (Vec<(String, Option<String>)>, String) {
     let key = KeyedMac::new(&secret(KEY_NAME, 1));
     let texts: Vec<(String, Option<String>)> = vec![
         ("plain".to_owned(), Some(r#"{"a": 1, "bb": [1, 2], "ccc": {"x": null}}"#.to_owned())),
-        ("quote \" backslash \\ tab \t nl \n ctl \u{1} é 中 😀 /".to_owned(), Some(r#"{"s": "\u0001 \" é"}"#.to_owned())),
+        (
+            "quote \" backslash \\ tab \t nl \n ctl \u{1} é 中 😀 /".to_owned(),
+            Some(r#"{"s": "\u0001 \" é"}"#.to_owned()),
+        ),
         (String::new(), Some("null".to_owned())),
         ("no details".to_owned(), None),
         ("numbers".to_owned(), Some("[1.50, 0.000001, -12345678901234567890.5, 0]".to_owned())),
@@ -906,6 +913,30 @@ fn every_truncation_and_many_corruptions_are_refused_without_panic() {
 }
 
 #[test]
+fn export_hex_is_read_in_either_case_and_odd_lengths_are_reported() {
+    let (_, document) = full_export_ledger();
+    let mut upper = document.clone();
+    for field in ["\"prev_hash\": \"", "\"entry_hash\": \"", "\"signature\": \""] {
+        let mut rebuilt = String::new();
+        let mut rest = upper.as_str();
+        while let Some(at) = rest.find(field) {
+            let start = at + field.len();
+            rebuilt.push_str(&rest[..start]);
+            rebuilt.push_str(&rest[start..start + 64].to_uppercase());
+            rest = &rest[start + 64..];
+        }
+        rebuilt.push_str(rest);
+        upper = rebuilt;
+    }
+    assert_ne!(upper, document);
+    assert!(parse_export(&upper).expect("parses").verify(None, keys(&[1])).is_valid());
+    // A stored hash of the wrong length is the row's problem, not the document's.
+    let short = document.replacen("\"signature\": \"", "\"signature\": \"00", 1);
+    let report = parse_export(&short).expect("parses").verify(None, keys(&[1]));
+    assert_eq!(found(&report), vec![(Some(1), Some(1), Some(1), IssueKind::MalformedChainMaterial)]);
+}
+
+#[test]
 fn export_writer_refuses_text_postgres_would_not_print() {
     let content = EntryContent { id: 1, details: Some(r#"{"b":1,"a":2}"#), ..EntryContent::default() };
     let mut writer = ExportWriter::new(Vec::new()).expect("header");
@@ -931,6 +962,12 @@ fn issues_read_as_sentences() {
         report.issues[0].to_string(),
         format!("entry id {} (chain 1, position 3): position 2 is missing (entry deleted)", ledger.id(1, 3))
     );
+    let digest = Ledger::new(1, 4).digest();
+    let issue = &ledger.verify(Some(&digest)).issues[1];
+    assert!(issue.to_string().starts_with("digest head (chain 1, position 4): "), "{issue}");
+    let forged = Checkpoint::new_signed(1, 1, [0; 32], 0, KEY_NAME, 1, &KeyedMac::new(b"guess")).expect("checkpoint");
+    let report = verify_entries(&ledger.rows, &[forged], None, keys(&[1]));
+    assert!(report.issues[0].to_string().starts_with("checkpoint (chain 1, position 1): "), "{}", report.issues[0]);
 }
 
 /// Throughput of verification on small entries, measured in release:

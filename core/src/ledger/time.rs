@@ -74,8 +74,7 @@ pub fn timestamp_from_iso(text: &str) -> Option<i64> {
     let year = if negative { -year_abs } else { year_abs };
     let rest = &rest[year_len..];
     // Fixed layout after the year: -MM-DDTHH:MM:SS
-    if rest.len() < 15 || rest[0] != b'-' || rest[3] != b'-' || rest[6] != b'T' || rest[9] != b':' || rest[12] != b':'
-    {
+    if rest.len() < 15 || rest[0] != b'-' || rest[3] != b'-' || rest[6] != b'T' || rest[9] != b':' || rest[12] != b':' {
         return None;
     }
     let month = digits(&rest[1..3])?;
@@ -83,7 +82,12 @@ pub fn timestamp_from_iso(text: &str) -> Option<i64> {
     let hour = digits(&rest[7..9])?;
     let minute = digits(&rest[10..12])?;
     let second = digits(&rest[13..15])?;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
     {
         return None;
     }

@@ -101,7 +101,9 @@ impl fmt::Display for IssueKind {
                 "the chain starts here but should start at position {expected_pos} \
                  (its first entries were deleted)"
             ),
-            IssueKind::Unchained => write!(f, "no chain position: the row was written with the ledger trigger bypassed"),
+            IssueKind::Unchained => {
+                write!(f, "no chain position: the row was written with the ledger trigger bypassed")
+            }
             IssueKind::MalformedChainMaterial => write!(
                 f,
                 "chain material missing or malformed (hashes and signature must be 32 bytes, key name and version set)"
@@ -110,7 +112,9 @@ impl fmt::Display for IssueKind {
             IssueKind::CheckpointUnknownKey { key_name, key_version } => {
                 write!(f, "checkpoint signed with key {key_name} version {key_version}, which was not supplied")
             }
-            IssueKind::CheckpointMismatch => write!(f, "entry_hash differs from the checkpoint recorded for this position"),
+            IssueKind::CheckpointMismatch => {
+                write!(f, "entry_hash differs from the checkpoint recorded for this position")
+            }
             IssueKind::DigestBadSignature => write!(f, "digest signature does not verify (forged or edited)"),
             IssueKind::DigestUnknownKey { key_name, key_version } => {
                 write!(f, "digest signed with key {key_name} version {key_version}, which was not supplied")
@@ -127,26 +131,16 @@ impl fmt::Display for IssueKind {
 
 impl fmt::Display for Issue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let subject = match self.kind {
-            IssueKind::CheckpointBadSignature
-            | IssueKind::CheckpointUnknownKey { .. }
-            | IssueKind::CheckpointMismatch
-                if self.entry_id.is_none() =>
-            {
-                "checkpoint of "
-            }
-            IssueKind::DigestBadSignature | IssueKind::DigestUnknownKey { .. } => "digest",
-            IssueKind::DigestHeadMissing | IssueKind::DigestHeadMismatch if self.entry_id.is_none() => "digest head of ",
-            _ => "",
-        };
-        f.write_str(subject)?;
-        if let Some(id) = self.entry_id {
-            write!(f, "entry id {id} ")?;
+        match (self.entry_id, &self.kind) {
+            (Some(id), _) => write!(f, "entry id {id} ")?,
+            (None, IssueKind::DigestHeadMissing | IssueKind::DigestHeadMismatch) => f.write_str("digest head ")?,
+            (None, IssueKind::DigestBadSignature | IssueKind::DigestUnknownKey { .. }) => f.write_str("digest")?,
+            (None, _) => f.write_str("checkpoint ")?,
         }
         match (self.chain_id, self.chain_pos) {
             (Some(chain), Some(pos)) => write!(f, "(chain {chain}, position {pos})")?,
             (Some(chain), None) => write!(f, "(chain {chain})")?,
-            (None, _) if self.entry_id.is_some() => write!(f, "(no chain)")?,
+            (None, _) if self.entry_id.is_some() => f.write_str("(no chain)")?,
             (None, _) => {}
         }
         write!(f, ": {}", self.kind)
@@ -189,7 +183,9 @@ impl Report {
     pub fn digest_heads(&self) -> Vec<DigestChain> {
         self.chains
             .iter()
-            .filter_map(|c| c.head_hash.map(|head_hash| DigestChain { chain_id: c.chain_id, head_pos: c.head_pos, head_hash }))
+            .filter_map(|c| {
+                c.head_hash.map(|head_hash| DigestChain { chain_id: c.chain_id, head_pos: c.head_pos, head_hash })
+            })
             .collect()
     }
 }
@@ -197,6 +193,13 @@ impl Report {
 /// Anything that can be seen as a stored entry.
 pub trait LedgerEntry {
     fn entry(&self) -> EntryRef<'_>;
+
+    /// `(chain_id, chain_pos)`, which ordering needs before the whole entry; override it
+    /// when building the entry costs more than reading two fields.
+    fn chain_position(&self) -> (Option<i32>, Option<i64>) {
+        let chain = self.entry().chain;
+        (chain.chain_id, chain.chain_pos)
+    }
 }
 
 impl LedgerEntry for EntryRef<'_> {
@@ -216,10 +219,9 @@ where
     let mut verifier = Verifier::new(checkpoints, digest, keys);
     let mut order: Vec<(i32, i64, usize)> = Vec::with_capacity(entries.len());
     for (index, entry) in entries.iter().enumerate() {
-        let entry = entry.entry();
-        match (entry.chain.chain_id, entry.chain.chain_pos) {
+        match entry.chain_position() {
             (Some(chain_id), Some(chain_pos)) => order.push((chain_id, chain_pos, index)),
-            _ => verifier.accept(&entry),
+            _ => verifier.accept(&entry.entry()),
         }
     }
     // The index breaks ties, so duplicates are seen in input order and results repeat.
@@ -457,7 +459,13 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
         let index = self.group.members.len();
         let material = &entry.chain;
         let entry_hash = to_hash(material.entry_hash);
-        let parts = (to_hash(material.prev_hash), entry_hash, to_hash(material.signature), material.key_name, material.key_version);
+        let parts = (
+            to_hash(material.prev_hash),
+            entry_hash,
+            to_hash(material.signature),
+            material.key_name,
+            material.key_version,
+        );
         let (Some(prev_hash), Some(stored_hash), Some(signature), Some(key_name), Some(key_version)) = parts else {
             self.group.pending.push((index, IssueKind::MalformedChainMaterial));
             self.group.members.push(Member { entry_id: entry.content.id, entry_hash, sound: false });
@@ -473,10 +481,9 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
             self.group.pending.push((index, IssueKind::HashMismatch));
         }
         match self.keys.get(key_name, key_version) {
-            None => self.group.pending.push((
-                index,
-                IssueKind::UnknownKey { key_name: key_name.to_owned(), key_version },
-            )),
+            None => {
+                self.group.pending.push((index, IssueKind::UnknownKey { key_name: key_name.to_owned(), key_version }))
+            }
             Some(key) => {
                 if !key.verify(&stored_hash, &signature) {
                     self.group.pending.push((index, IssueKind::BadSignature));
@@ -523,7 +530,8 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
         let issues = &mut self.report.issues;
         let mut pending = pending.drain(..).peekable();
         for (index, member) in members.iter().enumerate() {
-            let issue = |kind| Issue { entry_id: Some(member.entry_id), chain_id: Some(chain_id), chain_pos: Some(pos), kind };
+            let issue =
+                |kind| Issue { entry_id: Some(member.entry_id), chain_id: Some(chain_id), chain_pos: Some(pos), kind };
             let before = issues.len();
             while let Some((_, kind)) = pending.next_if(|(i, _)| *i == index) {
                 issues.push(issue(kind));

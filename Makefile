@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup install demo demo-stop test test-unit test-pgrx test-regress test-multi bench
+.PHONY: setup install verifier demo demo-stop test test-unit test-pgrx test-regress test-multi bench
 
 setup:
 	@scripts/setup.sh
@@ -28,7 +28,10 @@ test-pgrx: setup
 test-regress: install
 	scripts/regress.sh
 
-test-multi: install
+verifier:
+	cargo build -p warden-core --bin warden-verify
+
+test-multi: install verifier
 	tests/multi/run.sh
 
 bench: install

@@ -54,6 +54,12 @@ CREATE TABLE warden.audit_checkpoint (
 REVOKE ALL ON warden.audit_checkpoint FROM PUBLIC;
 GRANT SELECT ON warden.audit_checkpoint TO warden_admin;
 
+-- pg_dump carries the ledger (entries as written, with their chain material) and the
+-- identity sequence; restore them with warden.restore_mode = on (see docs/audit.md).
+SELECT pg_catalog.pg_extension_config_dump('warden.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('warden.audit_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('warden.audit_checkpoint', '');
+
 -- The chain trigger is named to fire after any other BEFORE trigger (they fire in name
 -- order), and ENABLE ALWAYS fires it under session_replication_role = replica too.
 CREATE TRIGGER zz_audit_chain BEFORE INSERT ON warden.audit_log
@@ -152,8 +158,12 @@ BEGIN
       CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
      WHERE i.indrelid = tbl AND i.indisprimary;
-    EXECUTE format('DROP TRIGGER IF EXISTS warden_audit_row ON %s', tbl);
-    EXECUTE format('DROP TRIGGER IF EXISTS warden_audit_truncate ON %s', tbl);
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'warden_audit_row') THEN
+        EXECUTE format('DROP TRIGGER warden_audit_row ON %s', tbl);
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'warden_audit_truncate') THEN
+        EXECUTE format('DROP TRIGGER warden_audit_truncate ON %s', tbl);
+    END IF;
     EXECUTE format('CREATE TRIGGER warden_audit_row AFTER INSERT OR UPDATE OR DELETE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION warden.audit_capture(%s)',
                    tbl, coalesce((SELECT string_agg(quote_literal(c), ', ') FROM unnest(key_cols) c), ''));

@@ -14,7 +14,20 @@ pub static AUDIT_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>
 /// before it opens more (one per concurrently logging backend at most).
 pub static AUDIT_CHAINS: GucSetting<i32> = GucSetting::<i32>::new(16);
 
+/// `warden.restore_mode`: while on, the chain trigger stores ledger rows exactly as
+/// given instead of chaining them, so `pg_restore` can reload a dumped ledger with its
+/// original chain material. Superuser only; verification afterwards proves the rows.
+pub static RESTORE_MODE: GucSetting<bool> = GucSetting::<bool>::new(false);
+
 pub fn register() {
+    GucRegistry::define_bool_guc(
+        c"warden.restore_mode",
+        c"Store audit ledger rows as given, for pg_restore of a dumped ledger.",
+        c"Rows keep the chain material they were dumped with; run warden.verify_audit() after restoring.",
+        &RESTORE_MODE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"warden.audit_key",
         c"Keyring key that signs new audit ledger entries.",

@@ -94,6 +94,13 @@ impl KeyedMac {
         Self { primed, inner: pad_state(0x36), outer: pad_state(0x5c) }
     }
 
+    /// Whether `other` holds the same key: true exactly when both give the same tags.
+    /// Compares the pad states (not in constant time): for caches of values derived
+    /// from a key, never for checking a secret.
+    pub fn same_key(&self, other: &KeyedMac) -> bool {
+        self.inner == other.inner && self.outer == other.outer
+    }
+
     /// HMAC-SHA256 of `data`.
     pub fn tag(&self, data: &[u8]) -> [u8; TAG_LEN] {
         let inner = finish_sha256(self.inner, BLOCK_LEN as u64, data);
@@ -165,6 +172,14 @@ mod tests {
 
     fn unhex(s: &str) -> Vec<u8> {
         hex::decode(s).expect("test vector is hex")
+    }
+
+    #[test]
+    fn same_key_tells_keys_apart() {
+        let a = KeyedMac::new(b"first key, sixteen+");
+        assert!(a.same_key(&a.clone()));
+        assert!(a.same_key(&KeyedMac::new(b"first key, sixteen+")));
+        assert!(!a.same_key(&KeyedMac::new(b"first key, sixteen-")));
     }
 
     /// RFC 4231 section 4 test cases (case 5, truncated output, is checked on its prefix).

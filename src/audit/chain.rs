@@ -385,6 +385,9 @@ fn raise(report: ErrorReport) -> ! {
 }
 
 fn chain_entry<'a>(trigger: &'a pgrx::PgTrigger<'a>) -> Result<PgHeapTuple<'a, pgrx::AllocatedByPostgres>, WardenError> {
+    if gucs::RESTORE_MODE.get() {
+        return trigger.new().ok_or_else(|| WardenError::Internal("chain trigger fired without a new row".into()));
+    }
     let data = trigger.trigger_data();
     let (table, tupdesc_ptr) = unsafe { ((*data.tg_relation).rd_id, (*data.tg_relation).rd_att) };
     let tupdesc = unsafe { PgTupleDesc::from_pg_unchecked(tupdesc_ptr) };

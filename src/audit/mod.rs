@@ -401,7 +401,7 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
         }
         deleted += removed;
     }
-    let details = json!({"older_than_cutoff_micros": created_at, "deleted": deleted, "chains": chains});
+    let details = json!({"purged_at": warden_core::ledger::timestamp_to_iso(created_at), "deleted": deleted, "chains": chains});
     keyring::as_extension_owner(|| {
         Spi::connect_mut(|client| {
             client.update(
@@ -432,3 +432,57 @@ pgrx::extension_sql_file!(
         purge_audit
     ]
 );
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    const KEY: &str = "SELECT warden.create_key('audit', '\\x000102030405060708090a0b0c0d0e0f')";
+
+    #[pg_test]
+    fn logged_entries_chain_and_verify() {
+        Spi::run(KEY).unwrap();
+        for i in 0..5 {
+            Spi::run(&format!("SELECT warden.log_event('t', 'A{i}')")).unwrap();
+        }
+        let positions = Spi::get_one::<String>(
+            "SELECT string_agg(chain_pos::text, ',' ORDER BY chain_pos) FROM warden.audit_log",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(positions, "1,2,3,4,5");
+        assert_eq!(Spi::get_one::<bool>("SELECT valid FROM warden.verify_audit()").unwrap(), Some(true));
+    }
+
+    #[pg_test(error = "warden.audit_log is append-only: UPDATE is not allowed")]
+    fn updates_are_refused() {
+        Spi::run(KEY).unwrap();
+        Spi::run("SELECT warden.log_event('t', 'A')").unwrap();
+        Spi::run("UPDATE warden.audit_log SET action = 'B'").unwrap();
+    }
+
+    #[pg_test]
+    fn a_rolled_back_subtransaction_leaves_no_gap() {
+        Spi::run(KEY).unwrap();
+        Spi::run(
+            "DO $$ BEGIN
+                PERFORM warden.log_event('t', 'kept');
+                BEGIN
+                    PERFORM warden.log_event('t', 'undone');
+                    RAISE EXCEPTION 'roll back the subtransaction';
+                EXCEPTION WHEN raise_exception THEN NULL;
+                END;
+                PERFORM warden.log_event('t', 'kept too');
+             END $$",
+        )
+        .unwrap();
+        let rows = Spi::get_one::<String>(
+            "SELECT string_agg(chain_pos || ':' || action, ',' ORDER BY chain_pos) FROM warden.audit_log",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(rows, "1:kept,2:kept too");
+        assert_eq!(Spi::get_one::<bool>("SELECT valid FROM warden.verify_audit()").unwrap(), Some(true));
+    }
+}

@@ -84,21 +84,8 @@ CREATE FUNCTION warden.log_event(
     confidence     numeric DEFAULT NULL,
     tenant         text    DEFAULT NULL
 ) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-    SET search_path = pg_catalog, warden
-AS $$
--- PL/pgSQL keeps the INSERT's plan for the session; a SQL function would parse and plan
--- it on every call.
-DECLARE
-    new_id bigint;
-BEGIN
-    INSERT INTO warden.audit_log (event_type, action, resource_type, resource_id, details,
-                                  actor, correlation_id, reason, confidence, tenant)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-    RETURNING id INTO new_id;
-    RETURN new_id;
-END
-$$;
+    VOLATILE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'log_event_wrapper';
 
 CREATE FUNCTION warden.verify_audit(digest jsonb)
     RETURNS TABLE (valid boolean, total_entries bigint, invalid_entries bigint, issues jsonb)

@@ -417,6 +417,80 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
     Ok(deleted)
 }
 
+thread_local! {
+    /// log_event's INSERT, prepared once per backend; the plan cache re-plans it if the
+    /// ledger table is ever replaced.
+    static LOG_PLAN: std::cell::RefCell<Option<std::rc::Rc<pgrx::spi::OwnedPreparedStatement>>> = const { std::cell::RefCell::new(None) };
+}
+
+const LOG_INSERT: &str = "INSERT INTO warden.audit_log (event_type, action, resource_type, resource_id, details, \
+    actor, correlation_id, reason, confidence, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
+
+/// Appends an entry and returns its id. Written in Rust rather than as a SECURITY
+/// DEFINER SQL function: the INSERT's plan is kept for the session and no setting is
+/// switched per call; only the one INSERT runs with the owner's privileges, so callers
+/// need EXECUTE (warden_user), not INSERT on the table. Declared in sql/audit.sql.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
+fn log_event(
+    event_type: Option<&str>,
+    action: Option<&str>,
+    resource_type: Option<&str>,
+    resource_id: Option<&str>,
+    details: Option<AnyElement>,
+    actor: Option<&str>,
+    correlation_id: Option<&str>,
+    reason: Option<&str>,
+    confidence: Option<pgrx::AnyNumeric>,
+    tenant: Option<&str>,
+) -> SqlResult<i64> {
+    use pgrx::datum::DatumWithOid;
+    use pgrx::pg_sys::{JSONBOID, NUMERICOID, TEXTOID};
+    let text = |v: Option<&str>| -> DatumWithOid<'_> { v.into() };
+    let args = [
+        text(event_type),
+        text(action),
+        text(resource_type),
+        text(resource_id),
+        match &details {
+            Some(doc) => unsafe { DatumWithOid::new(doc.datum(), JSONBOID) },
+            None => DatumWithOid::null_oid(JSONBOID),
+        },
+        text(actor),
+        text(correlation_id),
+        text(reason),
+        match confidence {
+            Some(n) => unsafe { DatumWithOid::new(n, NUMERICOID) },
+            None => DatumWithOid::null_oid(NUMERICOID),
+        },
+        text(tenant),
+    ];
+    let id = keyring::as_extension_owner(|| {
+        Spi::connect_mut(|client| {
+            // A shared handle, so an error while executing never frees the kept plan.
+            let plan = match LOG_PLAN.with(|p| p.borrow().clone()) {
+                Some(plan) => plan,
+                None => {
+                    let plan = std::rc::Rc::new(
+                        client
+                            .prepare_mut(
+                                LOG_INSERT,
+                                &[TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, TEXTOID]
+                                    .map(pgrx::PgOid::from),
+                            )?
+                            .keep(),
+                    );
+                    LOG_PLAN.with(|p| *p.borrow_mut() = Some(plan.clone()));
+                    plan
+                }
+            };
+            client.update(&*plan, Some(1), &args)?.first().get_one::<i64>()
+        })
+    })?
+    .map_err(WardenError::from)?;
+    id.ok_or_else(|| WardenError::Internal("INSERT into warden.audit_log returned no id".into()).into())
+}
+
 pgrx::extension_sql_file!(
     "../../sql/audit.sql",
     name = "audit",
@@ -425,6 +499,7 @@ pgrx::extension_sql_file!(
         chain::audit_chain_entry,
         chain::audit_guard,
         chain::creating_extension,
+        log_event,
         verify_audit,
         verify_audit_digest,
         audit_digest,

@@ -95,15 +95,16 @@ fn drop_cache_if_stale() {
     }
 }
 
-/// Runs `f` with the key store owner's privileges. An error inside `f` aborts the
-/// (sub)transaction, which restores the caller's user id on its own.
-fn as_store_owner<R>(owner: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+/// Runs `f` as `user` in a security-restricted operation (as PostgreSQL runs maintenance
+/// commands as a table's owner). An error inside `f` aborts the (sub)transaction, which
+/// restores the caller's user id on its own.
+pub fn as_user<R>(user: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
     let mut saved_user = pg_sys::InvalidOid;
     let mut saved_context: std::ffi::c_int = 0;
     unsafe {
         pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
         pg_sys::SetUserIdAndSecContext(
-            owner,
+            user,
             saved_context
                 | pg_sys::SECURITY_LOCAL_USERID_CHANGE as std::ffi::c_int
                 | pg_sys::SECURITY_RESTRICTED_OPERATION as std::ffi::c_int,
@@ -120,7 +121,7 @@ fn as_store_owner<R>(owner: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
 /// function with `pg_catalog`, so no search_path can slip user code into them.
 pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> Result<R, WardenError> {
     let (_, owner) = store_ids()?;
-    Ok(as_store_owner(owner, f))
+    Ok(as_user(owner, f))
 }
 
 fn store_ids() -> Result<(pg_sys::Oid, pg_sys::Oid), WardenError> {
@@ -218,7 +219,7 @@ fn generated_secret() -> Result<Vec<u8>, WardenError> {
 
 fn load_key(name: &str) -> Result<Option<Key>, WardenError> {
     let (_, owner) = store_ids()?;
-    let rows = as_store_owner(owner, || {
+    let rows = as_user(owner, || {
         Spi::connect(|client| {
             let table = client.select(
                 "SELECT version, secret, env_var, check_value FROM warden.key_store \
@@ -356,7 +357,7 @@ fn add_version(name: &str, material: Material, first: bool) -> Result<i32, Warde
          SELECT $1, pg_catalog.max(version) OPERATOR(pg_catalog.+) 1, $2, $3, $4 FROM warden.key_store \
          WHERE name OPERATOR(pg_catalog.=) $1::pg_catalog.text ON CONFLICT DO NOTHING RETURNING version"
     };
-    let outcome = as_store_owner(owner, || {
+    let outcome = as_user(owner, || {
         Spi::connect_mut(|client| {
             let existing = client.select(exists_query, None, &[name.into()])?.first().get_one::<i64>()?.unwrap_or(0);
             if first == (existing > 0) {

@@ -53,3 +53,32 @@ SELECT secret FROM warden.key_store;          -- permission denied
 SELECT warden.rotate_key('default');          -- permission denied (42501)
 \set ON_ERROR_STOP 1
 RESET ROLE;
+
+-- ---------------------------------------------------------------------------
+-- 4. Audit ledger: append-only, hash-chained, signed by triggers.
+-- ---------------------------------------------------------------------------
+SELECT warden.create_key('audit');
+SELECT warden.log_event('login', 'LOGIN', 'user', '42',
+                        '{"ip": "192.0.2.1", "password": "hunter2"}',
+                        correlation_id => 'req-7', confidence => 0.95);
+-- Capture a table's changes; secret-named columns are stored only as fingerprints.
+SELECT warden.audit_table('api_clients');
+UPDATE api_clients SET name = 'billing-eu' WHERE id = 1;
+SELECT id, event_type, action, actor, details, before_state, after_state, chain_pos
+  FROM warden.audit_log ORDER BY id;
+SELECT valid, total_entries, invalid_entries FROM warden.verify_audit();
+-- Nobody may rewrite it, not even a superuser through SQL:
+\set ON_ERROR_STOP 0
+UPDATE warden.audit_log SET action = 'nothing happened';
+ALTER TABLE warden.audit_log DISABLE TRIGGER audit_append_only;
+\set ON_ERROR_STOP 1
+-- A signed digest to keep outside the database:
+SELECT warden.audit_digest() AS digest \gset
+SELECT :'digest'::jsonb -> 'chains' AS chain_heads;
+-- A superuser attacker who disables every guard and edits a row is still caught:
+ALTER EVENT TRIGGER warden_audit_ddl_guard DISABLE;
+ALTER TABLE warden.audit_log DISABLE TRIGGER audit_append_only;
+UPDATE warden.audit_log SET actor = 'someone_else' WHERE event_type = 'login';
+ALTER TABLE warden.audit_log ENABLE ALWAYS TRIGGER audit_append_only;
+ALTER EVENT TRIGGER warden_audit_ddl_guard ENABLE;
+SELECT valid, invalid_entries, jsonb_pretty(issues) FROM warden.verify_audit(:'digest');

@@ -9,11 +9,13 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod anonymize;
 mod audit;
 mod error;
 mod fingerprint;
 mod gucs;
 mod keyring;
+mod profile;
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 

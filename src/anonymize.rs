@@ -194,12 +194,19 @@ mod tests {
 
     #[pg_test]
     fn a_recreated_key_is_not_served_from_the_cache() {
-        Spi::run("SAVEPOINT s").unwrap();
-        Spi::run(KEY).unwrap();
-        let before = one("SELECT warden.anonymize('x', 'hash', 0, 't_anon')");
-        Spi::run("ROLLBACK TO SAVEPOINT s").unwrap();
+        // The key is created and used in a subtransaction that rolls back, then created
+        // again with other material: the cached pseudonymizer must not be reused.
+        let first = KEY.replace("t_anon", "t_anon_first");
+        Spi::run(&first).unwrap();
+        let under_first = one("SELECT warden.anonymize('x', 'hash', 0, 't_anon_first')");
+        Spi::run(&format!(
+            "DO $$ BEGIN PERFORM {}; PERFORM warden.anonymize('x', 'hash', 0, 't_anon'); \
+             RAISE EXCEPTION 'undo'; EXCEPTION WHEN raise_exception THEN NULL; END $$",
+            KEY.trim_start_matches("SELECT ")
+        ))
+        .unwrap();
         Spi::run("SELECT warden.create_key('t_anon', '\\x101112131415161718191a1b1c1d1e1f')").unwrap();
-        assert_ne!(before, one("SELECT warden.anonymize('x', 'hash', 0, 't_anon')"));
+        assert_ne!(under_first, one("SELECT warden.anonymize('x', 'hash', 0, 't_anon')"));
     }
 
     #[pg_test]

@@ -1,4 +1,13 @@
--- Fingerprinting: the jsonb walker's declaration, privileges and comments.
+-- Fingerprinting: declarations of the hand-written entry points, privileges, comments.
+
+CREATE FUNCTION warden.fingerprint(value text, key_name text DEFAULT 'default')
+    RETURNS text
+    STABLE STRICT PARALLEL SAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'warden_fingerprint';
+CREATE FUNCTION warden.fingerprint(value bytea, key_name text DEFAULT 'default')
+    RETURNS text
+    STABLE STRICT PARALLEL SAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'warden_fingerprint';
 
 CREATE FUNCTION warden.fingerprint_secrets(doc jsonb, key_name text DEFAULT 'default')
     RETURNS jsonb

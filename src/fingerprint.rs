@@ -5,6 +5,8 @@ use pgrx::{AnyElement, JsonB};
 use warden_core::mac::{self, KeyedMac, FINGERPRINT_HEX_LEN};
 use warden_core::{json, secrets};
 
+use pgrx::pg_sys::panic::ErrorReport;
+
 use crate::error::{SqlResult, WardenError};
 use crate::keyring;
 
@@ -15,33 +17,65 @@ fn hmac_sha256(data: &[u8], key: &[u8]) -> Vec<u8> {
     mac::hmac_sha256(key, data).to_vec()
 }
 
-thread_local! {
-    static HEX_OUT: std::cell::UnsafeCell<[u8; FINGERPRINT_HEX_LEN]> =
-        const { std::cell::UnsafeCell::new([0; FINGERPRINT_HEX_LEN]) };
+/// The bytes of a text or bytea datum. Compressed or out-of-line values are detoasted
+/// (a call into the server); inline ones are read in place, which keeps per-row calls
+/// out of hot loops.
+///
+/// # Safety
+/// `datum` must be a non-NULL varlena datum that outlives the returned slice.
+pub(crate) unsafe fn varlena_bytes<'a>(datum: pg_sys::Datum) -> &'a [u8] {
+    use pgrx::varlena::{varatt_is_1b_e, varatt_is_4b_c, vardata_any, varsize_any_exhdr};
+    unsafe {
+        let mut ptr = datum.cast_mut_ptr::<pg_sys::varlena>();
+        if varatt_is_1b_e(ptr) || varatt_is_4b_c(ptr) {
+            ptr = pg_sys::pg_detoast_datum_packed(ptr);
+        }
+        std::slice::from_raw_parts(vardata_any(ptr).cast::<u8>(), varsize_any_exhdr(ptr))
+    }
 }
 
-/// The hot path of `warden.fingerprint`: hex is written into a per-backend buffer that
-/// pgrx copies into the result datum, saving a heap allocation per row.
-fn fingerprint_datum_text(value: &[u8], key_name: &str) -> Result<&'static str, WardenError> {
-    keyring::with_key(key_name, |key| {
-        HEX_OUT.with(|cell| {
-            // SAFETY: a backend runs one function call at a time, and pgrx copies the
-            // returned str into a text datum before control returns to PostgreSQL, so
-            // nothing reads or writes the buffer while this reference is in use.
-            let buf: &'static mut [u8; FINGERPRINT_HEX_LEN] = unsafe { &mut *cell.get() };
-            key.active().mac.fingerprint_into(value, buf)
-        })
-    })
+/// `warden.fingerprint(text|bytea, key_name)`, the hot path of bulk fingerprinting,
+/// written as a plain V1 function: it reads its inline arguments in place and builds
+/// the 64-digit text result in one allocation, so a call makes a single call into the
+/// server instead of one per argument and one for the result. Declared in
+/// sql/fingerprint.sql for both argument types (both are varlenas).
+///
+/// # Safety
+/// Called by PostgreSQL's function manager with two non-NULL varlena arguments (the
+/// SQL declaration is STRICT).
+#[pg_guard]
+#[no_mangle]
+pub unsafe extern "C-unwind" fn warden_fingerprint(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    let (value, key_name) = unsafe {
+        let args = (*fcinfo).args.as_slice(2);
+        (varlena_bytes(args[0].value), varlena_bytes(args[1].value))
+    };
+    let result = std::str::from_utf8(key_name)
+        .map_err(|_| WardenError::invalid("key name is not valid UTF-8"))
+        .and_then(|key_name| {
+            keyring::with_key(key_name, |key| unsafe {
+                let size = pg_sys::VARHDRSZ + FINGERPRINT_HEX_LEN;
+                let text = pg_sys::palloc(size).cast::<u8>();
+                pgrx::varlena::set_varsize_4b(text.cast(), size as i32);
+                let digits = &mut *text.add(pg_sys::VARHDRSZ).cast::<[u8; FINGERPRINT_HEX_LEN]>();
+                key.active().mac.fingerprint_into(value, digits);
+                pg_sys::Datum::from(text)
+            })
+        });
+    match result {
+        Ok(datum) => datum,
+        Err(error) => {
+            ErrorReport::from(error).report(PgLogLevel::ERROR);
+            unreachable!("ERROR does not return")
+        }
+    }
 }
 
-#[pg_extern(stable, strict, parallel_safe, name = "fingerprint")]
-fn fingerprint_text(value: &str, key_name: default!(&str, "'default'")) -> SqlResult<&'static str> {
-    Ok(fingerprint_datum_text(value.as_bytes(), key_name)?)
-}
-
-#[pg_extern(stable, strict, parallel_safe, name = "fingerprint")]
-fn fingerprint_bytea(value: &[u8], key_name: default!(&str, "'default'")) -> SqlResult<&'static str> {
-    Ok(fingerprint_datum_text(value, key_name)?)
+/// Version-1 calling convention marker for `warden_fingerprint`.
+#[no_mangle]
+pub extern "C" fn pg_finfo_warden_fingerprint() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
 }
 
 fn matches(value: &[u8], fingerprint: &str, key_name: &str) -> Result<bool, WardenError> {
@@ -119,8 +153,6 @@ extension_sql_file!(
     requires = [
         "keyring",
         hmac_sha256,
-        fingerprint_text,
-        fingerprint_bytea,
         fingerprint_matches_text,
         fingerprint_matches_bytea,
         fingerprint_secrets

@@ -63,15 +63,7 @@ impl SpiRow {
     }
 
     fn bytes(&self, col: usize) -> Option<&[u8]> {
-        self.datum(col).map(|d| unsafe {
-            let mut ptr = d.cast_mut_ptr::<pg_sys::varlena>();
-            // Only compressed or out-of-line values need detoasting (a call into the
-            // server); inline values are read in place.
-            if pgrx::varlena::varatt_is_1b_e(ptr) || pgrx::varlena::varatt_is_4b_c(ptr) {
-                ptr = pg_sys::pg_detoast_datum_packed(ptr);
-            }
-            std::slice::from_raw_parts(pgrx::varlena::vardata_any(ptr).cast::<u8>(), pgrx::varlena::varsize_any_exhdr(ptr))
-        })
+        self.datum(col).map(|d| unsafe { crate::fingerprint::varlena_bytes(d) })
     }
 
     fn text(&self, col: usize) -> Option<&str> {

@@ -26,7 +26,7 @@ use std::io::{self, Write};
 
 use super::checkpoint::Checkpoint;
 use super::digest::Digest;
-use super::encoding::{ChainMaterial, EntryContent, EntryRef, Hash, HASH_LEN};
+use super::encoding::{ChainMaterial, EntryContent, EntryRef, Hash, CONTENT_COLUMNS, HASH_LEN};
 use super::jsonb::{jsonb_text, write_escaped};
 use super::scan::{decode_hex, ParseError, Scanner};
 use super::time::{timestamp_from_iso, write_timestamp_iso};
@@ -38,33 +38,21 @@ pub const EXPORT_FORMAT: &str = "pg_warden-audit-export-v1";
 
 /// Fields of an exported entry: the content columns in encoding order, then the chain
 /// columns. Bit `i` of a seen-mask stands for field `i`.
-const ENTRY_FIELDS: [&str; 25] = [
-    "id",
-    "ts",
-    "event_type",
-    "action",
-    "actor",
-    "resource_type",
-    "resource_id",
-    "correlation_id",
-    "tenant",
-    "reason",
-    "confidence",
-    "details",
-    "before_state",
-    "after_state",
-    "session_user_name",
-    "application_name",
-    "client_addr",
-    "txid",
-    "chain_id",
-    "chain_pos",
-    "prev_hash",
-    "entry_hash",
-    "key_name",
-    "key_version",
-    "signature",
-];
+const ENTRY_FIELDS: [&str; 25] = {
+    const CHAIN_COLUMNS: [&str; 7] =
+        ["chain_id", "chain_pos", "prev_hash", "entry_hash", "key_name", "key_version", "signature"];
+    let mut fields = [""; 25];
+    let mut i = 0;
+    while i < CONTENT_COLUMNS.len() {
+        fields[i] = CONTENT_COLUMNS[i];
+        i += 1;
+    }
+    while i < fields.len() {
+        fields[i] = CHAIN_COLUMNS[i - CONTENT_COLUMNS.len()];
+        i += 1;
+    }
+    fields
+};
 /// `details`, `before_state`, `after_state`: left out when SQL NULL.
 const JSONB_FIELDS_MASK: u32 = 0b111 << 11;
 const ALL_FIELDS_MASK: u32 = (1 << ENTRY_FIELDS.len()) - 1;

@@ -365,6 +365,34 @@ fn scrub_jsonb(row: &mut Row, col: usize, key: &keyring::KeyVersion) -> Result<O
     Ok(row.output(col, pg_sys::jsonb_out))
 }
 
+thread_local! {
+    /// (session user oid, its name): the session user changes only with SET SESSION
+    /// AUTHORIZATION, so the name is looked up again only then.
+    static SESSION_USER: RefCell<Option<(pg_sys::Oid, String)>> = const { RefCell::new(None) };
+    /// The connection's client address as text; fixed for the backend's life.
+    static CLIENT_ADDR: RefCell<Option<Option<String>>> = const { RefCell::new(None) };
+}
+
+fn session_user_name() -> String {
+    let oid = unsafe { pg_sys::GetSessionUserId() };
+    if let Some(name) = SESSION_USER.with(|s| s.borrow().as_ref().filter(|(o, _)| *o == oid).map(|(_, n)| n.clone())) {
+        return name;
+    }
+    let name = unsafe { CStr::from_ptr(pg_sys::GetUserNameFromId(oid, false)).to_string_lossy().into_owned() };
+    SESSION_USER.with(|s| *s.borrow_mut() = Some((oid, name.clone())));
+    name
+}
+
+fn client_addr_text(addr: Option<pg_sys::Datum>) -> Option<String> {
+    if let Some(text) = CLIENT_ADDR.with(|c| c.borrow().clone()) {
+        return text;
+    }
+    let text = addr.and_then(|d| unsafe { pgrx::direct_function_call::<&CStr>(pg_sys::inet_out, &[Some(d)]) })
+        .map(|t| t.to_string_lossy().into_owned());
+    CLIENT_ADDR.with(|c| *c.borrow_mut() = Some(text.clone()));
+    text
+}
+
 /// BEFORE INSERT on warden.audit_log: captures session facts, fingerprints secrets,
 /// and links and signs the entry on this backend's chain.
 #[pg_trigger]
@@ -405,10 +433,7 @@ fn chain_entry<'a>(trigger: &'a pgrx::PgTrigger<'a>) -> Result<PgHeapTuple<'a, p
     // Session facts: whatever the client supplied is replaced.
     let ts = unsafe { pg_sys::GetCurrentTimestamp() };
     row.set(cols.ts, Some(pg_sys::Datum::from(ts)));
-    let session_user = unsafe {
-        let name = pg_sys::GetUserNameFromId(pg_sys::GetSessionUserId(), false);
-        CStr::from_ptr(name).to_string_lossy().into_owned()
-    };
+    let session_user = session_user_name();
     row.set(cols.session_user_name, Some(text_datum(&session_user)));
     let application_name = unsafe {
         let name = pg_sys::application_name;
@@ -418,6 +443,7 @@ fn chain_entry<'a>(trigger: &'a pgrx::PgTrigger<'a>) -> Result<PgHeapTuple<'a, p
     row.set(cols.application_name, application_name.as_deref().map(text_datum));
     let client_addr = unsafe { pgrx::direct_function_call_as_datum(pg_sys::inet_client_addr, &[]) };
     row.set(cols.client_addr, client_addr);
+    let client_addr_text = client_addr_text(client_addr);
     let txid = unsafe { pg_sys::GetTopFullTransactionId() }.value as i64;
     row.set(cols.txid, Some(pg_sys::Datum::from(txid)));
     if row.nulls[cols.actor] {
@@ -436,7 +462,6 @@ fn chain_entry<'a>(trigger: &'a pgrx::PgTrigger<'a>) -> Result<PgHeapTuple<'a, p
     let tenant = row.text(cols.tenant)?;
     let reason = row.text(cols.reason)?;
     let confidence = row.output(cols.confidence, pg_sys::numeric_out);
-    let client_addr_text = row.output(cols.client_addr, pg_sys::inet_out);
     let id = if row.nulls[cols.id] { 0 } else { row.values[cols.id].value() as i64 };
 
     let content = EntryContent {

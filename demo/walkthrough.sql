@@ -12,6 +12,8 @@ SELECT warden.create_key('default');
 -- A key whose material stays in the server's environment (WARDEN_DEMO_KEY was set
 -- when scripts/cluster.sh started the server); only the variable's name is stored:
 SELECT warden.create_key_from_env('payments', 'WARDEN_DEMO_KEY');
+-- The key that signs audit ledger entries (section 5):
+SELECT warden.create_key('audit');
 -- What anyone may see: names, versions, a check value. Never material.
 SELECT name, version, active, check_value, source FROM warden.keys ORDER BY name, version;
 
@@ -41,7 +43,31 @@ SELECT warden.fingerprint('hunter2', 'payments')
      = encode(hmac('hunter2', 'pg_warden demo env key 0001', 'sha256'), 'hex') AS equals_pgcrypto;
 
 -- ---------------------------------------------------------------------------
--- 3. Least privilege: an application role can use keys, not read them.
+-- 3. Deterministic anonymization: same input, seed and key, same pseudonym.
+-- ---------------------------------------------------------------------------
+SELECT v, warden.anonymize(v, 'email') AS email, warden.anonymize(v, 'hash') AS hash
+  FROM (VALUES ('alice@example.org'), ('ALICE@example.org'), ('bob@example.org')) AS t(v);
+SELECT warden.anonymize('+1 (555) 010-9999', 'phone') AS phone,
+       warden.anonymize('4111111111111111', 'partial') AS card,
+       warden.anonymize('alice@example.org', 'email', '{"domain": "keep"}'::jsonb) AS same_domain,
+       warden.pseudonymize(42::bigint) AS customer_id;
+-- A schema to mask: orders reference users by email, a NOT DEFERRABLE foreign key.
+CREATE TABLE users (id bigint PRIMARY KEY, email text UNIQUE NOT NULL, phone text);
+CREATE TABLE orders (id int PRIMARY KEY, user_email text NOT NULL REFERENCES users (email), total numeric);
+INSERT INTO users VALUES (1, 'alice@example.org', '+1 (555) 010-9999'), (2, 'bob@example.org', '+44 20 7946 0958');
+INSERT INTO orders VALUES (10, 'alice@example.org', 12.50), (11, 'bob@example.org', 99.00), (12, 'alice@example.org', 3.20);
+-- Profiles are validated with every problem at once:
+SELECT * FROM warden.validate_profile('{"name": "demo", "version": 1, "strategies": {"mail": {"type": "email"}},
+    "tables": {"public.users": [{"column": "emial", "strategy": "mail"}, {"column": "phone", "strategy": "sms"}],
+               "public.nope": []}}');
+-- A valid one masks both tables in one transaction; joins still match.
+SELECT * FROM warden.apply_profile('{"name": "demo", "version": 1, "strategies": {"mail": {"type": "email"}},
+    "tables": {"public.users": [{"column": "email", "strategy": "mail"}, {"column": "phone", "strategy": "phone"}],
+               "public.orders": [{"column": "user_email", "strategy": "mail"}]}}');
+SELECT o.id, o.user_email, u.phone, o.total FROM orders o JOIN users u ON u.email = o.user_email ORDER BY o.id;
+
+-- ---------------------------------------------------------------------------
+-- 4. Least privilege: an application role can use keys, not read them.
 -- ---------------------------------------------------------------------------
 DROP ROLE IF EXISTS demo_app;
 CREATE ROLE demo_app LOGIN;
@@ -55,9 +81,8 @@ SELECT warden.rotate_key('default');          -- permission denied (42501)
 RESET ROLE;
 
 -- ---------------------------------------------------------------------------
--- 4. Audit ledger: append-only, hash-chained, signed by triggers.
+-- 5. Audit ledger: append-only, hash-chained, signed by triggers.
 -- ---------------------------------------------------------------------------
-SELECT warden.create_key('audit');
 SELECT warden.log_event('login', 'LOGIN', 'user', '42',
                         '{"ip": "192.0.2.1", "password": "hunter2"}',
                         correlation_id => 'req-7', confidence => 0.95);

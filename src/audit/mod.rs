@@ -292,7 +292,8 @@ fn export_audit_text(
     to: pgrx::datum::TimestampWithTimeZone,
 ) -> SqlResult<String> {
     keyring::require_admin("export the audit ledger")?;
-    let checkpoints = load_checkpoints()?;
+    let mut checkpoints = load_checkpoints()?;
+    checkpoints.extend(window_anchors(from, to)?);
     let io = |e: std::io::Error| WardenError::Internal(format!("export failed: {e}"));
     let mut writer = ExportWriter::new(Vec::new()).map_err(io)?;
     for_each_entry(
@@ -302,6 +303,52 @@ fn export_audit_text(
     )?;
     let bytes = writer.finish(&checkpoints).map_err(io)?;
     String::from_utf8(bytes).map_err(|_| WardenError::Internal("export is not UTF-8".into()).into())
+}
+
+/// For an export of a time window: per chain, a checkpoint signed now for the entry just
+/// before the window's first one, so the exported part verifies on its own (it links to
+/// that hash) instead of looking like a chain whose head was deleted.
+fn window_anchors(
+    from: pgrx::datum::TimestampWithTimeZone,
+    to: pgrx::datum::TimestampWithTimeZone,
+) -> Result<Vec<Checkpoint>, WardenError> {
+    let before_window = keyring::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let table = client.select(
+                "SELECT a.chain_id, a.chain_pos, a.entry_hash FROM ( \
+                   SELECT chain_id, pg_catalog.min(chain_pos) AS first FROM warden.audit_log \
+                    WHERE ts OPERATOR(pg_catalog.>=) $1 AND ts OPERATOR(pg_catalog.<) $2 GROUP BY chain_id) f \
+                 JOIN warden.audit_log a ON a.chain_id OPERATOR(pg_catalog.=) f.chain_id \
+                  AND a.chain_pos OPERATOR(pg_catalog.=) (f.first OPERATOR(pg_catalog.-) 1) \
+                 ORDER BY a.chain_id",
+                None,
+                &[from.into(), to.into()],
+            )?;
+            let mut anchors = Vec::new();
+            for row in table {
+                if let (Some(chain), Some(pos), Some(hash)) = (row.get::<i32>(1)?, row.get::<i64>(2)?, row.get::<Vec<u8>>(3)?) {
+                    anchors.push((chain, pos, hash));
+                }
+            }
+            Ok::<_, pgrx::spi::SpiError>(anchors)
+        })
+    })?
+    .map_err(WardenError::from)?;
+    if before_window.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (key_name, key_version, mac) = signing_key()?;
+    let created_at = now_micros();
+    before_window
+        .into_iter()
+        .map(|(chain_id, pos, hash)| {
+            let hash: [u8; 32] = hash
+                .try_into()
+                .map_err(|_| WardenError::LedgerCorrupt(format!("audit chain {chain_id} has a malformed entry_hash")))?;
+            Checkpoint::new_signed(chain_id, pos, hash, created_at, &key_name, key_version, &mac)
+                .map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
+        })
+        .collect()
 }
 
 #[pg_extern(volatile, parallel_unsafe)]

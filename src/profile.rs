@@ -840,6 +840,17 @@ fn require_update_privilege(tables: &[MaskTable]) -> Result<(), ErrorReport> {
     let user = unsafe { pg_sys::GetUserId() };
     let update = pg_sys::ACL_UPDATE as pg_sys::AclMode;
     for table in tables {
+        // The rewrite masks every row; a role that row-level security limits to some rows
+        // must not mask the others.
+        let rls = unsafe { pg_sys::check_enable_rls(table.oid, pg_sys::InvalidOid, true) };
+        if rls == pg_sys::CheckEnableRlsResult::RLS_ENABLED as std::ffi::c_int {
+            return Err(ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("row-level security on {} applies to the role applying the profile", table.name),
+                "pg_warden",
+            )
+            .set_hint("apply_profile rewrites every row: run it as the table owner, a superuser or a role with BYPASSRLS."));
+        }
         if unsafe { pg_sys::pg_class_aclcheck(table.oid, user, update) } == pg_sys::AclResult::ACLCHECK_OK {
             continue;
         }

@@ -139,6 +139,17 @@ SET LOCAL ROLE profile_admin;
 SELECT outcome($$SELECT * FROM warden.apply_profile('{"name": "n", "version": 1, "strategies": {},
   "tables": {"shop.users": [{"column": "name", "strategy": "hash"}]}}')$$) AS admin_without_update;
 RESET ROLE;
+-- Row-level security that limits the role to some rows: it must not mask the others.
+ALTER TABLE shop.users ENABLE ROW LEVEL SECURITY;
+CREATE POLICY only_some ON shop.users USING (id < 10);
+GRANT SELECT, UPDATE ON shop.users TO profile_admin;
+SET LOCAL ROLE profile_admin;
+SELECT outcome($$SELECT * FROM warden.apply_profile('{"name": "n", "version": 1, "strategies": {},
+  "tables": {"shop.users": [{"column": "name", "strategy": "hash"}]}}')$$) AS admin_under_row_level_security;
+RESET ROLE;
+REVOKE SELECT, UPDATE ON shop.users FROM profile_admin;
+DROP POLICY only_some ON shop.users;
+ALTER TABLE shop.users DISABLE ROW LEVEL SECURITY;
 SELECT p.oid::regprocedure AS function, has_function_privilege('public', p.oid, 'EXECUTE') AS public_may_execute,
        has_function_privilege('warden_admin', p.oid, 'EXECUTE') AS warden_admin_may_execute,
        obj_description(p.oid, 'pg_proc') IS NOT NULL AS commented

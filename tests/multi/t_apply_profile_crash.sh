@@ -16,19 +16,10 @@ for _ in $(seq 100); do
   [ "$(q -c "SELECT count(*) FROM pg_locks WHERE relation = 'people'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ] && break
   sleep 0.05
 done
-postmaster=$(as_postgres head -1 "$WARDEN_PGDATA/postmaster.pid")
-children=$(pgrep -P "$postmaster" | tr '\n' ' ')
-kill -9 "$postmaster"
+crash_postmaster
 wait "$applier" 2>/dev/null || true
-for _ in $(seq 60); do
-  alive=0
-  for pid in $children; do kill -0 "$pid" 2>/dev/null && alive=1; done
-  [ "$alive" = 0 ] && break
-  sleep 0.5
-done
 grep -q "^300000$" "$work/apply" && fail "the run committed before the crash; nothing was tested"
-"$(dirname "$0")/../../scripts/cluster.sh" start >/dev/null
-for _ in $(seq 30); do "$PG_BIN/pg_isready" -q && break; sleep 1; done
+restart_after_crash
 expect_eq "$(q -c "SELECT count(*), count(*) FILTER (WHERE email LIKE '%@corp.example' AND phone LIKE '+1 555 %') FROM people")" \
   "300000|300000" "after the crash every row is untouched"
 expect_eq "$(q -c "SELECT count(*) FROM warden.audit_log WHERE event_type = 'anonymization'")" "0" "no ledger entry for the lost run"

@@ -16,24 +16,13 @@ writer() {  # client number: logs until the server goes away, recording what was
 }
 for c in 1 2 3 4 5 6 7 8; do writer "$c" & done
 sleep 3
-postmaster=$(as_postgres head -1 "$WARDEN_PGDATA/postmaster.pid")
-children=$(pgrep -P "$postmaster" | tr '\n' ' ')
-kill -9 "$postmaster"
+crash_postmaster
 wait
-# Orphaned backends notice the postmaster's death and exit; until they have, the old
-# shared memory is in use and a new postmaster refuses to start.
-for _ in $(seq 60); do
-  alive=0
-  for pid in $children; do kill -0 "$pid" 2>/dev/null && alive=1; done
-  [ "$alive" = 0 ] && break
-  sleep 0.5
-done
 cat "$work"/acked.* | sort > "$work/acked"
 acked=$(wc -l < "$work/acked")
 [ "$acked" -gt 0 ] || fail "no write was acknowledged before the crash"
 # Restart (crash recovery) and compare.
-"$(dirname "$0")/../../scripts/cluster.sh" start >/dev/null
-for _ in $(seq 30); do "$PG_BIN/pg_isready" -q && break; sleep 1; done
+restart_after_crash
 q -c "SELECT resource_id FROM warden.audit_log WHERE event_type = 'crash'" | sort > "$work/stored"
 missing=$(comm -23 "$work/acked" "$work/stored" | wc -l)
 expect_eq "$missing" "0" "acknowledged entries missing after the crash"

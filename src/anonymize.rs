@@ -159,7 +159,8 @@ extension_sql_file!(
 mod tests {
     use pgrx::prelude::*;
 
-    const KEY: &str = "SELECT warden.create_key('t_anon', '\\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f')";
+    const KEY: &str =
+        "SELECT warden.create_key('t_anon', '\\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f')";
 
     fn one(query: &str) -> String {
         Spi::get_one::<String>(query).unwrap().unwrap()

@@ -91,11 +91,7 @@ fn matches(value: &[u8], fingerprint: &str, key_name: &str) -> Result<bool, Ward
 }
 
 #[pg_extern(stable, strict, parallel_safe, name = "fingerprint_matches")]
-fn fingerprint_matches_text(
-    value: &str,
-    fingerprint: &str,
-    key_name: default!(&str, "'default'"),
-) -> SqlResult<bool> {
+fn fingerprint_matches_text(value: &str, fingerprint: &str, key_name: default!(&str, "'default'")) -> SqlResult<bool> {
     Ok(matches(value.as_bytes(), fingerprint, key_name)?)
 }
 
@@ -129,10 +125,7 @@ pub fn jsonb_text(doc: &AnyElement) -> Result<String, WardenError> {
 
 /// Replaces every secret-named field of `doc` by `<name>_fingerprint`; the rules are in
 /// `warden_core::secrets`.
-pub fn fingerprint_secrets_value(
-    mut doc: serde_json::Value,
-    key_name: &str,
-) -> Result<serde_json::Value, WardenError> {
+pub fn fingerprint_secrets_value(mut doc: serde_json::Value, key_name: &str) -> Result<serde_json::Value, WardenError> {
     keyring::with_key(key_name, |key| {
         let active: &KeyedMac = &key.active().mac;
         secrets::fingerprint_secrets(&mut doc, &mut |bytes| active.fingerprint(bytes));
@@ -150,13 +143,7 @@ fn fingerprint_secrets(doc: AnyElement, key_name: &str) -> SqlResult<JsonB> {
 extension_sql_file!(
     "../sql/fingerprint.sql",
     name = "fingerprint",
-    requires = [
-        "keyring",
-        hmac_sha256,
-        fingerprint_matches_text,
-        fingerprint_matches_bytea,
-        fingerprint_secrets
-    ]
+    requires = ["keyring", hmac_sha256, fingerprint_matches_text, fingerprint_matches_bytea, fingerprint_secrets]
 );
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -168,11 +155,10 @@ mod tests {
 
     #[pg_test]
     fn hmac_matches_rfc4231_case_2() {
-        let tag = Spi::get_one::<String>(
-            "SELECT encode(warden.hmac_sha256('what do ya want for nothing?', 'Jefe'), 'hex')",
-        )
-        .unwrap()
-        .unwrap();
+        let tag =
+            Spi::get_one::<String>("SELECT encode(warden.hmac_sha256('what do ya want for nothing?', 'Jefe'), 'hex')")
+                .unwrap()
+                .unwrap();
         assert_eq!(tag, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     }
 

@@ -50,8 +50,5 @@ pub fn register() {
 
 /// The audit key's name ("audit" unless configured).
 pub fn audit_key_name() -> String {
-    AUDIT_KEY
-        .get()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "audit".to_owned())
+    AUDIT_KEY.get().map(|name| name.to_string_lossy().into_owned()).unwrap_or_else(|| "audit".to_owned())
 }

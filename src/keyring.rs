@@ -229,12 +229,7 @@ fn load_key(name: &str) -> Result<Option<Key>, WardenError> {
             )?;
             let mut rows = Vec::new();
             for row in table {
-                rows.push((
-                    row.get::<i32>(1)?,
-                    row.get::<Vec<u8>>(2)?,
-                    row.get::<String>(3)?,
-                    row.get::<String>(4)?,
-                ));
+                rows.push((row.get::<i32>(1)?, row.get::<Vec<u8>>(2)?, row.get::<String>(3)?, row.get::<String>(4)?));
             }
             Ok::<_, pgrx::spi::SpiError>(rows)
         })
@@ -248,7 +243,9 @@ fn load_key(name: &str) -> Result<Option<Key>, WardenError> {
         let secret = match (secret, env_var) {
             (Some(secret), _) => secret,
             (None, Some(var)) => secret_from_env(&var).map_err(|problem| WardenError::KeyUnavailable {
-                message: format!("key \"{name}\" version {version} is bound to environment variable {var}, which {problem}"),
+                message: format!(
+                    "key \"{name}\" version {version} is bound to environment variable {var}, which {problem}"
+                ),
                 hint: format!("Start the server with {var} set to the key it was created with."),
             })?,
             (None, None) => return Err(WardenError::Internal("key version has neither secret nor variable".into())),
@@ -333,7 +330,9 @@ impl Material {
     fn check_value(&self) -> Result<String, WardenError> {
         let secret = match self {
             Material::Stored(secret) => secret.clone(),
-            Material::Env(var) => secret_from_env(var).map_err(|p| WardenError::invalid(format!("environment variable {var} {p}")))?,
+            Material::Env(var) => {
+                secret_from_env(var).map_err(|p| WardenError::invalid(format!("environment variable {var} {p}")))?
+            }
         };
         Ok(KeyedMac::new(&secret).check_value())
     }
@@ -348,7 +347,8 @@ fn add_version(name: &str, material: Material, first: bool) -> Result<i32, Warde
         Material::Env(var) => (None, Some(var)),
     };
     let (_, owner) = store_ids()?;
-    let exists_query = "SELECT pg_catalog.count(*) FROM warden.key_store WHERE name OPERATOR(pg_catalog.=) $1::pg_catalog.text";
+    let exists_query =
+        "SELECT pg_catalog.count(*) FROM warden.key_store WHERE name OPERATOR(pg_catalog.=) $1::pg_catalog.text";
     let insert = if first {
         "INSERT INTO warden.key_store (name, version, secret, env_var, check_value) \
          VALUES ($1, 1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING version"
@@ -364,7 +364,11 @@ fn add_version(name: &str, material: Material, first: bool) -> Result<i32, Warde
                 return Ok::<_, pgrx::spi::SpiError>(Err(existing));
             }
             let version = client
-                .update(insert, None, &[name.into(), secret.clone().into(), env_var.clone().into(), check_value.clone().into()])?
+                .update(
+                    insert,
+                    None,
+                    &[name.into(), secret.clone().into(), env_var.clone().into(), check_value.clone().into()],
+                )?
                 .first()
                 .get_one::<i32>()?;
             Ok(Ok(version))
@@ -372,7 +376,9 @@ fn add_version(name: &str, material: Material, first: bool) -> Result<i32, Warde
     })?;
     match outcome {
         Ok(Some(version)) => Ok(version),
-        Ok(None) => Err(WardenError::ConcurrentChange(format!("key \"{name}\" was changed by a concurrent transaction"))),
+        Ok(None) => {
+            Err(WardenError::ConcurrentChange(format!("key \"{name}\" was changed by a concurrent transaction")))
+        }
         Err(0) => Err(WardenError::UnknownKey(name.to_owned())),
         Err(_) => Err(WardenError::KeyExists(name.to_owned())),
     }
@@ -473,9 +479,8 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(columns, "name,version,active,created_at,check_value,source");
-        let check = Spi::get_one::<String>("SELECT check_value FROM warden.keys WHERE name = 't_view'")
-            .unwrap()
-            .unwrap();
+        let check =
+            Spi::get_one::<String>("SELECT check_value FROM warden.keys WHERE name = 't_view'").unwrap().unwrap();
         assert_eq!(check, warden_core::mac::KeyedMac::new(b"sixteen byte key").check_value());
     }
 }

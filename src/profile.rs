@@ -23,9 +23,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{AnyElement, PgMemoryContexts, PgSqlErrorCode};
 use serde_json::{json, Value};
-use warden_core::anonymize::{
-    EmailDomain, Pseudonymizer, Strategy, LOCAL_LEN, REDACT_LEN, STRATEGY_NAMES,
-};
+use warden_core::anonymize::{EmailDomain, Pseudonymizer, Strategy, LOCAL_LEN, REDACT_LEN, STRATEGY_NAMES};
 use warden_core::profile::{self, Profile};
 
 use crate::error::WardenError;
@@ -601,7 +599,9 @@ fn document(profile: &AnyElement) -> Result<Value, WardenError> {
 
 // Declared in sql/anonymize_profile.sql with a `jsonb` argument (see fingerprint::parse_jsonb).
 #[pg_extern(sql = false)]
-fn validate_profile(profile: AnyElement) -> Result<TableIterator<'static, (name!(path, String), name!(problem, String))>, ErrorReport> {
+fn validate_profile(
+    profile: AnyElement,
+) -> Result<TableIterator<'static, (name!(path, String), name!(problem, String))>, ErrorReport> {
     let doc = document(&profile)?;
     let checked = check(&doc, false)?;
     Ok(TableIterator::new(checked.problems))
@@ -632,7 +632,9 @@ fn string_too_long(column: &str, table: &str, type_name: &str) -> ErrorReport {
         format!("a masked value of column \"{column}\" of {table} is too long for type {type_name}"),
         "pg_warden",
     )
-    .set_hint("Nothing was changed. Use a strategy that keeps the length, such as partial or phone, or widen the column.")
+    .set_hint(
+        "Nothing was changed. Use a strategy that keeps the length, such as partial or phone, or widen the column.",
+    )
 }
 
 impl MaskColumn {
@@ -647,7 +649,10 @@ impl MaskColumn {
             ColumnKind::Text { max_chars, blank_padded } => {
                 let bytes = pgrx::varlena_to_byte_slice(pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr()));
                 let text = std::str::from_utf8(bytes).map_err(|_| {
-                    WardenError::invalid(format!("column \"{}\" of {table} holds text that is not valid UTF-8", self.name))
+                    WardenError::invalid(format!(
+                        "column \"{}\" of {table} holds text that is not valid UTF-8",
+                        self.name
+                    ))
                 })?;
                 // char(n) compares without its trailing blanks; so do the strategies.
                 let text = if blank_padded { text.trim_end_matches(' ') } else { text };
@@ -849,7 +854,9 @@ fn require_update_privilege(tables: &[MaskTable]) -> Result<(), ErrorReport> {
                 format!("row-level security on {} applies to the role applying the profile", table.name),
                 "pg_warden",
             )
-            .set_hint("apply_profile rewrites every row: run it as the table owner, a superuser or a role with BYPASSRLS."));
+            .set_hint(
+                "apply_profile rewrites every row: run it as the table owner, a superuser or a role with BYPASSRLS.",
+            ));
         }
         if unsafe { pg_sys::pg_class_aclcheck(table.oid, user, update) } == pg_sys::AclResult::ACLCHECK_OK {
             continue;
@@ -863,7 +870,9 @@ fn require_update_privilege(tables: &[MaskTable]) -> Result<(), ErrorReport> {
                     format!("permission denied to mask column \"{}\" of {}", column.name, table.name),
                     "pg_warden",
                 )
-                .set_hint("Masking is an update: the role applying the profile needs UPDATE on every column it masks."));
+                .set_hint(
+                    "Masking is an update: the role applying the profile needs UPDATE on every column it masks.",
+                ));
             }
         }
     }
@@ -888,8 +897,13 @@ fn problems_error(problems: &[(String, String)]) -> ErrorReport {
 
 // Declared in sql/anonymize_profile.sql with a `jsonb` argument (see fingerprint::parse_jsonb).
 #[pg_extern(sql = false)]
-fn apply_profile(profile: AnyElement) -> Result<
-    TableIterator<'static, (name!(table_name, String), name!(column_name, String), name!(strategy, String), name!(rows, i64))>,
+fn apply_profile(
+    profile: AnyElement,
+) -> Result<
+    TableIterator<
+        'static,
+        (name!(table_name, String), name!(column_name, String), name!(strategy, String), name!(rows, i64)),
+    >,
     ErrorReport,
 > {
     keyring::require_admin("apply anonymization profiles")?;
@@ -1015,7 +1029,8 @@ extension_sql_file!(
 mod tests {
     use pgrx::prelude::*;
 
-    const KEY: &str = "SELECT warden.create_key('default', '\\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f')";
+    const KEY: &str =
+        "SELECT warden.create_key('default', '\\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f')";
 
     #[pg_test]
     fn missing_tables_and_columns_are_reported_by_path() {

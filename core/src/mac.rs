@@ -15,9 +15,8 @@ type HmacSha256 = Hmac<Sha256>;
 /// SHA-256 block length in bytes.
 const BLOCK_LEN: usize = 64;
 /// SHA-256 initial hash value (FIPS 180-4, 5.3.3).
-const SHA256_IV: [u32; 8] = [
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-];
+const SHA256_IV: [u32; 8] =
+    [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
 
 /// Length of an HMAC-SHA256 tag in bytes.
 pub const TAG_LEN: usize = 32;

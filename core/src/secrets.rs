@@ -102,21 +102,42 @@ mod tests {
 
     #[test]
     fn secret_names() {
-        for name in ["api_key", "API_KEY", "Token", "password", "secret", "credential",
-                     "stripe_secret", "aws_access_key", "refresh_token", "Refresh_TOKEN"] {
+        for name in [
+            "api_key",
+            "API_KEY",
+            "Token",
+            "password",
+            "secret",
+            "credential",
+            "stripe_secret",
+            "aws_access_key",
+            "refresh_token",
+            "Refresh_TOKEN",
+        ] {
             assert!(is_secret_name(name), "{name}");
         }
-        for name in ["key", "tokens", "passwords", "secretary", "keys", "password_fingerprint",
-                     "token_count", "user", "_keyring"] {
+        for name in [
+            "key",
+            "tokens",
+            "passwords",
+            "secretary",
+            "keys",
+            "password_fingerprint",
+            "token_count",
+            "user",
+            "_keyring",
+        ] {
             assert!(!is_secret_name(name), "{name}");
         }
     }
 
     #[test]
     fn nested_objects_and_arrays() {
-        let (v, n) = walk(r#"{"user": "ann", "password": "hunter2",
+        let (v, n) = walk(
+            r#"{"user": "ann", "password": "hunter2",
             "integrations": [{"name": "s3", "aws_secret": "xyz", "meta": {"api_key": "k1"}},
-                             [{"token": "t"}]]}"#);
+                             [{"token": "t"}]]}"#,
+        );
         assert_eq!(n, 4);
         assert_eq!(v["user"], "ann");
         assert!(v.get("password").is_none());

@@ -184,7 +184,8 @@ fn try_lock_chain(chain_id: i32) -> Result<bool, WardenError> {
 
 /// The chain this backend appends to and its head, leasing one on first use.
 fn leased_head(table: pg_sys::Oid) -> Result<(i32, ChainHead), WardenError> {
-    if let Some(found) = LEASE.with(|l| l.borrow().as_ref().filter(|l| l.table == table).map(|l| (l.chain_id, l.head))) {
+    if let Some(found) = LEASE.with(|l| l.borrow().as_ref().filter(|l| l.table == table).map(|l| (l.chain_id, l.head)))
+    {
         return Ok(found);
     }
     // A lease on a ledger that was dropped and recreated keeps its chain number but
@@ -258,7 +259,9 @@ thread_local! {
 /// Column positions for the ledger table `table`, looked up once per backend (a
 /// recreated table has a new oid and is looked up again).
 fn cached_columns(table: pg_sys::Oid, tupdesc: &PgTupleDesc) -> Result<std::rc::Rc<Columns>, WardenError> {
-    if let Some(cols) = COLUMNS.with(|c| c.borrow().as_ref().filter(|(oid, _)| *oid == table).map(|(_, cols)| cols.clone())) {
+    if let Some(cols) =
+        COLUMNS.with(|c| c.borrow().as_ref().filter(|(oid, _)| *oid == table).map(|(_, cols)| cols.clone()))
+    {
         return Ok(cols);
     }
     let cols = std::rc::Rc::new(columns(tupdesc)?);
@@ -387,7 +390,8 @@ fn client_addr_text(addr: Option<pg_sys::Datum>) -> Option<String> {
     if let Some(text) = CLIENT_ADDR.with(|c| c.borrow().clone()) {
         return text;
     }
-    let text = addr.and_then(|d| unsafe { pgrx::direct_function_call::<&CStr>(pg_sys::inet_out, &[Some(d)]) })
+    let text = addr
+        .and_then(|d| unsafe { pgrx::direct_function_call::<&CStr>(pg_sys::inet_out, &[Some(d)]) })
         .map(|t| t.to_string_lossy().into_owned());
     CLIENT_ADDR.with(|c| *c.borrow_mut() = Some(text.clone()));
     text
@@ -412,7 +416,9 @@ fn raise(report: ErrorReport) -> ! {
     unreachable!("ERROR does not return")
 }
 
-fn chain_entry<'a>(trigger: &'a pgrx::PgTrigger<'a>) -> Result<PgHeapTuple<'a, pgrx::AllocatedByPostgres>, WardenError> {
+fn chain_entry<'a>(
+    trigger: &'a pgrx::PgTrigger<'a>,
+) -> Result<PgHeapTuple<'a, pgrx::AllocatedByPostgres>, WardenError> {
     if gucs::RESTORE_MODE.get() {
         return trigger.new().ok_or_else(|| WardenError::Internal("chain trigger fired without a new row".into()));
     }
@@ -422,7 +428,9 @@ fn chain_entry<'a>(trigger: &'a pgrx::PgTrigger<'a>) -> Result<PgHeapTuple<'a, p
     let cols = cached_columns(table, &tupdesc)?;
     let natts = tupdesc.len();
     let mut row = Row { values: vec![pg_sys::Datum::from(0); natts], nulls: vec![true; natts] };
-    unsafe { pg_sys::heap_deform_tuple(data.tg_trigtuple, tupdesc_ptr, row.values.as_mut_ptr(), row.nulls.as_mut_ptr()) };
+    unsafe {
+        pg_sys::heap_deform_tuple(data.tg_trigtuple, tupdesc_ptr, row.values.as_mut_ptr(), row.nulls.as_mut_ptr())
+    };
 
     let key_name = gucs::audit_key_name();
     let signing = keyring::with_key(&key_name, |key| {
@@ -437,7 +445,11 @@ fn chain_entry<'a>(trigger: &'a pgrx::PgTrigger<'a>) -> Result<PgHeapTuple<'a, p
     row.set(cols.session_user_name, Some(text_datum(&session_user)));
     let application_name = unsafe {
         let name = pg_sys::application_name;
-        if name.is_null() { None } else { Some(CStr::from_ptr(name).to_string_lossy().into_owned()) }
+        if name.is_null() {
+            None
+        } else {
+            Some(CStr::from_ptr(name).to_string_lossy().into_owned())
+        }
     }
     .filter(|name| !name.is_empty());
     row.set(cols.application_name, application_name.as_deref().map(text_datum));
@@ -497,7 +509,8 @@ fn chain_entry<'a>(trigger: &'a pgrx::PgTrigger<'a>) -> Result<PgHeapTuple<'a, p
     row.set(cols.key_version, Some(pg_sys::Datum::from(signing.version)));
     row.set(cols.signature, Some(bytea_datum(&link.signature)));
 
-    let tuple = unsafe { pg_sys::heap_form_tuple(tupdesc_ptr, row.values.as_ptr().cast_mut(), row.nulls.as_ptr().cast_mut()) };
+    let tuple =
+        unsafe { pg_sys::heap_form_tuple(tupdesc_ptr, row.values.as_ptr().cast_mut(), row.nulls.as_ptr().cast_mut()) };
     advance_head(ChainHead { pos: link.chain_pos, hash: link.entry_hash }, head);
     Ok(unsafe { PgHeapTuple::from_heap_tuple(tupdesc, tuple) })
 }

@@ -203,28 +203,41 @@ fn issues_json(report: &Report) -> serde_json::Value {
 type VerifyRow = (bool, i64, i64, JsonB);
 
 fn report_row(report: Report) -> TableIterator<'static, VerifyRow> {
-    let row = (
-        report.is_valid(),
-        report.total_entries as i64,
-        report.invalid_entries as i64,
-        JsonB(issues_json(&report)),
-    );
+    let row =
+        (report.is_valid(), report.total_entries as i64, report.invalid_entries as i64, JsonB(issues_json(&report)));
     TableIterator::once(row)
 }
 
 #[pg_extern(volatile, parallel_unsafe, name = "verify_audit")]
-fn verify_audit() -> Result<TableIterator<'static, (name!(valid, bool), name!(total_entries, i64), name!(invalid_entries, i64), name!(issues, JsonB))>, pgrx::pg_sys::panic::ErrorReport> {
+fn verify_audit() -> Result<
+    TableIterator<
+        'static,
+        (name!(valid, bool), name!(total_entries, i64), name!(invalid_entries, i64), name!(issues, JsonB)),
+    >,
+    pgrx::pg_sys::panic::ErrorReport,
+> {
     keyring::require_admin("verify the audit ledger")?;
     Ok(report_row(verify_ledger(None)?))
 }
 
 // Declared in sql/audit.sql with a `jsonb` argument (see fingerprint::parse_jsonb).
 #[pg_extern(sql = false)]
-fn verify_audit_digest(digest: AnyElement) -> Result<TableIterator<'static, (name!(valid, bool), name!(total_entries, i64), name!(invalid_entries, i64), name!(issues, JsonB))>, pgrx::pg_sys::panic::ErrorReport> {
+fn verify_audit_digest(
+    digest: AnyElement,
+) -> Result<
+    TableIterator<
+        'static,
+        (name!(valid, bool), name!(total_entries, i64), name!(invalid_entries, i64), name!(issues, JsonB)),
+    >,
+    pgrx::pg_sys::panic::ErrorReport,
+> {
     keyring::require_admin("verify the audit ledger")?;
     let text = crate::fingerprint::jsonb_text(&digest)?;
     let digest = Digest::parse(&text).map_err(|e| {
-        WardenError::invalid_with_hint(format!("malformed audit digest: {e}"), "Pass a value returned by warden.audit_digest().")
+        WardenError::invalid_with_hint(
+            format!("malformed audit digest: {e}"),
+            "Pass a value returned by warden.audit_digest().",
+        )
     })?;
     Ok(report_row(verify_ledger(Some(&digest))?))
 }
@@ -326,7 +339,9 @@ fn window_anchors(
             )?;
             let mut anchors = Vec::new();
             for row in table {
-                if let (Some(chain), Some(pos), Some(hash)) = (row.get::<i32>(1)?, row.get::<i64>(2)?, row.get::<Vec<u8>>(3)?) {
+                if let (Some(chain), Some(pos), Some(hash)) =
+                    (row.get::<i32>(1)?, row.get::<i64>(2)?, row.get::<Vec<u8>>(3)?)
+                {
                     anchors.push((chain, pos, hash));
                 }
             }
@@ -342,9 +357,9 @@ fn window_anchors(
     before_window
         .into_iter()
         .map(|(chain_id, pos, hash)| {
-            let hash: [u8; 32] = hash
-                .try_into()
-                .map_err(|_| WardenError::LedgerCorrupt(format!("audit chain {chain_id} has a malformed entry_hash")))?;
+            let hash: [u8; 32] = hash.try_into().map_err(|_| {
+                WardenError::LedgerCorrupt(format!("audit chain {chain_id} has a malformed entry_hash"))
+            })?;
             Checkpoint::new_signed(chain_id, pos, hash, created_at, &key_name, key_version, &mac)
                 .map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
         })
@@ -354,9 +369,12 @@ fn window_anchors(
 #[pg_extern(volatile, parallel_unsafe)]
 fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
     keyring::require_admin("purge the audit ledger")?;
-    let negative = Spi::get_one_with_args::<bool>("SELECT $1 OPERATOR(pg_catalog.<) pg_catalog.interval '0'", &[older_than.into()])
-        .map_err(WardenError::from)?
-        .unwrap_or(true);
+    let negative = Spi::get_one_with_args::<bool>(
+        "SELECT $1 OPERATOR(pg_catalog.<) pg_catalog.interval '0'",
+        &[older_than.into()],
+    )
+    .map_err(WardenError::from)?
+    .unwrap_or(true);
     if negative {
         return Err(WardenError::invalid("older_than must not be negative").into());
     }
@@ -440,16 +458,18 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
         }
         deleted += removed;
     }
-    let details = json!({"purged_at": warden_core::ledger::timestamp_to_iso(created_at), "deleted": deleted, "chains": chains});
+    let details =
+        json!({"purged_at": warden_core::ledger::timestamp_to_iso(created_at), "deleted": deleted, "chains": chains});
     keyring::as_extension_owner(|| {
         Spi::connect_mut(|client| {
-            client.update(
-                "INSERT INTO warden.audit_log (event_type, action, resource_type, details) \
+            client
+                .update(
+                    "INSERT INTO warden.audit_log (event_type, action, resource_type, details) \
                  VALUES ('audit_purge', 'PURGE', 'audit_log', $1)",
-                None,
-                &[JsonB(details).into()],
-            )
-            .map(|_| ())
+                    None,
+                    &[JsonB(details).into()],
+                )
+                .map(|_| ())
         })
     })?
     .map_err(WardenError::from)?;
@@ -514,8 +534,11 @@ fn log_event(
                         client
                             .prepare_mut(
                                 LOG_INSERT,
-                                &[TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, TEXTOID]
-                                    .map(pgrx::PgOid::from),
+                                &[
+                                    TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID,
+                                    NUMERICOID, TEXTOID,
+                                ]
+                                .map(pgrx::PgOid::from),
                             )?
                             .keep(),
                     );
@@ -560,11 +583,10 @@ mod tests {
         for i in 0..5 {
             Spi::run(&format!("SELECT warden.log_event('t', 'A{i}')")).unwrap();
         }
-        let positions = Spi::get_one::<String>(
-            "SELECT string_agg(chain_pos::text, ',' ORDER BY chain_pos) FROM warden.audit_log",
-        )
-        .unwrap()
-        .unwrap();
+        let positions =
+            Spi::get_one::<String>("SELECT string_agg(chain_pos::text, ',' ORDER BY chain_pos) FROM warden.audit_log")
+                .unwrap()
+                .unwrap();
         assert_eq!(positions, "1,2,3,4,5");
         assert_eq!(Spi::get_one::<bool>("SELECT valid FROM warden.verify_audit()").unwrap(), Some(true));
     }

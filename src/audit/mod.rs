@@ -251,48 +251,74 @@ fn now_micros() -> i64 {
     unsafe { pg_sys::GetCurrentTransactionStartTimestamp() }
 }
 
-/// The audit key's active version: name, version and secret.
-fn signing_key() -> Result<(String, i32, KeyedMac), WardenError> {
-    let name = crate::gucs::audit_key_name();
-    let (version, mac) = keyring::with_key(&name, |key| (key.active().version, key.active().mac.clone()))?;
-    Ok((name, version, mac))
+/// The audit key's active version, which signs checkpoints and digests.
+struct SigningKey {
+    name: String,
+    version: i32,
+    mac: KeyedMac,
+}
+
+impl SigningKey {
+    fn active() -> Result<SigningKey, WardenError> {
+        let name = crate::gucs::audit_key_name();
+        let (version, mac) = keyring::with_key(&name, |key| (key.active().version, key.active().mac.clone()))?;
+        Ok(SigningKey { name, version, mac })
+    }
+
+    /// A checkpoint for the entry at (`chain_id`, `pos`) whose stored hash is `hash`.
+    fn checkpoint(&self, chain_id: i32, pos: i64, hash: Vec<u8>, created_at: i64) -> Result<Checkpoint, WardenError> {
+        let hash: [u8; 32] = hash
+            .try_into()
+            .map_err(|_| WardenError::LedgerCorrupt(format!("audit chain {chain_id} has a malformed entry_hash")))?;
+        Checkpoint::new_signed(chain_id, pos, hash, created_at, &self.name, self.version, &self.mac)
+            .map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
+    }
+}
+
+/// Rows of (chain_id, chain_pos, entry_hash) from a query over the ledger, read as the
+/// extension owner.
+fn chain_positions(
+    query: &str,
+    args: &[pgrx::datum::DatumWithOid<'_>],
+) -> Result<Vec<(i32, i64, Vec<u8>)>, WardenError> {
+    keyring::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let mut rows = Vec::new();
+            for row in client.select(query, None, args)? {
+                if let (Some(chain), Some(pos), Some(hash)) =
+                    (row.get::<i32>(1)?, row.get::<i64>(2)?, row.get::<Vec<u8>>(3)?)
+                {
+                    rows.push((chain, pos, hash));
+                }
+            }
+            Ok::<_, pgrx::spi::SpiError>(rows)
+        })
+    })?
+    .map_err(WardenError::from)
 }
 
 #[pg_extern(volatile, parallel_unsafe)]
 fn audit_digest() -> SqlResult<JsonB> {
     keyring::require_admin("sign an audit digest")?;
-    let heads = keyring::as_extension_owner(|| {
-        Spi::connect(|client| {
-            let table = client.select(
-                "SELECT chain_id, pos, hash FROM ( \
-                   SELECT DISTINCT ON (chain_id) chain_id, pos, hash FROM ( \
-                     SELECT chain_id, chain_pos AS pos, entry_hash AS hash FROM warden.audit_log \
-                     UNION ALL SELECT chain_id, chain_pos, entry_hash FROM warden.audit_checkpoint) h \
-                   ORDER BY chain_id, pos DESC) d ORDER BY chain_id",
-                None,
-                &[],
-            )?;
-            let mut heads = Vec::new();
-            for row in table {
-                if let (Some(chain_id), Some(head_pos), Some(hash)) =
-                    (row.get::<i32>(1)?, row.get::<i64>(2)?, row.get::<Vec<u8>>(3)?)
-                {
-                    if let Ok(head_hash) = <[u8; 32]>::try_from(hash) {
-                        heads.push(DigestChain { chain_id, head_pos, head_hash });
-                    }
-                }
-            }
-            let total = client
-                .select("SELECT pg_catalog.count(*) FROM warden.audit_log", None, &[])?
-                .first()
-                .get_one::<i64>()?
-                .unwrap_or(0);
-            Ok::<_, pgrx::spi::SpiError>((heads, total))
-        })
-    })?
-    .map_err(WardenError::from)?;
-    let (name, version, mac) = signing_key()?;
-    let digest = Digest::new_signed(now_micros(), heads.0, heads.1 as u64, &name, version, &mac)
+    let heads = chain_positions(
+        "SELECT chain_id, pos, hash FROM ( \
+           SELECT DISTINCT ON (chain_id) chain_id, pos, hash FROM ( \
+             SELECT chain_id, chain_pos AS pos, entry_hash AS hash FROM warden.audit_log \
+             UNION ALL SELECT chain_id, chain_pos, entry_hash FROM warden.audit_checkpoint) h \
+           ORDER BY chain_id, pos DESC) d ORDER BY chain_id",
+        &[],
+    )?
+    .into_iter()
+    .filter_map(|(chain_id, head_pos, hash)| {
+        <[u8; 32]>::try_from(hash).ok().map(|head_hash| DigestChain { chain_id, head_pos, head_hash })
+    })
+    .collect();
+    let total =
+        keyring::as_extension_owner(|| Spi::get_one::<i64>("SELECT pg_catalog.count(*) FROM warden.audit_log"))?
+            .map_err(WardenError::from)?
+            .unwrap_or(0);
+    let key = SigningKey::active()?;
+    let digest = Digest::new_signed(now_micros(), heads, total as u64, &key.name, key.version, &key.mac)
         .map_err(|e| WardenError::LedgerCorrupt(e.to_string()))?;
     let value = warden_core::json::parse(&digest.to_json()).map_err(|e| WardenError::Internal(e.to_string()))?;
     Ok(JsonB(value))
@@ -325,45 +351,21 @@ fn window_anchors(
     from: pgrx::datum::TimestampWithTimeZone,
     to: pgrx::datum::TimestampWithTimeZone,
 ) -> Result<Vec<Checkpoint>, WardenError> {
-    let before_window = keyring::as_extension_owner(|| {
-        Spi::connect(|client| {
-            let table = client.select(
-                "SELECT a.chain_id, a.chain_pos, a.entry_hash FROM ( \
-                   SELECT chain_id, pg_catalog.min(chain_pos) AS first FROM warden.audit_log \
-                    WHERE ts OPERATOR(pg_catalog.>=) $1 AND ts OPERATOR(pg_catalog.<) $2 GROUP BY chain_id) f \
-                 JOIN warden.audit_log a ON a.chain_id OPERATOR(pg_catalog.=) f.chain_id \
-                  AND a.chain_pos OPERATOR(pg_catalog.=) (f.first OPERATOR(pg_catalog.-) 1) \
-                 ORDER BY a.chain_id",
-                None,
-                &[from.into(), to.into()],
-            )?;
-            let mut anchors = Vec::new();
-            for row in table {
-                if let (Some(chain), Some(pos), Some(hash)) =
-                    (row.get::<i32>(1)?, row.get::<i64>(2)?, row.get::<Vec<u8>>(3)?)
-                {
-                    anchors.push((chain, pos, hash));
-                }
-            }
-            Ok::<_, pgrx::spi::SpiError>(anchors)
-        })
-    })?
-    .map_err(WardenError::from)?;
+    let before_window = chain_positions(
+        "SELECT a.chain_id, a.chain_pos, a.entry_hash FROM ( \
+           SELECT chain_id, pg_catalog.min(chain_pos) AS first FROM warden.audit_log \
+            WHERE ts OPERATOR(pg_catalog.>=) $1 AND ts OPERATOR(pg_catalog.<) $2 GROUP BY chain_id) f \
+         JOIN warden.audit_log a ON a.chain_id OPERATOR(pg_catalog.=) f.chain_id \
+          AND a.chain_pos OPERATOR(pg_catalog.=) (f.first OPERATOR(pg_catalog.-) 1) \
+         ORDER BY a.chain_id",
+        &[from.into(), to.into()],
+    )?;
     if before_window.is_empty() {
         return Ok(Vec::new());
     }
-    let (key_name, key_version, mac) = signing_key()?;
+    let key = SigningKey::active()?;
     let created_at = now_micros();
-    before_window
-        .into_iter()
-        .map(|(chain_id, pos, hash)| {
-            let hash: [u8; 32] = hash.try_into().map_err(|_| {
-                WardenError::LedgerCorrupt(format!("audit chain {chain_id} has a malformed entry_hash"))
-            })?;
-            Checkpoint::new_signed(chain_id, pos, hash, created_at, &key_name, key_version, &mac)
-                .map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
-        })
-        .collect()
+    before_window.into_iter().map(|(chain_id, pos, hash)| key.checkpoint(chain_id, pos, hash, created_at)).collect()
 }
 
 #[pg_extern(volatile, parallel_unsafe)]
@@ -386,44 +388,27 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
         ))
         .into());
     }
-    let (key_name, key_version, mac) = signing_key()?;
+    let key = SigningKey::active()?;
     let created_at = now_micros();
     // Per chain, the last position such that it and everything before it is older
     // than the cutoff.
-    let plan = keyring::as_extension_owner(|| {
-        Spi::connect(|client| {
-            let table = client.select(
-                "WITH bounds AS ( \
-                   SELECT chain_id, \
-                          pg_catalog.min(chain_pos) FILTER (WHERE ts OPERATOR(pg_catalog.>=) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $1)) AS first_kept, \
-                          pg_catalog.max(chain_pos) AS last \
-                     FROM warden.audit_log GROUP BY chain_id) \
-                 SELECT b.chain_id, a.chain_pos, a.entry_hash \
-                   FROM bounds b JOIN warden.audit_log a ON a.chain_id OPERATOR(pg_catalog.=) b.chain_id \
-                    AND a.chain_pos OPERATOR(pg_catalog.=) COALESCE((b.first_kept OPERATOR(pg_catalog.-) 1), b.last) \
-                  ORDER BY b.chain_id",
-                None,
-                &[older_than.into()],
-            )?;
-            let mut plan = Vec::new();
-            for row in table {
-                if let (Some(chain), Some(pos), Some(hash)) = (row.get::<i32>(1)?, row.get::<i64>(2)?, row.get::<Vec<u8>>(3)?) {
-                    plan.push((chain, pos, hash));
-                }
-            }
-            Ok::<_, pgrx::spi::SpiError>(plan)
-        })
-    })?
-    .map_err(WardenError::from)?;
+    let plan = chain_positions(
+        "WITH bounds AS ( \
+           SELECT chain_id, \
+                  pg_catalog.min(chain_pos) FILTER (WHERE ts OPERATOR(pg_catalog.>=) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $1)) AS first_kept, \
+                  pg_catalog.max(chain_pos) AS last \
+             FROM warden.audit_log GROUP BY chain_id) \
+         SELECT b.chain_id, a.chain_pos, a.entry_hash \
+           FROM bounds b JOIN warden.audit_log a ON a.chain_id OPERATOR(pg_catalog.=) b.chain_id \
+            AND a.chain_pos OPERATOR(pg_catalog.=) COALESCE((b.first_kept OPERATOR(pg_catalog.-) 1), b.last) \
+          ORDER BY b.chain_id",
+        &[older_than.into()],
+    )?;
 
     let mut deleted = 0i64;
     let mut chains = Vec::new();
     for (chain_id, pos, hash) in plan {
-        let hash: [u8; 32] = hash
-            .try_into()
-            .map_err(|_| WardenError::LedgerCorrupt(format!("audit chain {chain_id} has a malformed entry_hash")))?;
-        let checkpoint = Checkpoint::new_signed(chain_id, pos, hash, created_at, &key_name, key_version, &mac)
-            .map_err(|e| WardenError::LedgerCorrupt(e.to_string()))?;
+        let checkpoint = key.checkpoint(chain_id, pos, hash, created_at)?;
         let removed = keyring::as_extension_owner(|| {
             Spi::connect_mut(|client| {
                 client.update(
@@ -436,8 +421,8 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
                         pos.into(),
                         checkpoint.entry_hash.to_vec().into(),
                         timestamptz(created_at).into(),
-                        key_name.as_str().into(),
-                        key_version.into(),
+                        key.name.as_str().into(),
+                        key.version.into(),
                         checkpoint.signature.to_vec().into(),
                     ],
                 )?;

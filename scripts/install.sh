@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Builds pg_warden (release) and installs it into the system PostgreSQL.
+# Builds pg_warden (release) and installs it into the system PostgreSQL, together with the
+# install scripts of earlier releases (sql/released) and the upgrade scripts between
+# versions (sql/upgrade), so `CREATE EXTENSION pg_warden VERSION '<old>'` and
+# `ALTER EXTENSION pg_warden UPDATE` work.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 cd "$(dirname "$0")/.."
@@ -8,3 +11,4 @@ if [ -n "$SUDO" ]; then
 else
   cargo pgrx install --release --pg-config "$PG_CONFIG"
 fi
+scripts/install-upgrades.sh

@@ -152,4 +152,15 @@ SELECT valid, total_entries, invalid_entries FROM warden.verify_audit();
 SELECT valid, invalid_entries FROM warden.verify_audit(:'digest');
 SELECT warden.log_event('after_purge', 'NOTE') IS NOT NULL AS logged;
 SELECT valid FROM warden.verify_audit();
+
+-- Large entries: a compressed details document and an out-of-line one verify like any
+-- other, and a change inside one is found at that entry.
+SELECT warden.log_event('large', 'NOTE', details => jsonb_build_object('text', repeat('abc', 400000))) IS NOT NULL AS compressed;
+SELECT warden.log_event('large', 'NOTE', details => jsonb_build_object('hex',
+         (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 20000) g))) IS NOT NULL AS out_of_line;
+SELECT valid, invalid_entries FROM warden.verify_audit();
+SAVEPOINT s;
+SELECT pg_temp.tamper($$UPDATE warden.audit_log SET details = jsonb_set(details, '{hex}', to_jsonb(upper(details->>'hex'))) WHERE details ? 'hex'$$);
+SELECT r.reason, a.event_type FROM pg_temp.report() r JOIN warden.audit_log a ON a.id = r.entry_id;
+ROLLBACK TO SAVEPOINT s;
 ROLLBACK;

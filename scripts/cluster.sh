@@ -16,8 +16,15 @@ unix_socket_directories = '$WARDEN_SOCKDIR'
 port = $WARDEN_PGPORT
 shared_buffers = 512MB
 max_connections = 100
-log_line_prefix = '%m [%p] %q%u@%d '
 CONF
+  fi
+  # %e writes each message's SQLSTATE (scripts/regress.sh looks for XX000). A cluster made
+  # without it gets the line appended (the last one wins) and, if running, a reload.
+  if ! as_postgres grep -q "^log_line_prefix = '[^']*%e" "$WARDEN_PGDATA/postgresql.conf"; then
+    echo "log_line_prefix = '%m [%p] %e %q%u@%d '" | as_postgres tee -a "$WARDEN_PGDATA/postgresql.conf" >/dev/null
+    if as_postgres "$PG_BIN/pg_ctl" -D "$WARDEN_PGDATA" status >/dev/null 2>&1; then
+      as_postgres "$PG_BIN/pg_ctl" -D "$WARDEN_PGDATA" reload >/dev/null
+    fi
   fi
   if as_postgres "$PG_BIN/pg_ctl" -D "$WARDEN_PGDATA" status >/dev/null 2>&1; then
     echo "cluster: already running on $WARDEN_SOCKDIR port $WARDEN_PGPORT"

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup install verifier demo demo-stop test test-unit test-pgrx test-regress test-multi bench
+.PHONY: setup install verifier demo demo-stop test test-unit test-pgrx test-regress test-multi bench soak
 
 setup:
 	@scripts/setup.sh
@@ -36,3 +36,6 @@ test-multi: install verifier
 
 bench: install
 	bench/run
+
+soak: install
+	scripts/soak.sh

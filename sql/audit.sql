@@ -12,7 +12,9 @@ CREATE TABLE warden.audit_log (
     correlation_id    text,
     tenant            text,
     reason            text,
-    confidence        numeric(5,4) CHECK (confidence BETWEEN 0 AND 1),
+    -- 0 to 1; checked by the chain trigger (a CHECK constraint would be prepared again
+    -- for every one-row INSERT).
+    confidence        numeric(5,4),
     details           jsonb,
     before_state      jsonb,
     after_state       jsonb,

@@ -29,6 +29,12 @@ pub enum WardenError {
     /// 40001: a concurrent change won a race; retrying the statement succeeds.
     #[error("{0}")]
     ConcurrentChange(String),
+    /// 23502: a required column of a ledger entry is NULL.
+    #[error("{0}")]
+    NotNull(String),
+    /// 23514: a value of a ledger entry is out of its range.
+    #[error("{0}")]
+    CheckViolation(String),
     /// XX001: ledger data is not as pg_warden wrote it.
     #[error("{0}")]
     LedgerCorrupt(String),
@@ -56,6 +62,8 @@ impl WardenError {
             WardenError::KeyUnavailable { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             WardenError::TooComplex(_) => ERRCODE_STATEMENT_TOO_COMPLEX,
             WardenError::ConcurrentChange(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,
+            WardenError::NotNull(_) => ERRCODE_NOT_NULL_VIOLATION,
+            WardenError::CheckViolation(_) => ERRCODE_CHECK_VIOLATION,
             WardenError::LedgerCorrupt(_) => ERRCODE_DATA_CORRUPTED,
             WardenError::Internal(_) => ERRCODE_INTERNAL_ERROR,
         }
@@ -75,6 +83,7 @@ impl WardenError {
             WardenError::KeyUnavailable { hint, .. } => Some(hint.clone()),
             WardenError::TooComplex(_) => None,
             WardenError::ConcurrentChange(_) => Some("Retry the statement.".into()),
+            WardenError::NotNull(_) | WardenError::CheckViolation(_) => None,
             WardenError::LedgerCorrupt(_) => Some("Run warden.verify_audit() to locate the damage.".into()),
             WardenError::Internal(_) => {
                 Some("Reinstall the extension with DROP EXTENSION / CREATE EXTENSION.".into())

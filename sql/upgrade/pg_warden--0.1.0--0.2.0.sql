@@ -2,3 +2,7 @@
 -- Brings a 0.1.0 installation to exactly what CREATE EXTENSION pg_warden creates in 0.2.0;
 -- tests/multi/t_upgrade.sh compares the two catalog by catalog.
 \echo Use "ALTER EXTENSION pg_warden UPDATE" to load this file. \quit
+
+-- The confidence range moved from a CHECK constraint into the chain trigger (and
+-- warden.log_event's direct insert path); entries already stored were checked on entry.
+ALTER TABLE warden.audit_log DROP CONSTRAINT audit_log_confidence_check;

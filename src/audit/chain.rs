@@ -312,6 +312,10 @@ struct Row {
 }
 
 impl Row {
+    fn empty(natts: usize) -> Self {
+        Row { values: vec![pg_sys::Datum::from(0); natts], nulls: vec![true; natts] }
+    }
+
     fn text(&self, col: usize) -> Result<Option<String>, WardenError> {
         if self.nulls[col] {
             return Ok(None);
@@ -426,19 +430,27 @@ fn chain_entry<'a>(
     let (table, tupdesc_ptr) = unsafe { ((*data.tg_relation).rd_id, (*data.tg_relation).rd_att) };
     let tupdesc = unsafe { PgTupleDesc::from_pg_unchecked(tupdesc_ptr) };
     let cols = cached_columns(table, &tupdesc)?;
-    let natts = tupdesc.len();
-    let mut row = Row { values: vec![pg_sys::Datum::from(0); natts], nulls: vec![true; natts] };
+    let mut row = Row::empty(tupdesc.len());
     unsafe {
         pg_sys::heap_deform_tuple(data.tg_trigtuple, tupdesc_ptr, row.values.as_mut_ptr(), row.nulls.as_mut_ptr())
     };
+    fill_entry(table, &cols, &mut row)?;
+    let tuple =
+        unsafe { pg_sys::heap_form_tuple(tupdesc_ptr, row.values.as_ptr().cast_mut(), row.nulls.as_ptr().cast_mut()) };
+    Ok(unsafe { PgHeapTuple::from_heap_tuple(tupdesc, tuple) })
+}
 
+/// Completes a ledger row whose content columns are set: session facts (whatever the
+/// client supplied is replaced), secret-named JSON fields as fingerprints, the actor's
+/// default, the confidence range, then the link to this backend's chain and the
+/// signature. Advances the chain head; an abort rewinds it.
+fn fill_entry(table: pg_sys::Oid, cols: &Columns, row: &mut Row) -> Result<(), WardenError> {
     let key_name = gucs::audit_key_name();
     let signing = keyring::with_key(&key_name, |key| {
         let active = key.active();
         keyring::KeyVersion { version: active.version, mac: active.mac.clone() }
     })?;
 
-    // Session facts: whatever the client supplied is replaced.
     let ts = unsafe { pg_sys::GetCurrentTimestamp() };
     row.set(cols.ts, Some(pg_sys::Datum::from(ts)));
     let session_user = session_user_name();
@@ -462,9 +474,9 @@ fn chain_entry<'a>(
         row.set(cols.actor, Some(text_datum(&session_user)));
     }
 
-    let details = scrub_jsonb(&mut row, cols.details, &signing)?;
-    let before_state = scrub_jsonb(&mut row, cols.before_state, &signing)?;
-    let after_state = scrub_jsonb(&mut row, cols.after_state, &signing)?;
+    let details = scrub_jsonb(row, cols.details, &signing)?;
+    let before_state = scrub_jsonb(row, cols.before_state, &signing)?;
+    let after_state = scrub_jsonb(row, cols.after_state, &signing)?;
     let event_type = row.text(cols.event_type)?;
     let action = row.text(cols.action)?;
     let actor = row.text(cols.actor)?;
@@ -474,6 +486,9 @@ fn chain_entry<'a>(
     let tenant = row.text(cols.tenant)?;
     let reason = row.text(cols.reason)?;
     let confidence = row.output(cols.confidence, pg_sys::numeric_out);
+    if let Some(text) = &confidence {
+        check_confidence(text)?;
+    }
     let id = if row.nulls[cols.id] { 0 } else { row.values[cols.id].value() as i64 };
 
     let content = EntryContent {
@@ -508,11 +523,181 @@ fn chain_entry<'a>(
     row.set(cols.key_name, Some(text_datum(&key_name)));
     row.set(cols.key_version, Some(pg_sys::Datum::from(signing.version)));
     row.set(cols.signature, Some(bytea_datum(&link.signature)));
-
-    let tuple =
-        unsafe { pg_sys::heap_form_tuple(tupdesc_ptr, row.values.as_ptr().cast_mut(), row.nulls.as_ptr().cast_mut()) };
     advance_head(ChainHead { pos: link.chain_pos, hash: link.entry_hash }, head);
-    Ok(unsafe { PgHeapTuple::from_heap_tuple(tupdesc, tuple) })
+    Ok(())
+}
+
+/// `confidence` is a probability: 0 to 1 (NaN is not). Checked here rather than by a
+/// CHECK constraint, which PostgreSQL would prepare again for every one-row INSERT.
+fn check_confidence(text: &str) -> Result<(), WardenError> {
+    match text.parse::<f64>() {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(()),
+        _ => Err(WardenError::CheckViolation(format!("confidence must be between 0 and 1, not {text}"))),
+    }
+}
+
+/// The values `warden.log_event` takes, as datums of their SQL types (text, except
+/// `details` jsonb and `confidence` numeric).
+pub(super) struct EventArgs {
+    pub event_type: Option<pg_sys::Datum>,
+    pub action: Option<pg_sys::Datum>,
+    pub resource_type: Option<pg_sys::Datum>,
+    pub resource_id: Option<pg_sys::Datum>,
+    pub details: Option<pg_sys::Datum>,
+    pub actor: Option<pg_sys::Datum>,
+    pub correlation_id: Option<pg_sys::Datum>,
+    pub reason: Option<pg_sys::Datum>,
+    pub confidence: Option<pg_sys::Datum>,
+    pub tenant: Option<pg_sys::Datum>,
+}
+
+thread_local! {
+    /// (ledger oid, its identity sequence): looked up again when the ledger is recreated.
+    static IDENTITY: Cell<Option<(pg_sys::Oid, pg_sys::Oid)>> = const { Cell::new(None) };
+}
+
+/// Appends an entry to `warden.audit_log` without the executor: the row is completed by
+/// the same code as the chain trigger, then written to the heap and its indexes
+/// directly. An INSERT through SPI prepares an executor, a trigger call and the
+/// table's constraints for every one-row statement; this path is what keeps
+/// `warden.log_event` close to a plain INSERT.
+///
+/// Returns `None`, having written nothing, when the ledger has anything only the
+/// executor handles (another trigger, a rule, row security, a CHECK constraint, a
+/// generated column), when restore mode is on, or when a required value is NULL: the
+/// caller then inserts through SPI, with PostgreSQL's own behaviour and errors.
+#[cfg(not(feature = "pg13"))]
+pub(super) fn insert_entry(args: &EventArgs) -> Result<Option<i64>, WardenError> {
+    if gucs::RESTORE_MODE.get() || args.event_type.is_none() || args.action.is_none() {
+        return Ok(None);
+    }
+    unsafe {
+        let namespace = pg_sys::get_namespace_oid(c"warden".as_ptr(), true);
+        let table = pg_sys::get_relname_relid(c"audit_log".as_ptr(), namespace);
+        if namespace == pg_sys::InvalidOid || table == pg_sys::InvalidOid {
+            return Ok(None);
+        }
+        // The errors an INSERT would raise in a read-only transaction or on a standby.
+        pg_sys::PreventCommandIfReadOnly(c"INSERT".as_ptr());
+        pg_sys::PreventCommandDuringRecovery(c"INSERT".as_ptr());
+        let rel = pg_sys::table_open(table, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+        if !executor_free(rel) {
+            pg_sys::table_close(rel, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE);
+            return Ok(None);
+        }
+        let tupdesc = PgTupleDesc::from_pg_unchecked((*rel).rd_att);
+        let cols = cached_columns(table, &tupdesc)?;
+        let mut row = Row::empty(tupdesc.len());
+        row.set(cols.event_type, args.event_type);
+        row.set(cols.action, args.action);
+        row.set(cols.resource_type, args.resource_type);
+        row.set(cols.resource_id, args.resource_id);
+        row.set(cols.details, args.details);
+        row.set(cols.actor, args.actor);
+        row.set(cols.correlation_id, args.correlation_id);
+        row.set(cols.reason, args.reason);
+        row.set(cols.tenant, args.tenant);
+        // numeric to the column's numeric(p, s), as an INSERT's assignment does.
+        let typmod = tupdesc.get(cols.confidence).map_or(-1, |a| a.atttypmod);
+        let confidence = args.confidence.and_then(|value| {
+            pgrx::direct_function_call_as_datum(pg_sys::numeric, &[Some(value), Some(pg_sys::Datum::from(typmod))])
+        });
+        row.set(cols.confidence, confidence);
+        let sequence = identity_sequence(table, cols.id);
+        let id = pgrx::direct_function_call::<i64>(pg_sys::nextval_oid, &[Some(pg_sys::Datum::from(sequence))])
+            .ok_or_else(|| WardenError::Internal("the ledger's identity sequence returned NULL".into()))?;
+        row.set(cols.id, Some(pg_sys::Datum::from(id)));
+
+        fill_entry(table, &cols, &mut row)?;
+        for (col, attr) in tupdesc.iter().enumerate() {
+            if attr.attnotnull && !attr.is_dropped() && row.nulls[col] {
+                return Err(WardenError::NotNull(format!(
+                    "null value in column \"{}\" of relation \"audit_log\" violates not-null constraint",
+                    attr.name()
+                )));
+            }
+        }
+        let tuple = pg_sys::heap_form_tuple((*rel).rd_att, row.values.as_mut_ptr(), row.nulls.as_mut_ptr());
+        pg_sys::heap_insert(rel, tuple, pg_sys::GetCurrentCommandId(true), 0, std::ptr::null_mut());
+        insert_index_entries(rel, tuple);
+        pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+        Ok(Some(id))
+    }
+}
+
+/// Whether a row can go to the ledger's heap and indexes without the executor: a plain
+/// table whose only triggers are pg_warden's own (chain and append-only guard, both
+/// ENABLE ALWAYS), without rules, row security, CHECK constraints or generated columns.
+#[cfg(not(feature = "pg13"))]
+unsafe fn executor_free(rel: pg_sys::Relation) -> bool {
+    unsafe {
+        let form = &*(*rel).rd_rel;
+        if form.relkind != pg_sys::RELKIND_RELATION as std::ffi::c_char || form.relrowsecurity || form.relhasrules {
+            return false;
+        }
+        let constr = (*(*rel).rd_att).constr;
+        if !constr.is_null() && ((*constr).num_check > 0 || (*constr).has_generated_stored) {
+            return false;
+        }
+        let triggers = (*rel).trigdesc;
+        if triggers.is_null() {
+            return false;
+        }
+        let triggers = std::slice::from_raw_parts((*triggers).triggers, (*triggers).numtriggers as usize);
+        let ours = |t: &pg_sys::Trigger| {
+            let name = CStr::from_ptr(t.tgname).to_bytes();
+            (name == b"zz_audit_chain" || name == b"audit_append_only")
+                && t.tgenabled == pg_sys::TRIGGER_FIRES_ALWAYS as std::ffi::c_char
+        };
+        triggers.iter().all(ours) && triggers.iter().any(|t| CStr::from_ptr(t.tgname).to_bytes() == b"zz_audit_chain")
+    }
+}
+
+/// The identity sequence of the ledger's `id` column.
+#[cfg(not(feature = "pg13"))]
+unsafe fn identity_sequence(table: pg_sys::Oid, id_col: usize) -> pg_sys::Oid {
+    if let Some((cached_table, sequence)) = IDENTITY.get() {
+        if cached_table == table {
+            return sequence;
+        }
+    }
+    let sequence = unsafe { pg_sys::getIdentitySequence(table, (id_col + 1) as pg_sys::AttrNumber, false) };
+    IDENTITY.set(Some((table, sequence)));
+    sequence
+}
+
+/// Adds the index entries of a heap tuple just inserted (its `t_self` is set), checking
+/// unique indexes, as the executor does after an INSERT.
+#[cfg(not(feature = "pg13"))]
+unsafe fn insert_index_entries(rel: pg_sys::Relation, tuple: pg_sys::HeapTuple) {
+    unsafe {
+        let estate = pg_sys::CreateExecutorState();
+        let result_rel = pg_sys::palloc0(std::mem::size_of::<pg_sys::ResultRelInfo>()).cast::<pg_sys::ResultRelInfo>();
+        (*result_rel).type_ = pg_sys::NodeTag::T_ResultRelInfo;
+        pg_sys::InitResultRelInfo(result_rel, rel, 1, std::ptr::null_mut(), 0);
+        pg_sys::ExecOpenIndices(result_rel, false);
+        let slot = pg_sys::MakeSingleTupleTableSlot((*rel).rd_att, &pg_sys::TTSOpsHeapTuple);
+        pg_sys::ExecStoreHeapTuple(tuple, slot, false);
+        let (update, no_dup_err, spec_conflict, arbiter_indexes) =
+            (false, false, std::ptr::null_mut(), std::ptr::null_mut());
+        // PostgreSQL 16 added `onlySummarizing` (false: every index gets the entry).
+        #[cfg(any(feature = "pg14", feature = "pg15"))]
+        pg_sys::ExecInsertIndexTuples(result_rel, slot, estate, update, no_dup_err, spec_conflict, arbiter_indexes);
+        #[cfg(not(any(feature = "pg14", feature = "pg15")))]
+        pg_sys::ExecInsertIndexTuples(
+            result_rel,
+            slot,
+            estate,
+            update,
+            no_dup_err,
+            spec_conflict,
+            arbiter_indexes,
+            false,
+        );
+        pg_sys::ExecDropSingleTupleTableSlot(slot);
+        pg_sys::ExecCloseIndices(result_rel);
+        pg_sys::FreeExecutorState(estate);
+    }
 }
 
 /// BEFORE UPDATE OR DELETE OR TRUNCATE (statement level, ENABLE ALWAYS) on the ledger

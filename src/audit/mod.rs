@@ -594,6 +594,25 @@ fn log_event(
 ) -> SqlResult<i64> {
     use pgrx::datum::DatumWithOid;
     use pgrx::pg_sys::{JSONBOID, NUMERICOID, TEXTOID};
+    #[cfg(not(feature = "pg13"))]
+    {
+        let datum = |v: Option<&str>| v.and_then(|v| v.into_datum());
+        let event = chain::EventArgs {
+            event_type: datum(event_type),
+            action: datum(action),
+            resource_type: datum(resource_type),
+            resource_id: datum(resource_id),
+            details: details.as_ref().map(|doc| doc.datum()),
+            actor: datum(actor),
+            correlation_id: datum(correlation_id),
+            reason: datum(reason),
+            confidence: confidence.clone().and_then(|n| n.into_datum()),
+            tenant: datum(tenant),
+        };
+        if let Some(id) = keyring::as_extension_owner(|| chain::insert_entry(&event))?? {
+            return Ok(id);
+        }
+    }
     let text = |v: Option<&str>| -> DatumWithOid<'_> { v.into() };
     let args = [
         text(event_type),

@@ -1,0 +1,40 @@
+-- warden.log_event writes rows to the ledger's heap and indexes itself when it can.
+-- It must keep every rule an INSERT applies, with the same SQLSTATEs, and hand over to
+-- a real INSERT (through the executor and the chain trigger) when the ledger has
+-- anything only the executor handles.
+BEGIN READ ONLY;
+SELECT outcome($$SELECT warden.log_event('ro', 'NOTE')$$) AS read_only_transaction;
+ROLLBACK;
+
+BEGIN;
+SELECT warden.create_key('audit', '\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
+SELECT q, outcome(q) FROM (VALUES
+    ($$SELECT warden.log_event(NULL, 'NOTE')$$),
+    ($$SELECT warden.log_event('c', NULL)$$),
+    ($$SELECT warden.log_event('c', 'NOTE', confidence => 1.5)$$),
+    ($$SELECT warden.log_event('c', 'NOTE', confidence => -0.0001)$$),
+    ($$SELECT warden.log_event('c', 'NOTE', confidence => 'NaN')$$),
+    ($$SELECT warden.log_event('c', 'NOTE', confidence => 12)$$),
+    ($$INSERT INTO warden.audit_log (event_type, action, confidence) VALUES ('c', 'NOTE', 1.5)$$),
+    ($$INSERT INTO warden.audit_log (event_type, action) VALUES (NULL, 'NOTE')$$)
+) AS t(q);
+-- Values are assigned as an INSERT assigns them: confidence rounds to numeric(5,4).
+SELECT warden.log_event('c', 'NOTE', confidence => 0.99995, reason => 'rounded') > 0 AS logged;
+SELECT warden.log_event('c', 'NOTE', confidence => 0, details => '{"token": "t", "n": [1, 2]}') > 0 AS logged;
+INSERT INTO warden.audit_log (event_type, action, confidence) VALUES ('c', 'INSERT', 0.5);
+SELECT event_type, action, confidence, reason, details ? 'token_fingerprint' AS scrubbed, chain_pos,
+       id = (SELECT max(id) FROM warden.audit_log a2 WHERE a2.chain_pos <= a.chain_pos) AS id_in_order
+  FROM warden.audit_log a ORDER BY chain_pos;
+SELECT valid, total_entries, invalid_entries FROM warden.verify_audit();
+
+-- A trigger someone added with the guards bypassed (a superuser can): log_event hands
+-- the row to the executor, so that trigger runs and the entry is still chained.
+ALTER EVENT TRIGGER warden_audit_ddl_guard DISABLE;
+CREATE FUNCTION pg_temp.add_reason() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.reason := 'set by a user trigger'; RETURN NEW; END $$;
+CREATE TRIGGER aa_user BEFORE INSERT ON warden.audit_log FOR EACH ROW EXECUTE FUNCTION pg_temp.add_reason();
+ALTER EVENT TRIGGER warden_audit_ddl_guard ENABLE ALWAYS;
+SELECT warden.log_event('after_user_trigger', 'NOTE') > 0 AS logged;
+SELECT reason, chain_pos FROM warden.audit_log WHERE event_type = 'after_user_trigger';
+SELECT valid, total_entries, invalid_entries FROM warden.verify_audit();
+ROLLBACK;

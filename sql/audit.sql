@@ -44,6 +44,8 @@ CREATE INDEX audit_log_brin ON warden.audit_log
 CREATE INDEX audit_log_correlation ON warden.audit_log (correlation_id) WHERE correlation_id IS NOT NULL;
 REVOKE ALL ON warden.audit_log FROM PUBLIC;
 GRANT SELECT ON warden.audit_log TO warden_admin;
+-- Key officers may read the ledger, so their pg_dump may carry its sequence too.
+GRANT SELECT ON SEQUENCE warden.audit_log_id_seq TO warden_admin;
 
 -- Retention checkpoints: the last purged entry of each chain, signed.
 CREATE TABLE warden.audit_checkpoint (

@@ -6,3 +6,6 @@
 -- The confidence range moved from a CHECK constraint into the chain trigger (and
 -- warden.log_event's direct insert path); entries already stored were checked on entry.
 ALTER TABLE warden.audit_log DROP CONSTRAINT audit_log_confidence_check;
+
+-- Key officers may read the ledger, so their pg_dump may carry its sequence too.
+GRANT SELECT ON SEQUENCE warden.audit_log_id_seq TO warden_admin;

@@ -27,6 +27,15 @@ SELECT q, outcome(q) FROM (VALUES
 SELECT jsonb_typeof(warden.fingerprint_secrets((repeat('[', 127) || repeat(']', 127))::jsonb, 'regress')) AS deepest_ok;
 -- A 64 MB value fingerprints like any other.
 SELECT length(warden.fingerprint(repeat('x', 64 * 1024 * 1024), 'regress')) AS big_value_fingerprint_length;
+-- Hundreds of MB: a 300 MB text fingerprints and anonymizes; a 100 MB secret inside a
+-- document is fingerprinted; a 100 MB ledger entry is chained and verifies.
+SELECT length(warden.fingerprint(repeat('x', 300 * 1024 * 1024), 'regress')) AS fingerprint_300mb;
+SELECT length(warden.anonymize(repeat('y', 300 * 1024 * 1024), 'hash', key_name => 'regress')) > 0 AS anonymize_300mb;
+SELECT length(warden.fingerprint_secrets(jsonb_build_object('password', repeat('z', 100 * 1024 * 1024)), 'regress')::text) < 200
+       AS secret_100mb_fingerprinted;
+SELECT warden.create_key('audit', '\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f') AS audit_key;
+SELECT warden.log_event('big', 'NOTE', details => jsonb_build_object('blob', repeat('b', 100 * 1024 * 1024))) > 0 AS logged_100mb;
+SELECT valid, total_entries FROM warden.verify_audit();
 -- No message above contains the key's bytes.
 SELECT outcome($$SELECT warden.create_key('regress', '\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f')$$)
        LIKE '%000102%' AS message_leaks_secret;

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup install verifier demo demo-stop test test-unit test-pgrx test-regress test-multi bench soak
+.PHONY: setup install verifier demo demo-stop test test-unit test-pgrx test-regress test-multi bench soak fuzz
 
 setup:
 	@scripts/setup.sh
@@ -39,3 +39,7 @@ bench: install
 
 soak: install
 	scripts/soak.sh
+
+# Not part of `make test`: each cargo-fuzz target for FUZZ_SECONDS (default 60).
+fuzz:
+	scripts/fuzz.sh

@@ -27,7 +27,7 @@ use std::io::{self, Write};
 use super::checkpoint::Checkpoint;
 use super::digest::Digest;
 use super::encoding::{ChainMaterial, EntryContent, EntryRef, Hash, CONTENT_COLUMNS, HASH_LEN};
-use super::jsonb::{jsonb_text, write_escaped};
+use super::jsonb::{jsonb_text, write_escaped, write_jsonb_text_within};
 use super::scan::{decode_hex, ParseError, Scanner};
 use super::time::{timestamp_from_iso, write_timestamp_iso};
 use super::verify::{verify_entries, LedgerEntry, Report};
@@ -282,15 +282,17 @@ fn opt_timestamp(s: &mut Scanner<'_>) -> Result<Option<i64>, ParseError> {
 
 /// Most genuine `jsonb` output is no longer than its compact JSON plus the spaces after
 /// `,` and `:`; only an exponent can grow a number much further. Past this bound the
-/// value cannot be what PostgreSQL printed, and rebuilding it could exhaust memory.
+/// value cannot be what PostgreSQL printed, and rebuilding it could exhaust memory, so
+/// rebuilding stops there.
 const JSONB_GROWTH_FACTOR: usize = 4;
 const JSONB_GROWTH_SLACK: usize = 64;
 
 fn jsonb_value(s: &mut Scanner<'_>) -> Result<String, ParseError> {
     let start = s.offset();
     let (value, consumed) = s.json_value()?;
-    let text = jsonb_text(&value);
-    if text.len() > consumed.saturating_mul(JSONB_GROWTH_FACTOR).saturating_add(JSONB_GROWTH_SLACK) {
+    let max_len = consumed.saturating_mul(JSONB_GROWTH_FACTOR).saturating_add(JSONB_GROWTH_SLACK);
+    let mut text = String::new();
+    if !write_jsonb_text_within(&value, &mut text, max_len) {
         return Err(s.error_at(start, "number exponent expands beyond what jsonb output can hold"));
     }
     Ok(text)

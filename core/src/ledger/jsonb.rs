@@ -38,6 +38,15 @@ struct Frame<'v> {
 /// Appends [`jsonb_text`] of `value` to `out`. Walks with its own stack, so a value of any
 /// depth, however it was built, cannot overflow the thread's stack.
 pub fn write_jsonb_text(value: &Value, out: &mut String) {
+    let complete = write_jsonb_text_within(value, out, usize::MAX);
+    debug_assert!(complete);
+}
+
+/// [`write_jsonb_text`], unless that would make `out` longer than `max_len` bytes: then
+/// it stops early, leaving part of the text in `out`, and returns false. A number's
+/// expanded length is known before it is written, so an exponent that would expand far
+/// past `max_len` allocates nothing.
+pub(crate) fn write_jsonb_text_within(value: &Value, out: &mut String, max_len: usize) -> bool {
     let mut stack: Vec<Frame<'_>> = Vec::new();
     let mut next = value;
     loop {
@@ -45,7 +54,18 @@ pub fn write_jsonb_text(value: &Value, out: &mut String) {
             Value::Null => out.push_str("null"),
             Value::Bool(true) => out.push_str("true"),
             Value::Bool(false) => out.push_str("false"),
-            Value::Number(number) => write_numeric(number.as_str(), out),
+            Value::Number(number) => {
+                let text = number.as_str();
+                let decimal = Decimal::parse(text);
+                let len = decimal.as_ref().map_or(text.len(), Decimal::written_len);
+                if out.len().saturating_add(len) > max_len {
+                    return false;
+                }
+                match decimal {
+                    Some(decimal) => decimal.write(out),
+                    None => out.push_str(text),
+                }
+            }
             Value::String(text) => write_escaped(text, out),
             Value::Array(items) => {
                 out.push('[');
@@ -58,8 +78,11 @@ pub fn write_jsonb_text(value: &Value, out: &mut String) {
                 stack.push(Frame { items: Items::Object(pairs.into_iter()), first: true });
             }
         }
+        if out.len() > max_len {
+            return false;
+        }
         loop {
-            let Some(frame) = stack.last_mut() else { return };
+            let Some(frame) = stack.last_mut() else { return out.len() <= max_len };
             let item = match &mut frame.items {
                 Items::Array(items) => items.next().map(|v| (None, v)),
                 Items::Object(pairs) => pairs.next().map(|(k, v)| (Some(k), v)),
@@ -121,16 +144,9 @@ pub(crate) fn write_escaped(text: &str, out: &mut String) {
     out.push('"');
 }
 
-/// Appends the `numeric_out` text of the JSON number `text`. A number outside
-/// `numeric`'s range is written as given: PostgreSQL could not have stored it, so its
-/// entry fails verification either way, and expanding a huge exponent would only waste
-/// memory.
-fn write_numeric(text: &str, out: &mut String) {
-    match Decimal::parse(text) {
-        Some(decimal) => decimal.write(out),
-        None => out.push_str(text),
-    }
-}
+// A number is written as `numeric_out` prints it (`Decimal::write`). One outside
+// `numeric`'s range is written as given: PostgreSQL could not have stored it, so its entry
+// fails verification either way, and expanding a huge exponent would only waste memory.
 
 /// A JSON number as the digit string `int_digits ++ frac_digits` with the decimal point
 /// `point` digits from its start (negative or past its end after an exponent).
@@ -188,6 +204,18 @@ impl<'t> Decimal<'t> {
     /// exponent, never below zero.
     fn scale(&self) -> i64 {
         (self.len() - self.point).max(0)
+    }
+
+    /// How many bytes [`Decimal::write`] appends.
+    fn written_len(&self) -> usize {
+        let integer = match self.first_nonzero() {
+            None => 1,
+            Some(first) => {
+                usize::from(self.negative) + usize::from(self.point <= first) + (self.point - first).max(0) as usize
+            }
+        };
+        let scale = self.scale() as usize;
+        integer + if scale > 0 { 1 + scale } else { 0 }
     }
 
     fn write(&self, out: &mut String) {
@@ -326,6 +354,39 @@ mod tests {
         assert_eq!(render("1e131071").len(), 131_072);
         assert_eq!(render("1e-16383").len(), 16_385);
         assert_eq!(render("0.1e131072").len(), 131_072);
+    }
+
+    #[test]
+    fn written_len_is_what_write_appends() {
+        let numbers = "0 -0 -0.0 0e5 0e-5 -0e-2 0.000e3 1.50 1e2 1E-2 -1.0e+3 0.5e1 5e-1 1.0E0 123.456e-5 \
+                       -98765432109876543210.0123456789 1e131071 1e-16383 0.1e131072 -7";
+        for text in numbers.split_whitespace() {
+            let decimal = Decimal::parse(text).expect("within numeric's range");
+            let mut out = String::new();
+            decimal.write(&mut out);
+            assert_eq!(decimal.written_len(), out.len(), "{text}");
+        }
+    }
+
+    /// Found while writing the `export` fuzz target's memory bound: the export reader
+    /// checked a `jsonb` value's rebuilt length only after rebuilding it, so 90 KB of
+    /// `1e131071` took 1.3 GB before being refused.
+    #[test]
+    fn bounded_rendering_stops_before_expanding_an_exponent() {
+        let many = format!("[{}]", vec!["1e131071"; 1000].join(","));
+        let value = crate::json::parse(&many).expect("JSON");
+        let mut out = String::new();
+        assert!(!write_jsonb_text_within(&value, &mut out, 4 * many.len() + 64));
+        assert!(out.capacity() < 64, "allocated {} bytes", out.capacity());
+        // The bound is exact: a text of max_len bytes fits, one byte less does not.
+        for json in [r#"{"b": [1e2, "x"], "a": null}"#, "1e131071", "[]", r#""s""#] {
+            let full = render(json);
+            let value = crate::json::parse(json).expect("JSON");
+            let mut out = String::new();
+            assert!(write_jsonb_text_within(&value, &mut out, full.len()), "{json}");
+            assert_eq!(out, full);
+            assert!(!write_jsonb_text_within(&value, &mut String::new(), full.len() - 1), "{json}");
+        }
     }
 
     #[test]

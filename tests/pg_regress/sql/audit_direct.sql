@@ -18,6 +18,11 @@ SELECT q, outcome(q) FROM (VALUES
     ($$INSERT INTO warden.audit_log (event_type, action, confidence) VALUES ('c', 'NOTE', 1.5)$$),
     ($$INSERT INTO warden.audit_log (event_type, action) VALUES (NULL, 'NOTE')$$)
 ) AS t(q);
+-- log_event's own write does not call the chain trigger; a plain INSERT does.
+SET LOCAL track_functions = 'all';
+SELECT warden.log_event('c', 'NOTE') > 0 AS logged;
+SELECT coalesce(sum(calls), 0) AS trigger_calls_for_log_event FROM pg_stat_xact_user_functions
+ WHERE schemaname = 'warden' AND funcname = 'audit_chain_entry';
 -- Values are assigned as an INSERT assigns them: confidence rounds to numeric(5,4).
 SELECT warden.log_event('c', 'NOTE', confidence => 0.99995, reason => 'rounded') > 0 AS logged;
 SELECT warden.log_event('c', 'NOTE', confidence => 0, details => '{"token": "t", "n": [1, 2]}') > 0 AS logged;
@@ -36,5 +41,7 @@ CREATE TRIGGER aa_user BEFORE INSERT ON warden.audit_log FOR EACH ROW EXECUTE FU
 ALTER EVENT TRIGGER warden_audit_ddl_guard ENABLE ALWAYS;
 SELECT warden.log_event('after_user_trigger', 'NOTE') > 0 AS logged;
 SELECT reason, chain_pos FROM warden.audit_log WHERE event_type = 'after_user_trigger';
+SELECT sum(calls) AS trigger_calls_after_fallback FROM pg_stat_xact_user_functions
+ WHERE schemaname = 'warden' AND funcname = 'audit_chain_entry';
 SELECT valid, total_entries, invalid_entries FROM warden.verify_audit();
 ROLLBACK;

@@ -316,13 +316,13 @@ impl Row {
         Row { values: vec![pg_sys::Datum::from(0); natts], nulls: vec![true; natts] }
     }
 
-    fn text(&self, col: usize) -> Result<Option<String>, WardenError> {
+    /// A text column in place (detoasted only when compressed or out of line).
+    fn text(&self, col: usize) -> Result<Option<&str>, WardenError> {
         if self.nulls[col] {
             return Ok(None);
         }
-        let text = unsafe { pgrx::text_to_rust_str(pg_sys::pg_detoast_datum_packed(self.values[col].cast_mut_ptr())) }
-            .map_err(|_| WardenError::invalid("audit entry text is not valid UTF-8"))?;
-        Ok(Some(text.to_owned()))
+        let bytes = unsafe { crate::fingerprint::varlena_bytes(self.values[col]) };
+        std::str::from_utf8(bytes).map(Some).map_err(|_| WardenError::invalid("audit entry text is not valid UTF-8"))
     }
 
     /// A value's text through its type's output function (jsonb_out, numeric_out, ...).
@@ -494,14 +494,14 @@ fn fill_entry(table: pg_sys::Oid, cols: &Columns, row: &mut Row) -> Result<(), W
     let content = EntryContent {
         id,
         ts: Some(ts),
-        event_type: event_type.as_deref(),
-        action: action.as_deref(),
-        actor: actor.as_deref(),
-        resource_type: resource_type.as_deref(),
-        resource_id: resource_id.as_deref(),
-        correlation_id: correlation_id.as_deref(),
-        tenant: tenant.as_deref(),
-        reason: reason.as_deref(),
+        event_type,
+        action,
+        actor,
+        resource_type,
+        resource_id,
+        correlation_id,
+        tenant,
+        reason,
         confidence: confidence.as_deref(),
         details: details.as_deref(),
         before_state: before_state.as_deref(),
@@ -564,11 +564,11 @@ thread_local! {
 ///
 /// Returns `None`, having written nothing, when the ledger has anything only the
 /// executor handles (another trigger, a rule, row security, a CHECK constraint, a
-/// generated column), when restore mode is on, or when a required value is NULL: the
-/// caller then inserts through SPI, with PostgreSQL's own behaviour and errors.
+/// generated column) or when restore mode is on: the caller then inserts through SPI,
+/// with PostgreSQL's own behaviour and errors.
 #[cfg(not(feature = "pg13"))]
 pub(super) fn insert_entry(args: &EventArgs) -> Result<Option<i64>, WardenError> {
-    if gucs::RESTORE_MODE.get() || args.event_type.is_none() || args.action.is_none() {
+    if gucs::RESTORE_MODE.get() {
         return Ok(None);
     }
     unsafe {

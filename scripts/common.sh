@@ -1,6 +1,8 @@
 # Shared settings for pg_warden's scripts; sourced, not run.
 PG_MAJOR="${PG_MAJOR:-15}"
-PG_BIN="/usr/lib/postgresql/${PG_MAJOR}/bin"
+# PG_BIN may point at a private copy of the server (a worktree testing its own build
+# beside another one); by default the system PostgreSQL.
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/${PG_MAJOR}/bin}"
 PG_CONFIG="${PG_BIN}/pg_config"
 # The throwaway cluster: private data directory, socket directory and port, never the
 # machine's default cluster.

@@ -6,9 +6,13 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 cd "$(dirname "$0")/.."
+# WARDEN_BUILD=debug installs a debug build (faster to build while developing); tests,
+# CI and benchmarks use the release build.
+profile=(--release)
+[ "${WARDEN_BUILD:-release}" = debug ] && profile=()
 if [ -n "$SUDO" ]; then
-  cargo pgrx install --release --pg-config "$PG_CONFIG" --sudo
+  cargo pgrx install "${profile[@]}" --pg-config "$PG_CONFIG" --sudo
 else
-  cargo pgrx install --release --pg-config "$PG_CONFIG"
+  cargo pgrx install "${profile[@]}" --pg-config "$PG_CONFIG"
 fi
 scripts/install-upgrades.sh

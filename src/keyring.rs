@@ -95,13 +95,32 @@ fn drop_cache_if_stale() {
     }
 }
 
+/// The search path code runs under while it has another role's rights: the catalog
+/// first and the session's temporary schema last, so no temporary relation or type (a
+/// `pg_temp.jsonb` domain, a temp table named `pg_class`) can stand in for a system one.
+/// Functions and operators are never looked up in `pg_temp`.
+const PRIVILEGED_SEARCH_PATH: &CStr = c"pg_catalog, pg_temp";
+
 /// Runs `f` as `user` in a security-restricted operation (as PostgreSQL runs maintenance
-/// commands as a table's owner). An error inside `f` aborts the (sub)transaction, which
-/// restores the caller's user id on its own.
+/// commands as a table's owner), with `search_path` pinned to [`PRIVILEGED_SEARCH_PATH`]
+/// for its duration (as a function's `SET search_path` clause would). An error inside
+/// `f` aborts the (sub)transaction, which restores the caller's user id and settings on
+/// its own.
 pub fn as_user<R>(user: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
     let mut saved_user = pg_sys::InvalidOid;
     let mut saved_context: std::ffi::c_int = 0;
-    unsafe {
+    let nest_level = unsafe {
+        let level = pg_sys::NewGUCNestLevel();
+        pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            PRIVILEGED_SEARCH_PATH.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
         pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
         pg_sys::SetUserIdAndSecContext(
             user,
@@ -109,9 +128,13 @@ pub fn as_user<R>(user: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
                 | pg_sys::SECURITY_LOCAL_USERID_CHANGE as std::ffi::c_int
                 | pg_sys::SECURITY_RESTRICTED_OPERATION as std::ffi::c_int,
         );
-    }
+        level
+    };
     let result = f();
-    unsafe { pg_sys::SetUserIdAndSecContext(saved_user, saved_context) };
+    unsafe {
+        pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
+        pg_sys::AtEOXact_GUC(true, nest_level);
+    }
     result
 }
 

@@ -107,31 +107,6 @@ CREATE FUNCTION warden.export_audit("from" timestamptz DEFAULT '-infinity', "to"
     LANGUAGE sql VOLATILE
 AS $$ SELECT warden.export_audit_text("from", "to")::jsonb $$;
 
--- Row capture for audited tables: one ledger entry per row change, and one per TRUNCATE.
--- TG_ARGV holds the table's primary key columns, which make the resource_id.
-CREATE FUNCTION warden.audit_capture() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, warden
-AS $$
-DECLARE
-    row_doc jsonb := CASE WHEN TG_OP = 'DELETE' THEN to_jsonb(OLD) WHEN TG_OP <> 'TRUNCATE' THEN to_jsonb(NEW) END;
-    key_text text;
-BEGIN
-    IF TG_NARGS > 0 AND row_doc IS NOT NULL THEN
-        SELECT string_agg(row_doc ->> col, ',' ORDER BY ord) INTO key_text
-          FROM unnest(TG_ARGV) WITH ORDINALITY AS k(col, ord);
-    END IF;
-    INSERT INTO warden.audit_log (event_type, action, resource_type, resource_id, before_state, after_state)
-    VALUES (CASE WHEN TG_OP = 'TRUNCATE' THEN 'table_truncate' ELSE 'row_change' END,
-            TG_OP,
-            format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME),
-            key_text,
-            CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN to_jsonb(OLD) END,
-            CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN to_jsonb(NEW) END);
-    RETURN NULL;
-END
-$$;
-
 CREATE FUNCTION warden.audit_table(tbl regclass) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, warden
@@ -235,7 +210,9 @@ CREATE EVENT TRIGGER warden_audit_drop_guard ON sql_drop
 -- Privileges.
 REVOKE ALL ON FUNCTION warden.log_event(text, text, text, text, jsonb, text, text, text, numeric, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.log_event(text, text, text, text, jsonb, text, text, text, numeric, text) TO warden_user;
+-- Creating a capture trigger needs EXECUTE on its function: key officers audit tables.
 REVOKE ALL ON FUNCTION warden.audit_capture() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.audit_capture() TO warden_admin;
 REVOKE ALL ON FUNCTION warden.audit_table(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION warden.unaudit_table(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.audit_table(regclass), warden.unaudit_table(regclass) TO warden_admin;
@@ -248,6 +225,8 @@ REVOKE ALL ON FUNCTION warden.verify_audit(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION warden.audit_digest() FROM PUBLIC;
 REVOKE ALL ON FUNCTION warden.export_audit(timestamptz, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION warden.export_audit_text(timestamptz, timestamptz) FROM PUBLIC;
+-- export_audit is SQL calling export_audit_text with the caller's rights.
+GRANT EXECUTE ON FUNCTION warden.export_audit_text(timestamptz, timestamptz) TO warden_admin;
 REVOKE ALL ON FUNCTION warden.purge_audit(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.verify_audit(), warden.verify_audit(jsonb), warden.audit_digest(),
     warden.export_audit(timestamptz, timestamptz), warden.purge_audit(interval) TO warden_admin;
@@ -259,7 +238,7 @@ COMMENT ON TABLE warden.audit_checkpoint IS
 COMMENT ON FUNCTION warden.log_event(text, text, text, text, jsonb, text, text, text, numeric, text) IS
     'Appends a chained, signed entry to warden.audit_log and returns its id; actor defaults to the session user; secret-named keys in details are fingerprinted.';
 COMMENT ON FUNCTION warden.audit_capture() IS
-    'Internal: trigger function that records row changes of an audited table in the ledger.';
+    'Internal: trigger function that records row changes of an audited table in the ledger; runs with the rights of the statement that fired it.';
 COMMENT ON FUNCTION warden.audit_table(regclass) IS
     'Captures INSERT, UPDATE, DELETE (before/after JSONB, secret-named columns fingerprinted) and TRUNCATE of a table into the ledger.';
 COMMENT ON FUNCTION warden.unaudit_table(regclass) IS

@@ -23,6 +23,9 @@ pub enum WardenError {
     /// 55000: a key version cannot be used in the server's present state.
     #[error("{message}")]
     KeyUnavailable { message: String, hint: String },
+    /// 55000: the ledger or this session is not in a state where the operation can run.
+    #[error("{message}")]
+    NotInState { message: String, hint: String },
     /// 54001: a document is nested too deeply to process.
     #[error("{0}")]
     TooComplex(String),
@@ -60,6 +63,7 @@ impl WardenError {
             WardenError::KeyExists(_) => ERRCODE_DUPLICATE_OBJECT,
             WardenError::NotAdmin(_) => ERRCODE_INSUFFICIENT_PRIVILEGE,
             WardenError::KeyUnavailable { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            WardenError::NotInState { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             WardenError::TooComplex(_) => ERRCODE_STATEMENT_TOO_COMPLEX,
             WardenError::ConcurrentChange(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,
             WardenError::NotNull(_) => ERRCODE_NOT_NULL_VIOLATION,
@@ -81,6 +85,7 @@ impl WardenError {
                 Some("Only superusers and members of the warden_admin role may do this.".into())
             }
             WardenError::KeyUnavailable { hint, .. } => Some(hint.clone()),
+            WardenError::NotInState { hint, .. } => Some(hint.clone()),
             WardenError::TooComplex(_) => None,
             WardenError::ConcurrentChange(_) => Some("Retry the statement.".into()),
             WardenError::NotNull(_) | WardenError::CheckViolation(_) => None,

@@ -44,6 +44,11 @@ struct Lease {
     table: pg_sys::Oid,
     chain_id: i32,
     head: ChainHead,
+    /// Set when an abort rewound the head: the rewound value is re-read from the table
+    /// before the next entry, so an entry another backend committed at that position (a
+    /// unique violation on (chain_id, chain_pos) was the abort's cause) is linked to,
+    /// never collided with again.
+    stale: bool,
 }
 
 thread_local! {
@@ -59,6 +64,13 @@ thread_local! {
 unsafe extern "C-unwind" fn on_xact_event(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
     use pg_sys::XactEvent::*;
     match event {
+        XACT_EVENT_PRE_COMMIT | XACT_EVENT_PARALLEL_PRE_COMMIT => {
+            // Entries on a chain whose lease is gone could commit beside another
+            // backend's: refuse to commit them.
+            if UNDO.with(|u| !u.borrow().is_empty()) && !lease_still_held() {
+                ErrorReport::from(lease_lost()).report(PgLogLevel::ERROR);
+            }
+        }
         XACT_EVENT_PRE_PREPARE => {
             if UNDO.with(|u| !u.borrow().is_empty()) {
                 ErrorReport::new(
@@ -108,8 +120,54 @@ fn rewind_to(subid: pg_sys::SubTransactionId) {
         LEASE.with(|l| {
             if let Some(lease) = l.borrow_mut().as_mut() {
                 lease.head = head;
+                lease.stale = true;
             }
         });
+    }
+}
+
+/// The advisory lock that leases `chain_id` (session level, as `pg_try_advisory_lock`
+/// takes it: database, class, chain id).
+fn lease_lock_tag(chain_id: i32) -> pg_sys::LOCKTAG {
+    pg_sys::LOCKTAG {
+        locktag_field1: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+        locktag_field2: LEASE_LOCK_CLASS as u32,
+        locktag_field3: chain_id as u32,
+        locktag_field4: 2,
+        locktag_type: pg_sys::LockTagType::LOCKTAG_ADVISORY as u8,
+        locktag_lockmethodid: pg_sys::USER_LOCKMETHOD as u8,
+    }
+}
+
+unsafe extern "C-unwind" {
+    // lock.h; not in pgrx's bindings. A lookup in the backend's local lock table.
+    #[cfg(not(any(feature = "pg17", feature = "pg18")))]
+    fn LockHeldByMe(locktag: *const pg_sys::LOCKTAG, lockmode: pg_sys::LOCKMODE) -> bool;
+    #[cfg(any(feature = "pg17", feature = "pg18"))]
+    fn LockHeldByMe(locktag: *const pg_sys::LOCKTAG, lockmode: pg_sys::LOCKMODE, orstronger: bool) -> bool;
+}
+
+/// Whether this backend still holds the lock that leases `chain_id`. It can lose it
+/// without pg_warden knowing: `pg_advisory_unlock_all()`, or `DISCARD ALL`, which every
+/// connection pooler sends when it hands the connection to another client.
+fn lock_held(chain_id: i32) -> bool {
+    let tag = lease_lock_tag(chain_id);
+    let mode = pg_sys::ExclusiveLock as pg_sys::LOCKMODE;
+    #[cfg(not(any(feature = "pg17", feature = "pg18")))]
+    let held = unsafe { LockHeldByMe(&tag, mode) };
+    #[cfg(any(feature = "pg17", feature = "pg18"))]
+    let held = unsafe { LockHeldByMe(&tag, mode, false) };
+    held
+}
+
+fn lease_still_held() -> bool {
+    LEASE.with(|l| l.borrow().as_ref().is_none_or(|lease| lock_held(lease.chain_id)))
+}
+
+fn lease_lost() -> WardenError {
+    WardenError::NotInState {
+        message: "this session lost its audit chain lease while its transaction had ledger entries on it".into(),
+        hint: "Do not release pg_warden's advisory locks (pg_advisory_unlock_all) inside a transaction that logs; retry the transaction.".into(),
     }
 }
 
@@ -182,15 +240,25 @@ fn try_lock_chain(chain_id: i32) -> Result<bool, WardenError> {
     .map_err(WardenError::from)
 }
 
-/// The chain this backend appends to and its head, leasing one on first use.
+/// The chain this backend appends to and its head, leasing one on first use. The lease
+/// is checked on every call: a backend that lost its lock leases a chain again (its
+/// own, if nobody took it meanwhile) and re-reads the head.
 fn leased_head(table: pg_sys::Oid) -> Result<(i32, ChainHead), WardenError> {
-    if let Some(found) = LEASE.with(|l| l.borrow().as_ref().filter(|l| l.table == table).map(|l| (l.chain_id, l.head)))
-    {
-        return Ok(found);
-    }
-    // A lease on a ledger that was dropped and recreated keeps its chain number but
-    // re-reads the head from the new table.
-    let held = LEASE.with(|l| l.borrow().as_ref().map(|l| l.chain_id));
+    let cached = LEASE.with(|l| l.borrow().as_ref().map(|l| (l.table, l.chain_id, l.head, l.stale)));
+    let held = match cached {
+        Some((_, chain_id, _, _)) if !lock_held(chain_id) => {
+            if UNDO.with(|u| !u.borrow().is_empty()) {
+                return Err(lease_lost());
+            }
+            LEASE.with(|l| *l.borrow_mut() = None);
+            None
+        }
+        Some((leased_table, chain_id, head, false)) if leased_table == table => return Ok((chain_id, head)),
+        // A stale head, or a lease on a ledger that was dropped and recreated: keep the
+        // chain number, read the head again.
+        Some((_, chain_id, _, _)) => Some(chain_id),
+        None => None,
+    };
     let chain_id = match held {
         Some(chain_id) => chain_id,
         None => {
@@ -208,7 +276,7 @@ fn leased_head(table: pg_sys::Oid) -> Result<(i32, ChainHead), WardenError> {
         }
     };
     let head = read_head(chain_id)?;
-    LEASE.with(|l| *l.borrow_mut() = Some(Lease { table, chain_id, head }));
+    LEASE.with(|l| *l.borrow_mut() = Some(Lease { table, chain_id, head, stale: false }));
     Ok((chain_id, head))
 }
 
@@ -415,7 +483,7 @@ fn audit_chain_entry<'a>(
 
 /// Raises an error from a trigger: pgrx turns a trigger's `Err` into a panic (an
 /// internal error), so the report is raised here with its own SQLSTATE instead.
-fn raise(report: ErrorReport) -> ! {
+pub(super) fn raise(report: ErrorReport) -> ! {
     report.report(PgLogLevel::ERROR);
     unreachable!("ERROR does not return")
 }
@@ -423,9 +491,6 @@ fn raise(report: ErrorReport) -> ! {
 fn chain_entry<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
 ) -> Result<PgHeapTuple<'a, pgrx::AllocatedByPostgres>, WardenError> {
-    if gucs::RESTORE_MODE.get() {
-        return trigger.new().ok_or_else(|| WardenError::Internal("chain trigger fired without a new row".into()));
-    }
     let data = trigger.trigger_data();
     let (table, tupdesc_ptr) = unsafe { ((*data.tg_relation).rd_id, (*data.tg_relation).rd_att) };
     let tupdesc = unsafe { PgTupleDesc::from_pg_unchecked(tupdesc_ptr) };
@@ -434,10 +499,71 @@ fn chain_entry<'a>(
     unsafe {
         pg_sys::heap_deform_tuple(data.tg_trigtuple, tupdesc_ptr, row.values.as_mut_ptr(), row.nulls.as_mut_ptr())
     };
+    if gucs::RESTORE_MODE.get() || arrives_complete(&cols, &row) {
+        keep_sequence_ahead(table, &cols, &row)?;
+        return trigger.new().ok_or_else(|| WardenError::Internal("chain trigger fired without a new row".into()));
+    }
+    // Ids, like the chain columns, are never taken from the client: an id chosen ahead
+    // of the sequence (OVERRIDING SYSTEM VALUE, COPY) would make later entries collide.
+    row.set(cols.id, Some(next_id(table, cols.id)?));
     fill_entry(table, &cols, &mut row)?;
     let tuple =
         unsafe { pg_sys::heap_form_tuple(tupdesc_ptr, row.values.as_ptr().cast_mut(), row.nulls.as_ptr().cast_mut()) };
     Ok(unsafe { PgHeapTuple::from_heap_tuple(tupdesc, tuple) })
+}
+
+/// Whether a row is a ledger entry written elsewhere, to be stored exactly as given: it
+/// carries its complete chain material and session facts, and comes from a superuser
+/// (`psql` or `pg_restore` loading a dump) or from the logical replication apply worker.
+/// Trusting them is no weaker than the superuser-only `warden.restore_mode`: such rows
+/// are proven by verification, never by how they arrived. Rows from anyone else are
+/// chained as new entries whatever they carry.
+fn arrives_complete(cols: &Columns, row: &Row) -> bool {
+    let material = [
+        cols.id,
+        cols.ts,
+        cols.session_user_name,
+        cols.txid,
+        cols.chain_id,
+        cols.chain_pos,
+        cols.prev_hash,
+        cols.entry_hash,
+        cols.key_name,
+        cols.key_version,
+        cols.signature,
+    ];
+    material.iter().all(|&col| !row.nulls[col]) && unsafe { pg_sys::superuser() || pg_sys::IsLogicalWorker() }
+}
+
+/// After storing an entry as given: the identity sequence moves past its id, so the
+/// ledger's own later entries never take an id a restored or replicated one has.
+fn keep_sequence_ahead(table: pg_sys::Oid, cols: &Columns, row: &Row) -> Result<(), WardenError> {
+    if row.nulls[cols.id] {
+        return Ok(());
+    }
+    let id = row.values[cols.id].value() as i64;
+    if AHEAD_OF.get().is_some_and(|(t, ahead)| t == table && ahead >= id) {
+        return Ok(());
+    }
+    keyring::as_extension_owner(|| unsafe {
+        let sequence = pg_sys::Datum::from(identity_sequence(table, cols.id));
+        let last = pgrx::direct_function_call::<i64>(pg_sys::pg_sequence_last_value, &[Some(sequence)]);
+        if last.is_none_or(|last| last < id) {
+            pgrx::direct_function_call_as_datum(pg_sys::setval_oid, &[Some(sequence), Some(pg_sys::Datum::from(id))]);
+        }
+    })?;
+    AHEAD_OF.set(Some((table, id)));
+    Ok(())
+}
+
+fn next_id(table: pg_sys::Oid, id_col: usize) -> Result<pg_sys::Datum, WardenError> {
+    let sequence = unsafe { identity_sequence(table, id_col) };
+    // As the extension owner: the INSERT's own default already used the caller's rights.
+    let id = keyring::as_extension_owner(|| unsafe {
+        pgrx::direct_function_call::<i64>(pg_sys::nextval_oid, &[Some(pg_sys::Datum::from(sequence))])
+    })?
+    .ok_or_else(|| WardenError::Internal("the ledger's identity sequence returned NULL".into()))?;
+    Ok(pg_sys::Datum::from(id))
 }
 
 /// Completes a ledger row whose content columns are set: session facts (whatever the
@@ -536,8 +662,8 @@ fn check_confidence(text: &str) -> Result<(), WardenError> {
     }
 }
 
-/// The values `warden.log_event` takes, as datums of their SQL types (text, except
-/// `details` jsonb and `confidence` numeric).
+/// The content of a new entry, as datums of the ledger's column types (text, except
+/// `details`, `before_state`, `after_state` jsonb and `confidence` numeric).
 pub(super) struct EventArgs {
     pub event_type: Option<pg_sys::Datum>,
     pub action: Option<pg_sys::Datum>,
@@ -549,11 +675,77 @@ pub(super) struct EventArgs {
     pub reason: Option<pg_sys::Datum>,
     pub confidence: Option<pg_sys::Datum>,
     pub tenant: Option<pg_sys::Datum>,
+    pub before_state: Option<pg_sys::Datum>,
+    pub after_state: Option<pg_sys::Datum>,
 }
 
 thread_local! {
     /// (ledger oid, its identity sequence): looked up again when the ledger is recreated.
     static IDENTITY: Cell<Option<(pg_sys::Oid, pg_sys::Oid)>> = const { Cell::new(None) };
+    /// (ledger oid, id): the identity sequence is known to be at or past this id.
+    static AHEAD_OF: Cell<Option<(pg_sys::Oid, i64)>> = const { Cell::new(None) };
+}
+
+thread_local! {
+    /// The INSERT [`append`] falls back to, prepared once per backend; the plan cache
+    /// re-plans it if the ledger table is ever replaced.
+    static APPEND_PLAN: RefCell<Option<std::rc::Rc<pgrx::spi::OwnedPreparedStatement>>> = const { RefCell::new(None) };
+}
+
+const APPEND_INSERT: &str = "INSERT INTO warden.audit_log (event_type, action, resource_type, resource_id, details, \
+    actor, correlation_id, reason, confidence, tenant, before_state, after_state) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
+
+/// Appends an entry and returns its id: the one privileged write of `log_event` and of
+/// row capture. Only this runs with the extension owner's rights, and it takes no name
+/// from the caller: the content arrives as datums, already computed with the caller's
+/// rights. Written directly to the heap when it can be ([`insert_entry`]), else by a
+/// kept INSERT plan through the chain trigger.
+pub(super) fn append(args: &EventArgs) -> Result<i64, WardenError> {
+    #[cfg(not(feature = "pg13"))]
+    if let Some(id) = keyring::as_extension_owner(|| insert_entry(args))?? {
+        return Ok(id);
+    }
+    use pgrx::datum::DatumWithOid;
+    use pgrx::pg_sys::{JSONBOID, NUMERICOID, TEXTOID};
+    let arg = |value: Option<pg_sys::Datum>, oid: pg_sys::Oid| match value {
+        Some(datum) => unsafe { DatumWithOid::new(datum, oid) },
+        None => DatumWithOid::null_oid(oid),
+    };
+    let params = [
+        arg(args.event_type, TEXTOID),
+        arg(args.action, TEXTOID),
+        arg(args.resource_type, TEXTOID),
+        arg(args.resource_id, TEXTOID),
+        arg(args.details, JSONBOID),
+        arg(args.actor, TEXTOID),
+        arg(args.correlation_id, TEXTOID),
+        arg(args.reason, TEXTOID),
+        arg(args.confidence, NUMERICOID),
+        arg(args.tenant, TEXTOID),
+        arg(args.before_state, JSONBOID),
+        arg(args.after_state, JSONBOID),
+    ];
+    let id = keyring::as_extension_owner(|| {
+        Spi::connect_mut(|client| {
+            // A shared handle, so an error while executing never frees the kept plan.
+            let plan = match APPEND_PLAN.with(|p| p.borrow().clone()) {
+                Some(plan) => plan,
+                None => {
+                    let types = [
+                        TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, TEXTOID,
+                        JSONBOID, JSONBOID,
+                    ]
+                    .map(pgrx::PgOid::from);
+                    let plan = std::rc::Rc::new(client.prepare_mut(APPEND_INSERT, &types)?.keep());
+                    APPEND_PLAN.with(|p| *p.borrow_mut() = Some(plan.clone()));
+                    plan
+                }
+            };
+            client.update(&*plan, Some(1), &params)?.first().get_one::<i64>()
+        })
+    })??;
+    id.ok_or_else(|| WardenError::Internal("INSERT into warden.audit_log returned no id".into()))
 }
 
 /// Appends an entry to `warden.audit_log` without the executor: the row is completed by
@@ -597,6 +789,8 @@ pub(super) fn insert_entry(args: &EventArgs) -> Result<Option<i64>, WardenError>
         row.set(cols.correlation_id, args.correlation_id);
         row.set(cols.reason, args.reason);
         row.set(cols.tenant, args.tenant);
+        row.set(cols.before_state, args.before_state);
+        row.set(cols.after_state, args.after_state);
         // numeric to the column's numeric(p, s), as an INSERT's assignment does.
         let typmod = tupdesc.get(cols.confidence).map_or(-1, |a| a.atttypmod);
         let confidence = args.confidence.and_then(|value| {
@@ -654,7 +848,6 @@ unsafe fn executor_free(rel: pg_sys::Relation) -> bool {
 }
 
 /// The identity sequence of the ledger's `id` column.
-#[cfg(not(feature = "pg13"))]
 unsafe fn identity_sequence(table: pg_sys::Oid, id_col: usize) -> pg_sys::Oid {
     if let Some((cached_table, sequence)) = IDENTITY.get() {
         if cached_table == table {

@@ -3,6 +3,7 @@
 //! is in [`chain`]; the encoding and chain math are `warden_core::ledger`, shared with
 //! the offline verifier `warden-verify`.
 
+mod capture;
 pub mod chain;
 
 use pgrx::prelude::*;
@@ -565,19 +566,10 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
     Ok(deleted)
 }
 
-thread_local! {
-    /// log_event's INSERT, prepared once per backend; the plan cache re-plans it if the
-    /// ledger table is ever replaced.
-    static LOG_PLAN: std::cell::RefCell<Option<std::rc::Rc<pgrx::spi::OwnedPreparedStatement>>> = const { std::cell::RefCell::new(None) };
-}
-
-const LOG_INSERT: &str = "INSERT INTO warden.audit_log (event_type, action, resource_type, resource_id, details, \
-    actor, correlation_id, reason, confidence, tenant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
-
 /// Appends an entry and returns its id. Written in Rust rather than as a SECURITY
-/// DEFINER SQL function: the INSERT's plan is kept for the session and no setting is
-/// switched per call; only the one INSERT runs with the owner's privileges, so callers
-/// need EXECUTE (warden_user), not INSERT on the table. Declared in sql/audit.sql.
+/// DEFINER SQL function: no setting is switched per call and only the one write runs
+/// with the owner's privileges ([`chain::append`]), so callers need EXECUTE
+/// (warden_user), not INSERT on the table. Declared in sql/audit.sql.
 #[allow(clippy::too_many_arguments)]
 #[pg_extern(volatile, parallel_unsafe, sql = false)]
 fn log_event(
@@ -592,73 +584,22 @@ fn log_event(
     confidence: Option<pgrx::AnyNumeric>,
     tenant: Option<&str>,
 ) -> SqlResult<i64> {
-    use pgrx::datum::DatumWithOid;
-    use pgrx::pg_sys::{JSONBOID, NUMERICOID, TEXTOID};
-    #[cfg(not(feature = "pg13"))]
-    {
-        let datum = |v: Option<&str>| v.and_then(|v| v.into_datum());
-        let event = chain::EventArgs {
-            event_type: datum(event_type),
-            action: datum(action),
-            resource_type: datum(resource_type),
-            resource_id: datum(resource_id),
-            details: details.as_ref().map(|doc| doc.datum()),
-            actor: datum(actor),
-            correlation_id: datum(correlation_id),
-            reason: datum(reason),
-            confidence: confidence.clone().and_then(|n| n.into_datum()),
-            tenant: datum(tenant),
-        };
-        if let Some(id) = keyring::as_extension_owner(|| chain::insert_entry(&event))?? {
-            return Ok(id);
-        }
-    }
-    let text = |v: Option<&str>| -> DatumWithOid<'_> { v.into() };
-    let args = [
-        text(event_type),
-        text(action),
-        text(resource_type),
-        text(resource_id),
-        match &details {
-            Some(doc) => unsafe { DatumWithOid::new(doc.datum(), JSONBOID) },
-            None => DatumWithOid::null_oid(JSONBOID),
-        },
-        text(actor),
-        text(correlation_id),
-        text(reason),
-        match confidence {
-            Some(n) => unsafe { DatumWithOid::new(n, NUMERICOID) },
-            None => DatumWithOid::null_oid(NUMERICOID),
-        },
-        text(tenant),
-    ];
-    let id = keyring::as_extension_owner(|| {
-        Spi::connect_mut(|client| {
-            // A shared handle, so an error while executing never frees the kept plan.
-            let plan = match LOG_PLAN.with(|p| p.borrow().clone()) {
-                Some(plan) => plan,
-                None => {
-                    let plan = std::rc::Rc::new(
-                        client
-                            .prepare_mut(
-                                LOG_INSERT,
-                                &[
-                                    TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID,
-                                    NUMERICOID, TEXTOID,
-                                ]
-                                .map(pgrx::PgOid::from),
-                            )?
-                            .keep(),
-                    );
-                    LOG_PLAN.with(|p| *p.borrow_mut() = Some(plan.clone()));
-                    plan
-                }
-            };
-            client.update(&*plan, Some(1), &args)?.first().get_one::<i64>()
-        })
-    })?
-    .map_err(WardenError::from)?;
-    id.ok_or_else(|| WardenError::Internal("INSERT into warden.audit_log returned no id".into()).into())
+    let datum = |v: Option<&str>| v.and_then(|v| v.into_datum());
+    let event = chain::EventArgs {
+        event_type: datum(event_type),
+        action: datum(action),
+        resource_type: datum(resource_type),
+        resource_id: datum(resource_id),
+        details: details.as_ref().map(|doc| doc.datum()),
+        actor: datum(actor),
+        correlation_id: datum(correlation_id),
+        reason: datum(reason),
+        confidence: confidence.and_then(|n| n.into_datum()),
+        tenant: datum(tenant),
+        before_state: None,
+        after_state: None,
+    };
+    Ok(chain::append(&event)?)
 }
 
 pgrx::extension_sql_file!(
@@ -667,6 +608,7 @@ pgrx::extension_sql_file!(
     requires = [
         "fingerprint",
         chain::audit_chain_entry,
+        capture::audit_capture,
         chain::audit_guard,
         chain::creating_extension,
         log_event,

@@ -97,6 +97,45 @@ CREATE FUNCTION warden.log_event(
     VOLATILE
     LANGUAGE c AS 'MODULE_PATHNAME', 'log_event_wrapper';
 
+-- confidence as double precision, which drivers send for a float (psycopg, JDBC): no
+-- implicit cast leads from float8 to numeric, and an overload that a call without a
+-- float8 could also match through defaults would make that call ambiguous. Two forms
+-- that cannot: confidence third, for calls that name their arguments
+-- (`log_event(e, a, confidence => 0.9::float8, resource_type => ...)`), whose later
+-- parameters have the types of the numeric form at the same positions, so positional
+-- calls still resolve to it; and all ten positionally.
+CREATE FUNCTION warden.log_event(
+    event_type     text,
+    action         text,
+    confidence     double precision,
+    resource_type  text  DEFAULT NULL,
+    details        jsonb DEFAULT NULL,
+    resource_id    text  DEFAULT NULL,
+    actor          text  DEFAULT NULL,
+    reason         text  DEFAULT NULL
+) RETURNS bigint
+    VOLATILE
+    LANGUAGE sql
+AS $$ SELECT warden.log_event(event_type => $1, action => $2, confidence => $3::pg_catalog.numeric,
+        resource_type => $4, details => $5, resource_id => $6, actor => $7, reason => $8) $$;
+CREATE FUNCTION warden.log_event(
+    event_type     text,
+    action         text,
+    resource_type  text,
+    resource_id    text,
+    details        jsonb,
+    actor          text,
+    correlation_id text,
+    reason         text,
+    confidence     double precision,
+    tenant         text DEFAULT NULL
+) RETURNS bigint
+    VOLATILE
+    LANGUAGE sql
+AS $$ SELECT warden.log_event(event_type => $1, action => $2, confidence => $9::pg_catalog.numeric,
+        resource_type => $3, resource_id => $4, details => $5, actor => $6, correlation_id => $7,
+        reason => $8, tenant => $10) $$;
+
 CREATE FUNCTION warden.verify_audit(digest jsonb)
     RETURNS TABLE (valid boolean, total_entries bigint, invalid_entries bigint, issues jsonb)
     VOLATILE STRICT
@@ -210,6 +249,8 @@ CREATE EVENT TRIGGER warden_audit_drop_guard ON sql_drop
 -- Privileges.
 REVOKE ALL ON FUNCTION warden.log_event(text, text, text, text, jsonb, text, text, text, numeric, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.log_event(text, text, text, text, jsonb, text, text, text, numeric, text) TO warden_user;
+REVOKE ALL ON FUNCTION warden.log_event(text, text, double precision, text, jsonb, text, text, text), warden.log_event(text, text, text, text, jsonb, text, text, text, double precision, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.log_event(text, text, double precision, text, jsonb, text, text, text), warden.log_event(text, text, text, text, jsonb, text, text, text, double precision, text) TO warden_user;
 -- Creating a capture trigger needs EXECUTE on its function: key officers audit tables.
 REVOKE ALL ON FUNCTION warden.audit_capture() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.audit_capture() TO warden_admin;
@@ -237,6 +278,10 @@ COMMENT ON TABLE warden.audit_checkpoint IS
     'Signed retention checkpoints: the last purged entry of each chain, so the rest stays verifiable.';
 COMMENT ON FUNCTION warden.log_event(text, text, text, text, jsonb, text, text, text, numeric, text) IS
     'Appends a chained, signed entry to warden.audit_log and returns its id; actor defaults to the session user; secret-named keys in details are fingerprinted.';
+COMMENT ON FUNCTION warden.log_event(text, text, double precision, text, jsonb, text, text, text) IS
+    'warden.log_event with confidence as double precision (drivers send floats so), for calls naming confidence; same entry as the numeric form.';
+COMMENT ON FUNCTION warden.log_event(text, text, text, text, jsonb, text, text, text, double precision, text) IS
+    'warden.log_event with confidence as double precision (drivers send floats so), all positional; same entry as the numeric form.';
 COMMENT ON FUNCTION warden.audit_capture() IS
     'Internal: trigger function that records row changes of an audited table in the ledger; runs with the rights of the statement that fired it.';
 COMMENT ON FUNCTION warden.audit_table(regclass) IS

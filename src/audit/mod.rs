@@ -25,8 +25,14 @@ const ENTRY_COLUMNS: &str = "id, ts, event_type, action, actor, resource_type, r
     pg_catalog.inet_out(client_addr)::pg_catalog.text, txid, \
     chain_id, chain_pos, prev_hash, entry_hash, key_name, key_version, signature";
 
-/// A key version's secret for the verifier; `None` when the key or version is unknown.
+/// A key version's secret for the verifier: only the audit key's (`warden.audit_key`)
+/// versions verify entries, checkpoints and digests. `None` for any other key, so a
+/// ledger row signed with a key a key officer made up reports as such instead of
+/// verifying.
 fn verification_key(name: &str, version: i32) -> Option<KeyedMac> {
+    if name != crate::gucs::audit_key_name() {
+        return None;
+    }
     keyring::with_key(name, |key| key.version(version).map(|v| v.mac.clone())).ok().flatten()
 }
 
@@ -285,7 +291,19 @@ fn verify_ledger(digest: Option<&Digest>) -> Result<Report, WardenError> {
     for_each_entry("true", Vec::new(), |entry| {
         verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
     })?;
-    Ok(verifier.finish())
+    let mut report = verifier.finish();
+    report.apply_high_water(last_issued_id()?, checkpoints.len() as u64);
+    Ok(report)
+}
+
+/// The last id the ledger's identity sequence issued (`None` before its first use).
+fn last_issued_id() -> Result<Option<i64>, WardenError> {
+    keyring::as_extension_owner(|| {
+        Spi::get_one::<i64>(
+            "SELECT pg_catalog.pg_sequence_last_value(pg_catalog.pg_get_serial_sequence('warden.audit_log', 'id')::pg_catalog.regclass)",
+        )
+    })?
+    .map_err(WardenError::from)
 }
 
 fn issues_json(report: &Report) -> serde_json::Value {

@@ -1022,3 +1022,26 @@ fn verify_throughput() {
         total as f64 / both
     );
 }
+
+#[test]
+fn an_empty_ledger_with_history_is_reported() {
+    let empty = Ledger::new(2, 0);
+    let mut fresh = empty.verify(None);
+    fresh.apply_high_water(None, 0);
+    assert!(fresh.is_valid(), "a ledger that never held an entry is valid");
+    for (last_issued, checkpoints) in [(Some(20_063), 0), (None, 3), (Some(7), 1)] {
+        let mut report = empty.verify(None);
+        report.apply_high_water(last_issued, checkpoints);
+        assert_eq!(
+            found(&report),
+            vec![(None, None, None, IssueKind::HistoryMissing { last_issued_id: last_issued, checkpoints })]
+        );
+        assert!(report.issues[0].to_string().starts_with("ledger: the ledger holds no entry"));
+    }
+    // Entries left: the marks say nothing about the chains (verification of the entries
+    // and a digest do).
+    let ledger = Ledger::new(1, 1);
+    let mut report = ledger.verify(None);
+    report.apply_high_water(Some(20_063), 2);
+    assert!(report.is_valid());
+}

@@ -66,6 +66,10 @@ pub enum IssueKind {
     /// The entry (or checkpoint) at the digest's head position has another hash: the
     /// chain was rewritten.
     DigestHeadMismatch,
+    /// The ledger holds no entry, yet its history is known to have been longer: its
+    /// identity sequence has issued ids, or retention checkpoints exist (a purge always
+    /// logs an entry after its checkpoints). It was emptied, or a restore dropped it.
+    HistoryMissing { last_issued_id: Option<i64>, checkpoints: u64 },
 }
 
 impl fmt::Display for IssueKind {
@@ -125,6 +129,19 @@ impl fmt::Display for IssueKind {
             IssueKind::DigestHeadMismatch => {
                 write!(f, "hash differs from the digest's head hash: the chain was rewritten")
             }
+            IssueKind::HistoryMissing { last_issued_id, checkpoints } => {
+                f.write_str("the ledger holds no entry, but")?;
+                if let Some(id) = last_issued_id {
+                    write!(f, " its sequence has issued ids up to {id}")?;
+                    if *checkpoints > 0 {
+                        f.write_str(" and")?;
+                    }
+                }
+                if *checkpoints > 0 {
+                    write!(f, " {checkpoints} retention checkpoints exist")?;
+                }
+                f.write_str(" (its entries were removed, or a restore did not load them)")
+            }
         }
     }
 }
@@ -135,6 +152,7 @@ impl fmt::Display for Issue {
             (Some(id), _) => write!(f, "entry id {id} ")?,
             (None, IssueKind::DigestHeadMissing | IssueKind::DigestHeadMismatch) => f.write_str("digest head ")?,
             (None, IssueKind::DigestBadSignature | IssueKind::DigestUnknownKey { .. }) => f.write_str("digest")?,
+            (None, IssueKind::HistoryMissing { .. }) => f.write_str("ledger")?,
             (None, _) => f.write_str("checkpoint ")?,
         }
         match (self.chain_id, self.chain_pos) {
@@ -173,6 +191,23 @@ pub struct Report {
 }
 
 impl Report {
+    /// Applies the ledger's high-water marks to a report of the whole ledger: an empty
+    /// ledger is valid only if nothing says it ever held more. `last_issued_id` is the
+    /// identity sequence's last value (`None` before its first use); `checkpoints` the
+    /// number of retention checkpoints. Ids a rolled-back transaction took also count as
+    /// issued, so a ledger whose every writer rolled back is reported too: a false
+    /// alarm only where nothing was ever committed.
+    pub fn apply_high_water(&mut self, last_issued_id: Option<i64>, checkpoints: u64) {
+        if self.total_entries == 0 && (last_issued_id.is_some() || checkpoints > 0) {
+            self.issues.push(Issue {
+                entry_id: None,
+                chain_id: None,
+                chain_pos: None,
+                kind: IssueKind::HistoryMissing { last_issued_id, checkpoints },
+            });
+        }
+    }
+
     /// No issue of any kind.
     pub fn is_valid(&self) -> bool {
         self.issues.is_empty()

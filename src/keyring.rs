@@ -151,12 +151,13 @@ fn store_ids() -> Result<(pg_sys::Oid, pg_sys::Oid), WardenError> {
     if let Some(ids) = STORE.with(|s| s.get()) {
         return Ok(ids);
     }
-    // A read-only query: parallel workers load keys too, and may not write.
+    // A read-only query: parallel workers load keys too, and may not write. It returns one
+    // row even when the table is gone, so that case gets its own message.
     let (table, owner) = Spi::connect(|client| {
         client
             .select(
-                "SELECT c.oid, c.relowner FROM pg_catalog.pg_class c \
-                 WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('warden.key_store')",
+                "SELECT c.oid, c.relowner FROM (SELECT pg_catalog.to_regclass('warden.key_store') AS store) s \
+                 LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.store",
                 Some(1),
                 &[],
             )?

@@ -193,11 +193,31 @@ pub fn validate_key_name(name: &str) -> Result<(), WardenError> {
     Ok(())
 }
 
+fn secret_len_allowed(len: usize) -> bool {
+    (MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&len)
+}
+
+/// For a secret the caller passed: its length is the caller's own knowledge.
 fn validate_secret_len(len: usize) -> Result<(), WardenError> {
-    if !(MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&len) {
+    if !secret_len_allowed(len) {
         return Err(WardenError::invalid_with_hint(
             format!("key secret is {len} bytes long; it must be {MIN_SECRET_LEN} to {MAX_SECRET_LEN} bytes"),
             "Pass NULL to have pg_warden generate 32 random bytes.",
+        ));
+    }
+    Ok(())
+}
+
+/// For a secret read from the server's environment: the caller may not have set the
+/// variable (it may be another tool's password), so its length is never reported.
+fn validate_env_secret_len(var: &str, len: usize) -> Result<(), WardenError> {
+    if !secret_len_allowed(len) {
+        return Err(WardenError::invalid_with_hint(
+            format!("environment variable {var} does not hold a secret of {MIN_SECRET_LEN} to {MAX_SECRET_LEN} bytes"),
+            format!(
+                "Set it to {MIN_SECRET_LEN} to {MAX_SECRET_LEN} raw bytes, or to 'hex:' followed by their hex digits, \
+                 in the environment the server is started from."
+            ),
         ));
     }
     Ok(())
@@ -347,7 +367,7 @@ impl Material {
                 "Set it in the environment the server is started from, then retry.",
             )
         })?;
-        validate_secret_len(secret.len())?;
+        validate_env_secret_len(var, secret.len())?;
         Ok(Material::Env(var.to_owned()))
     }
 

@@ -38,6 +38,9 @@ pub enum WardenError {
     /// 42501: the caller may not do this whatever EXECUTE grants it holds.
     #[error("permission denied to {0}")]
     NotAdmin(&'static str),
+    /// 42501: only a superuser may do this, membership of warden_admin is not enough.
+    #[error("{message}")]
+    NotSuperuser { message: String, hint: String },
     /// 55000: a key version cannot be used in the server's present state.
     #[error("{message}")]
     KeyUnavailable { message: String, hint: String },
@@ -76,7 +79,7 @@ impl WardenError {
             WardenError::InvalidArgument { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
             WardenError::UnknownKey(_) => ERRCODE_UNDEFINED_OBJECT,
             WardenError::KeyExists(_) => ERRCODE_DUPLICATE_OBJECT,
-            WardenError::NotAdmin(_) => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            WardenError::NotAdmin(_) | WardenError::NotSuperuser { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
             WardenError::KeyUnavailable { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             WardenError::TooComplex(_) => ERRCODE_STATEMENT_TOO_COMPLEX,
             WardenError::ConcurrentChange(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,
@@ -98,7 +101,7 @@ impl WardenError {
             WardenError::NotAdmin(_) => {
                 Some("Only superusers and members of the warden_admin role may do this.".into())
             }
-            WardenError::KeyUnavailable { hint, .. } => Some(hint.clone()),
+            WardenError::NotSuperuser { hint, .. } | WardenError::KeyUnavailable { hint, .. } => Some(hint.clone()),
             WardenError::TooComplex(_) => None,
             WardenError::ConcurrentChange(_) => Some("Retry the statement.".into()),
             WardenError::NotNull(_) | WardenError::CheckViolation(_) => None,

@@ -38,14 +38,17 @@ REVOKE ALL ON warden.key_store FROM PUBLIC;
 COMMENT ON TABLE warden.key_store IS
     'pg_warden key material; readable only by its owner. Use warden.keys to list keys.';
 
+-- A check value tests guesses of a low-entropy secret offline, so only those who may
+-- manage keys see it: superusers and members of warden_admin (pg_has_role is true for
+-- superusers). Everyone else reads NULL in that column; the columns stay the same for all.
 CREATE VIEW warden.keys AS
 SELECT name,
        version,
        version = pg_catalog.max(version) OVER (PARTITION BY name) AS active,
        created_at,
-       check_value,
+       CASE WHEN pg_catalog.pg_has_role('warden_admin', 'USAGE') THEN check_value END AS check_value,
        CASE WHEN env_var IS NULL THEN 'stored' ELSE 'env:' || env_var END AS source
   FROM warden.key_store;
 GRANT SELECT ON warden.keys TO PUBLIC;
 COMMENT ON VIEW warden.keys IS
-    'Keys and versions with a check value (first 4 bytes of HMAC(key, ''check'')); never key material.';
+    'Keys and versions; never key material. check_value (first 4 bytes of HMAC(key, ''check'')) is shown to superusers and warden_admin only, NULL for everyone else.';

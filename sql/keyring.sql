@@ -16,12 +16,12 @@ GRANT EXECUTE ON FUNCTION warden.create_key_from_env(text, text) TO warden_admin
 GRANT EXECUTE ON FUNCTION warden.rotate_key_from_env(text, text) TO warden_admin;
 
 COMMENT ON FUNCTION warden.create_key(text, bytea) IS
-    'Creates version 1 of a named HMAC key and returns 1. NULL secret: 32 random bytes. Superusers and warden_admin only.';
+    'Creates version 1 of a named HMAC key and returns 1. NULL secret: 32 random bytes. Superusers and warden_admin only; only superusers may give the audit key (warden.audit_key) a secret.';
 COMMENT ON FUNCTION warden.rotate_key(text, bytea) IS
-    'Adds a new active version of a key and returns its number; older versions keep verifying. Superusers and warden_admin only.';
+    'Adds a new active version of a key and returns its number; older versions keep verifying. Superusers and warden_admin only; only superusers may give the audit key (warden.audit_key) a secret.';
 COMMENT ON FUNCTION warden.create_key_from_env(text, text) IS
-    'Creates version 1 of a key whose material stays in a WARDEN_* environment variable of the server; only the variable name is stored.';
+    'Creates version 1 of a key whose material stays in a WARDEN_* environment variable of the server; only the variable name is stored. Superusers and warden_admin only; superusers only for the audit key.';
 COMMENT ON FUNCTION warden.rotate_key_from_env(text, text) IS
-    'Adds a new active key version bound to a WARDEN_* environment variable of the server.';
+    'Adds a new active key version bound to a WARDEN_* environment variable of the server. Superusers and warden_admin only; superusers only for the audit key.';
 COMMENT ON FUNCTION warden.key_store_changed() IS
     'Internal: makes every backend reload keys after warden.key_store changes.';

@@ -6,6 +6,24 @@
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::PgSqlErrorCode;
 
+/// What to do about an internal error.
+const INTERNAL_ERROR_HINT: &str = "This is a bug in pg_warden or damage to its objects: check the server log and \
+     report it. Keep the extension installed: dropping it deletes the audit ledger and every key.";
+
+/// Keeps Rust backtraces out of every error pg_warden reports; called once from `_PG_init`.
+///
+/// pgrx's panic hook calls `std::backtrace::Backtrace::capture()` for every error that
+/// passes through a pg_warden function and appends the result to the error's DETAIL,
+/// which goes to the client: source paths and call stacks for anyone who can make a call
+/// fail. `capture()` records a backtrace only if `RUST_LIB_BACKTRACE`, or failing that
+/// `RUST_BACKTRACE`, enables it, and reads them once, at the first capture, which nothing
+/// makes before `_PG_init`. `RUST_LIB_BACKTRACE=0` disables it whatever `RUST_BACKTRACE`
+/// says; Rust's panic messages on stderr (the server log) still follow `RUST_BACKTRACE`.
+/// Backends are single-threaded, so changing the environment here races with nothing.
+pub fn suppress_backtraces() {
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WardenError {
     /// 22023: an argument is malformed or out of range.
@@ -20,6 +38,9 @@ pub enum WardenError {
     /// 42501: the caller may not do this whatever EXECUTE grants it holds.
     #[error("permission denied to {0}")]
     NotAdmin(&'static str),
+    /// 42501: only a superuser may do this, membership of warden_admin is not enough.
+    #[error("{message}")]
+    NotSuperuser { message: String, hint: String },
     /// 55000: a key version cannot be used in the server's present state.
     #[error("{message}")]
     KeyUnavailable { message: String, hint: String },
@@ -41,7 +62,7 @@ pub enum WardenError {
     /// XX001: ledger data is not as pg_warden wrote it.
     #[error("{0}")]
     LedgerCorrupt(String),
-    /// XX000: pg_warden's own catalog is not as it installed it.
+    /// XX000: pg_warden's own catalog is not as it installed it, or a bug.
     #[error("{0}")]
     Internal(String),
 }
@@ -61,7 +82,7 @@ impl WardenError {
             WardenError::InvalidArgument { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
             WardenError::UnknownKey(_) => ERRCODE_UNDEFINED_OBJECT,
             WardenError::KeyExists(_) => ERRCODE_DUPLICATE_OBJECT,
-            WardenError::NotAdmin(_) => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            WardenError::NotAdmin(_) | WardenError::NotSuperuser { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
             WardenError::KeyUnavailable { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             WardenError::NotInState { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             WardenError::TooComplex(_) => ERRCODE_STATEMENT_TOO_COMPLEX,
@@ -84,15 +105,15 @@ impl WardenError {
             WardenError::NotAdmin(_) => {
                 Some("Only superusers and members of the warden_admin role may do this.".into())
             }
-            WardenError::KeyUnavailable { hint, .. } => Some(hint.clone()),
-            WardenError::NotInState { hint, .. } => Some(hint.clone()),
+            WardenError::NotSuperuser { hint, .. }
+            | WardenError::KeyUnavailable { hint, .. }
+            | WardenError::NotInState { hint, .. } => Some(hint.clone()),
             WardenError::TooComplex(_) => None,
             WardenError::ConcurrentChange(_) => Some("Retry the statement.".into()),
             WardenError::NotNull(_) | WardenError::CheckViolation(_) => None,
             WardenError::LedgerCorrupt(_) => Some("Run warden.verify_audit() to locate the damage.".into()),
-            WardenError::Internal(_) => {
-                Some("Reinstall the extension with DROP EXTENSION / CREATE EXTENSION.".into())
-            }
+            // Never "reinstall": DROP EXTENSION would delete the ledger and every key.
+            WardenError::Internal(_) => Some(INTERNAL_ERROR_HINT.into()),
         }
     }
 }

@@ -151,12 +151,13 @@ fn store_ids() -> Result<(pg_sys::Oid, pg_sys::Oid), WardenError> {
     if let Some(ids) = STORE.with(|s| s.get()) {
         return Ok(ids);
     }
-    // A read-only query: parallel workers load keys too, and may not write.
+    // A read-only query: parallel workers load keys too, and may not write. It returns one
+    // row even when the table is gone, so that case gets its own message.
     let (table, owner) = Spi::connect(|client| {
         client
             .select(
-                "SELECT c.oid, c.relowner FROM pg_catalog.pg_class c \
-                 WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('warden.key_store')",
+                "SELECT c.oid, c.relowner FROM (SELECT pg_catalog.to_regclass('warden.key_store') AS store) s \
+                 LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.store",
                 Some(1),
                 &[],
             )?
@@ -192,11 +193,31 @@ pub fn validate_key_name(name: &str) -> Result<(), WardenError> {
     Ok(())
 }
 
+fn secret_len_allowed(len: usize) -> bool {
+    (MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&len)
+}
+
+/// For a secret the caller passed: its length is the caller's own knowledge.
 fn validate_secret_len(len: usize) -> Result<(), WardenError> {
-    if !(MIN_SECRET_LEN..=MAX_SECRET_LEN).contains(&len) {
+    if !secret_len_allowed(len) {
         return Err(WardenError::invalid_with_hint(
             format!("key secret is {len} bytes long; it must be {MIN_SECRET_LEN} to {MAX_SECRET_LEN} bytes"),
             "Pass NULL to have pg_warden generate 32 random bytes.",
+        ));
+    }
+    Ok(())
+}
+
+/// For a secret read from the server's environment: the caller may not have set the
+/// variable (it may be another tool's password), so its length is never reported.
+fn validate_env_secret_len(var: &str, len: usize) -> Result<(), WardenError> {
+    if !secret_len_allowed(len) {
+        return Err(WardenError::invalid_with_hint(
+            format!("environment variable {var} does not hold a secret of {MIN_SECRET_LEN} to {MAX_SECRET_LEN} bytes"),
+            format!(
+                "Set it to {MIN_SECRET_LEN} to {MAX_SECRET_LEN} raw bytes, or to 'hex:' followed by their hex digits, \
+                 in the environment the server is started from."
+            ),
         ));
     }
     Ok(())
@@ -324,18 +345,23 @@ pub fn require_admin(action: &'static str) -> Result<(), WardenError> {
 
 /// Where a new key version's material comes from.
 enum Material {
-    Stored(Vec<u8>),
+    /// Drawn from the server's strong random source: nobody knows it.
+    Generated(Vec<u8>),
+    /// Passed by the caller, who knows it.
+    Given(Vec<u8>),
+    /// Read from a server environment variable, whose value the caller may know.
     Env(String),
 }
 
 impl Material {
     fn stored(secret: Option<&[u8]>) -> Result<Self, WardenError> {
-        let secret = match secret {
-            Some(secret) => secret.to_vec(),
-            None => generated_secret()?,
-        };
-        validate_secret_len(secret.len())?;
-        Ok(Material::Stored(secret))
+        match secret {
+            Some(secret) => {
+                validate_secret_len(secret.len())?;
+                Ok(Material::Given(secret.to_vec()))
+            }
+            None => Ok(Material::Generated(generated_secret()?)),
+        }
     }
 
     fn env(var: &str) -> Result<Self, WardenError> {
@@ -346,13 +372,17 @@ impl Material {
                 "Set it in the environment the server is started from, then retry.",
             )
         })?;
-        validate_secret_len(secret.len())?;
+        validate_env_secret_len(var, secret.len())?;
         Ok(Material::Env(var.to_owned()))
+    }
+
+    fn chosen_by_caller(&self) -> bool {
+        !matches!(self, Material::Generated(_))
     }
 
     fn check_value(&self) -> Result<String, WardenError> {
         let secret = match self {
-            Material::Stored(secret) => secret.clone(),
+            Material::Generated(secret) | Material::Given(secret) => secret.clone(),
             Material::Env(var) => {
                 secret_from_env(var).map_err(|p| WardenError::invalid(format!("environment variable {var} {p}")))?
             }
@@ -361,12 +391,65 @@ impl Material {
     }
 }
 
+/// Every name the audit key has in this database: this session's `warden.audit_key`,
+/// the value a RESET would give it, and each value `ALTER ROLE` or `ALTER DATABASE`
+/// gave it for another role or for this or every database.
+fn audit_key_names() -> Result<Vec<String>, WardenError> {
+    let database = unsafe { pg_sys::MyDatabaseId };
+    let configured = as_extension_owner(|| {
+        Spi::connect(|client| {
+            let rows = client.select(
+                "SELECT reset_val FROM pg_catalog.pg_settings WHERE name OPERATOR(pg_catalog.=) 'warden.audit_key' \
+                 UNION \
+                 SELECT pg_catalog.substr(c.setting, pg_catalog.strpos(c.setting, '=') OPERATOR(pg_catalog.+) 1) \
+                   FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) AS c(setting) \
+                  WHERE (s.setdatabase OPERATOR(pg_catalog.=) 0::pg_catalog.oid \
+                         OR s.setdatabase OPERATOR(pg_catalog.=) $1) \
+                    AND pg_catalog.lower(pg_catalog.split_part(c.setting, '=', 1)) \
+                        OPERATOR(pg_catalog.=) 'warden.audit_key'",
+                None,
+                &[database.into()],
+            )?;
+            let mut names = Vec::new();
+            for row in rows {
+                names.extend(row.get::<String>(1)?);
+            }
+            Ok::<_, pgrx::spi::SpiError>(names)
+        })
+    })??;
+    let mut names = vec![crate::gucs::audit_key_name()];
+    names.extend(configured);
+    Ok(names)
+}
+
+/// Whoever chooses the audit key's material knows the key that signs the ledger, and so
+/// could forge entries and exports that verify. Only a superuser (who can read the key
+/// store anyway) may; a key officer may give the audit key generated material only.
+fn require_audit_key_material_allowed(name: &str, material: &Material, first: bool) -> Result<(), WardenError> {
+    if !material.chosen_by_caller() || unsafe { pg_sys::superuser() } {
+        return Ok(());
+    }
+    if !audit_key_names()?.iter().any(|audit| audit == name) {
+        return Ok(());
+    }
+    let function = if first { "create_key" } else { "rotate_key" };
+    Err(WardenError::NotSuperuser {
+        message: format!("permission denied to choose the material of audit key \"{name}\""),
+        hint: format!(
+            "Only superusers may give the audit key (warden.audit_key) a secret or an environment variable; \
+             call warden.{function}('{}') without a secret: pg_warden generates material nobody knows.",
+            name.replace('\'', "''")
+        ),
+    })
+}
+
 /// Inserts a key version; `first` distinguishes create (version 1) from rotate.
 fn add_version(name: &str, material: Material, first: bool) -> Result<i32, WardenError> {
     validate_key_name(name)?;
+    require_audit_key_material_allowed(name, &material, first)?;
     let check_value = material.check_value()?;
     let (secret, env_var) = match material {
-        Material::Stored(secret) => (Some(secret), None),
+        Material::Generated(secret) | Material::Given(secret) => (Some(secret), None),
         Material::Env(var) => (None, Some(var)),
     };
     let (_, owner) = store_ids()?;

@@ -21,6 +21,7 @@ extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    error::suppress_backtraces();
     gucs::register();
     keyring::register_invalidation_callback();
     audit::chain::register_callbacks();

@@ -23,8 +23,8 @@ SELECT q, outcome(q) FROM (VALUES
     ($$CREATE TABLE warden.intruder (x int)$$),
     ($$CREATE FUNCTION warden.intruder() RETURNS int LANGUAGE sql AS 'SELECT 1'$$)
 ) AS t(q);
--- The keys view lists keys and check values, never material.
-SELECT name, version, active, length(check_value) AS check_len, source FROM warden.keys WHERE name = 'regress';
+-- The keys view lists keys, never material; check values only for key officers.
+SELECT name, version, active, check_value IS NULL AS check_hidden, source FROM warden.keys WHERE name = 'regress';
 -- Function sources name C symbols, not keys.
 SELECT proname, prosrc FROM pg_proc
  WHERE pronamespace = 'warden'::regnamespace AND proname IN ('create_key', 'fingerprint') ORDER BY 1, 2;
@@ -46,5 +46,6 @@ SELECT warden.create_key('keeper_key') AS keeper_created;
 SELECT warden.rotate_key('keeper_key') AS keeper_rotated;
 SELECT outcome($$SELECT secret FROM warden.key_store$$) AS keeper_reads_store;
 SELECT length(warden.fingerprint('x', 'keeper_key')) AS keeper_uses_key;
+SELECT length(check_value) AS keeper_check_len FROM warden.keys WHERE name = 'regress';
 RESET ROLE;
 ROLLBACK;

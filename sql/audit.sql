@@ -144,7 +144,7 @@ CREATE FUNCTION warden.verify_audit(digest jsonb)
 CREATE FUNCTION warden.export_audit("from" timestamptz DEFAULT '-infinity', "to" timestamptz DEFAULT 'infinity')
     RETURNS jsonb
     LANGUAGE sql VOLATILE
-AS $$ SELECT warden.export_audit_text("from", "to")::jsonb $$;
+AS $$ SELECT warden.export_audit_text("from", "to")::pg_catalog.jsonb $$;
 
 CREATE FUNCTION warden.audit_table(tbl regclass) RETURNS void
     LANGUAGE plpgsql

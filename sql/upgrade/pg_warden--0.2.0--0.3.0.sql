@@ -13,8 +13,13 @@ CREATE OR REPLACE FUNCTION warden.audit_capture() RETURNS trigger
 GRANT EXECUTE ON FUNCTION warden.audit_capture() TO warden_admin;
 COMMENT ON FUNCTION warden.audit_capture() IS
     'Internal: trigger function that records row changes of an audited table in the ledger; runs with the rights of the statement that fired it.';
--- export_audit is SQL calling export_audit_text with the caller's rights.
+-- export_audit is SQL calling export_audit_text with the caller's rights; its cast is
+-- qualified like every name pg_warden's SQL uses.
 GRANT EXECUTE ON FUNCTION warden.export_audit_text(timestamptz, timestamptz) TO warden_admin;
+CREATE OR REPLACE FUNCTION warden.export_audit("from" timestamptz DEFAULT '-infinity', "to" timestamptz DEFAULT 'infinity')
+    RETURNS jsonb
+    LANGUAGE sql VOLATILE
+AS $$ SELECT warden.export_audit_text("from", "to")::pg_catalog.jsonb $$;
 
 -- confidence as double precision, which drivers send for a float (psycopg, JDBC): no
 -- implicit cast leads from float8 to numeric, and an overload that a call without a

@@ -35,6 +35,9 @@ fn audit_capture<'a>(
 
 fn capture(trigger: &pgrx::PgTrigger<'_>) -> Result<(), WardenError> {
     use pgrx::PgTriggerOperation::*;
+    if replicated_with_its_entries()? {
+        return Ok(());
+    }
     let op = trigger.op().map_err(|e| WardenError::Internal(e.to_string()))?;
     let data = trigger.trigger_data();
     let rel = data.tg_relation;
@@ -71,6 +74,37 @@ fn capture(trigger: &pgrx::PgTrigger<'_>) -> Result<(), WardenError> {
     };
     chain::append(&event)?;
     Ok(())
+}
+
+thread_local! {
+    /// (transaction, answer) of [`replicated_with_its_entries`], asked once per
+    /// transaction the apply worker applies.
+    static APPLYING: std::cell::Cell<Option<(pg_sys::LocalTransactionId, bool)>> = const { std::cell::Cell::new(None) };
+}
+
+/// A change the logical replication apply worker is applying to a subscriber whose
+/// ledger is itself a subscription target: the publisher's ledger captured it, and that
+/// entry arrives through replication. Capturing it again here would write a second,
+/// local entry into a ledger that takes none of its own.
+fn replicated_with_its_entries() -> Result<bool, WardenError> {
+    if !unsafe { pg_sys::IsLogicalWorker() } {
+        return Ok(false);
+    }
+    #[cfg(not(any(feature = "pg17", feature = "pg18")))]
+    let transaction = unsafe { (*pg_sys::MyProc).lxid };
+    #[cfg(any(feature = "pg17", feature = "pg18"))]
+    let transaction = unsafe { (*pg_sys::MyProc).vxid.lxid };
+    if let Some((cached, answer)) = APPLYING.get() {
+        if cached == transaction {
+            return Ok(answer);
+        }
+    }
+    let table = unsafe {
+        pg_sys::get_relname_relid(c"audit_log".as_ptr(), pg_sys::get_namespace_oid(c"warden".as_ptr(), false))
+    };
+    let answer = chain::subscribed(table)?;
+    APPLYING.set(Some((transaction, answer)));
+    Ok(answer)
 }
 
 thread_local! {

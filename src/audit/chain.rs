@@ -262,6 +262,16 @@ fn leased_head(table: pg_sys::Oid) -> Result<(i32, ChainHead), WardenError> {
     let chain_id = match held {
         Some(chain_id) => chain_id,
         None => {
+            if !unsafe { pg_sys::IsLogicalWorker() } && subscribed(table)? {
+                return Err(WardenError::NotInState {
+                    message: "warden.audit_log here is a logical replication subscriber's copy of another ledger; \
+                              it takes no entries of its own"
+                        .into(),
+                    hint:
+                        "Log on the publisher. Entries written here would collide with the replicated chains and ids."
+                            .into(),
+                });
+            }
             let spread = gucs::AUDIT_CHAINS.get().max(1);
             let preferred = unsafe { pg_sys::MyProcPid }.rem_euclid(spread) + 1;
             let candidates = (preferred..=spread).chain(1..preferred).chain(spread + 1..=MAX_CHAIN_ID);
@@ -278,6 +288,18 @@ fn leased_head(table: pg_sys::Oid) -> Result<(i32, ChainHead), WardenError> {
     let head = read_head(chain_id)?;
     LEASE.with(|l| *l.borrow_mut() = Some(Lease { table, chain_id, head, stale: false }));
     Ok((chain_id, head))
+}
+
+/// Whether the ledger table is the target of a logical replication subscription.
+pub(super) fn subscribed(table: pg_sys::Oid) -> Result<bool, WardenError> {
+    keyring::as_extension_owner(|| {
+        Spi::get_one_with_args::<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_subscription_rel WHERE srrelid OPERATOR(pg_catalog.=) $1)",
+            &[table.into()],
+        )
+    })?
+    .map(|found| found == Some(true))
+    .map_err(WardenError::from)
 }
 
 fn advance_head(head: ChainHead, previous: ChainHead) {

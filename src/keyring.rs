@@ -494,6 +494,9 @@ fn add_version(name: &str, material: Material, first: bool) -> Result<i32, Warde
 #[pg_extern(volatile, parallel_unsafe)]
 fn create_key(name: &str, secret: default!(Option<&[u8]>, "NULL")) -> SqlResult<i32> {
     require_admin("create keys")?;
+    // 25006 in a read-only transaction or on a standby, before any SPI write asks for a
+    // transaction id (which recovery refuses with XX000).
+    unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.create_key()".as_ptr()) };
     Ok(add_version(name, Material::stored(secret)?, true)?)
 }
 
@@ -501,6 +504,7 @@ fn create_key(name: &str, secret: default!(Option<&[u8]>, "NULL")) -> SqlResult<
 #[pg_extern(volatile, parallel_unsafe)]
 fn rotate_key(name: &str, secret: default!(Option<&[u8]>, "NULL")) -> SqlResult<i32> {
     require_admin("rotate keys")?;
+    unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.rotate_key()".as_ptr()) };
     Ok(add_version(name, Material::stored(secret)?, false)?)
 }
 
@@ -508,6 +512,7 @@ fn rotate_key(name: &str, secret: default!(Option<&[u8]>, "NULL")) -> SqlResult<
 #[pg_extern(volatile, parallel_unsafe)]
 fn create_key_from_env(name: &str, env_var: &str) -> SqlResult<i32> {
     require_admin("create keys")?;
+    unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.create_key_from_env()".as_ptr()) };
     Ok(add_version(name, Material::env(env_var)?, true)?)
 }
 
@@ -515,6 +520,7 @@ fn create_key_from_env(name: &str, env_var: &str) -> SqlResult<i32> {
 #[pg_extern(volatile, parallel_unsafe)]
 fn rotate_key_from_env(name: &str, env_var: &str) -> SqlResult<i32> {
     require_admin("rotate keys")?;
+    unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.rotate_key_from_env()".as_ptr()) };
     Ok(add_version(name, Material::env(env_var)?, false)?)
 }
 

@@ -907,6 +907,7 @@ fn apply_profile(
     ErrorReport,
 > {
     keyring::require_admin("apply anonymization profiles")?;
+    unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.apply_profile()".as_ptr()) };
     let doc = document(&profile)?;
     let checked = check(&doc, true)?;
     if !checked.problems.is_empty() {

@@ -436,10 +436,15 @@ fn audit_digest() -> SqlResult<JsonB> {
         <[u8; 32]>::try_from(hash).ok().map(|head_hash| DigestChain { chain_id, head_pos, head_hash })
     })
     .collect();
-    let total =
-        keyring::as_extension_owner(|| Spi::get_one::<i64>("SELECT pg_catalog.count(*) FROM warden.audit_log"))?
-            .map_err(WardenError::from)?
-            .unwrap_or(0);
+    // A read-only SPI query: Spi::get_one would ask for a transaction id, which a standby
+    // refuses (XX000) and a primary would spend on a read.
+    let total = keyring::as_extension_owner(|| {
+        Spi::connect(|client| {
+            client.select("SELECT pg_catalog.count(*) FROM warden.audit_log", Some(1), &[])?.first().get_one::<i64>()
+        })
+    })?
+    .map_err(WardenError::from)?
+    .unwrap_or(0);
     let key = SigningKey::active()?;
     let digest = Digest::new_signed(now_micros(), heads, total as u64, &key.name, key.version, &key.mac)
         .map_err(|e| WardenError::LedgerCorrupt(e.to_string()))?;
@@ -494,6 +499,7 @@ fn window_anchors(
 #[pg_extern(volatile, parallel_unsafe)]
 fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
     keyring::require_admin("purge the audit ledger")?;
+    unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.purge_audit()".as_ptr()) };
     let negative = Spi::get_one_with_args::<bool>(
         "SELECT $1 OPERATOR(pg_catalog.<) pg_catalog.interval '0'",
         &[older_than.into()],

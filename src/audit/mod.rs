@@ -298,10 +298,19 @@ fn verify_ledger(digest: Option<&Digest>) -> Result<Report, WardenError> {
 
 /// The last id the ledger's identity sequence issued (`None` before its first use).
 fn last_issued_id() -> Result<Option<i64>, WardenError> {
+    // A read-only select: Spi::get_one would ask for a transaction id, which a standby
+    // refuses.
     keyring::as_extension_owner(|| {
-        Spi::get_one::<i64>(
-            "SELECT pg_catalog.pg_sequence_last_value(pg_catalog.pg_get_serial_sequence('warden.audit_log', 'id')::pg_catalog.regclass)",
-        )
+        Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT pg_catalog.pg_sequence_last_value(pg_catalog.pg_get_serial_sequence('warden.audit_log', 'id')::pg_catalog.regclass)",
+                    Some(1),
+                    &[],
+                )?
+                .first()
+                .get_one::<i64>()
+        })
     })?
     .map_err(WardenError::from)
 }

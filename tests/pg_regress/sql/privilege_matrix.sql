@@ -38,6 +38,13 @@ CREATE TABLE matrix.masked (id int PRIMARY KEY, v text);
 INSERT INTO matrix.masked VALUES (1, 'a@example.com');
 GRANT ALL ON matrix.audited, matrix.plain, matrix.masked TO PUBLIC;
 RESET ROLE;
+-- Capture triggers are made by ALTER TABLE, which PostgreSQL leaves to a table's owner:
+-- a key officer audits the tables it owns.
+CREATE TABLE matrix.officers (id int PRIMARY KEY);
+CREATE TABLE matrix.officers_audited (id int PRIMARY KEY);
+ALTER TABLE matrix.officers OWNER TO regress_matrix_admin;
+ALTER TABLE matrix.officers_audited OWNER TO regress_matrix_admin;
+SELECT warden.audit_table('matrix.officers_audited');
 SELECT warden.audit_table('matrix.audited');
 INSERT INTO matrix.audited VALUES (1, 'captured');
 SELECT warden.audit_digest()::text AS digest \gset
@@ -83,22 +90,26 @@ INSERT INTO matrix (fn, class, call) VALUES
     ('warden.pseudonymize(integer,bigint,text)', 'user', $$SELECT warden.pseudonymize(42::integer, 0, 'regress')$$),
     ('warden.log_event(text,text,text,text,jsonb,text,text,text,numeric,text)', 'user',
      $$SELECT warden.log_event('matrix', 'CALL')$$),
+    ('warden.log_event(text,text,double precision,text,jsonb,text,text,text)', 'user',
+     $$SELECT warden.log_event('matrix', 'CALL', confidence => 0.5::float8)$$),
+    ('warden.log_event(text,text,text,text,jsonb,text,text,text,double precision,text)', 'user',
+     $$SELECT warden.log_event('matrix', 'CALL', NULL, NULL, NULL, NULL, NULL, NULL, 0.5::float8)$$),
     ('warden.apply_profile(jsonb)', 'admin',
      $$SELECT * FROM warden.apply_profile('{"name": "m", "version": 1, "key": "regress", "strategies": {},
          "tables": {"matrix.masked": [{"column": "v", "strategy": "email"}]}}')$$),
-    ('warden.audit_table(regclass)', 'admin', $$SELECT warden.audit_table('matrix.plain')$$),
-    ('warden.unaudit_table(regclass)', 'admin', $$SELECT warden.unaudit_table('matrix.audited')$$),
+    ('warden.audit_table(regclass)', 'admin', $$SELECT warden.audit_table('matrix.officers')$$),
+    ('warden.unaudit_table(regclass)', 'admin', $$SELECT warden.unaudit_table('matrix.officers_audited')$$),
     ('warden.verify_audit()', 'admin', $$SELECT * FROM warden.verify_audit()$$),
     ('warden.verify_audit(jsonb)', 'admin', format($$SELECT * FROM warden.verify_audit(%L::jsonb)$$, :'digest')),
     ('warden.audit_digest()', 'admin', $$SELECT warden.audit_digest()$$),
     ('warden.export_audit(timestamp with time zone,timestamp with time zone)', 'admin', $$SELECT warden.export_audit()$$),
     ('warden.purge_audit(interval)', 'admin', $$SELECT warden.purge_audit('100 years')$$),
-    ('warden.export_audit_text(timestamp with time zone,timestamp with time zone)', 'superuser',
+    ('warden.export_audit_text(timestamp with time zone,timestamp with time zone)', 'admin',
      $$SELECT warden.export_audit_text('-infinity', 'infinity')$$),
     -- Trigger functions cannot be called; what a role could do with one is attach it.
     ('warden.key_store_changed()', 'superuser',
      $$CREATE TRIGGER matrix_probe AFTER INSERT ON matrix.plain EXECUTE FUNCTION warden.key_store_changed()$$),
-    ('warden.audit_capture()', 'superuser',
+    ('warden.audit_capture()', 'admin',
      $$CREATE TRIGGER matrix_probe AFTER INSERT ON matrix.plain FOR EACH ROW EXECUTE FUNCTION warden.audit_capture()$$),
     ('warden.audit_chain_entry()', 'superuser',
      $$CREATE TRIGGER matrix_probe BEFORE INSERT ON matrix.plain FOR EACH ROW EXECUTE FUNCTION warden.audit_chain_entry()$$),

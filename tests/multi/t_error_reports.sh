@@ -15,9 +15,9 @@ as_postgres env RUST_BACKTRACE=full RUST_LIB_BACKTRACE=1 "WARDEN_DEMO_KEY=$WARDE
   "$PG_BIN/pg_ctl" -D "$WARDEN_PGDATA" -l "$WARDEN_LOG" -w -t 60 start >/dev/null || fail "starting with RUST_BACKTRACE"
 for _ in $(seq 30); do "$PG_BIN/pg_isready" -q && break; sleep 1; done
 
-# An error PostgreSQL raises inside a pg_warden function (the key store INSERT in a
-# read-only transaction) passes through pgrx's error handling.
-out=$("$PG_BIN/psql" -X -q -v VERBOSITY=verbose -c "BEGIN READ ONLY" -c "SELECT warden.create_key('bt')" 2>&1)
+# An error PostgreSQL raises inside a pg_warden function (log_event's SPI INSERT, taken in
+# restore mode, in a read-only transaction) passes through pgrx's error handling.
+out=$("$PG_BIN/psql" -X -q -v VERBOSITY=verbose -c "SET warden.restore_mode = on" -c "BEGIN READ ONLY" -c "SELECT warden.log_event('bt', 'x')" 2>&1)
 echo "$out" | grep -q "25006: cannot execute INSERT in a read-only transaction" || fail "unexpected error: $out"
 # (LOCATION is PostgreSQL's own source-location field, shown at VERBOSITY verbose.)
 if echo "$out" | grep -v '^LOCATION:' | grep -Eq "DETAIL|panic|pgrx|\.rs:|backtrace"; then

@@ -298,21 +298,17 @@ fn verify_ledger(digest: Option<&Digest>) -> Result<Report, WardenError> {
 
 /// The last id the ledger's identity sequence issued (`None` before its first use).
 fn last_issued_id() -> Result<Option<i64>, WardenError> {
-    // A read-only select: Spi::get_one would ask for a transaction id, which a standby
-    // refuses.
-    keyring::as_extension_owner(|| {
-        Spi::connect(|client| {
-            client
-                .select(
-                    "SELECT pg_catalog.pg_sequence_last_value(pg_catalog.pg_get_serial_sequence('warden.audit_log', 'id')::pg_catalog.regclass)",
-                    Some(1),
-                    &[],
-                )?
-                .first()
-                .get_one::<i64>()
-        })
-    })?
-    .map_err(WardenError::from)
+    ledger_scalar(
+        "SELECT pg_catalog.pg_sequence_last_value(pg_catalog.pg_get_serial_sequence('warden.audit_log', 'id')::pg_catalog.regclass)",
+    )
+}
+
+/// One value of a read-only query over the ledger, read as the extension owner. A
+/// read-only SPI select: `Spi::get_one` would ask for a transaction id, which a standby
+/// refuses (XX000) and a primary would spend on a read.
+fn ledger_scalar(query: &str) -> Result<Option<i64>, WardenError> {
+    keyring::as_extension_owner(|| Spi::connect(|client| client.select(query, Some(1), &[])?.first().get_one::<i64>()))?
+        .map_err(WardenError::from)
 }
 
 fn issues_json(report: &Report) -> serde_json::Value {
@@ -445,15 +441,7 @@ fn audit_digest() -> SqlResult<JsonB> {
         <[u8; 32]>::try_from(hash).ok().map(|head_hash| DigestChain { chain_id, head_pos, head_hash })
     })
     .collect();
-    // A read-only SPI query: Spi::get_one would ask for a transaction id, which a standby
-    // refuses (XX000) and a primary would spend on a read.
-    let total = keyring::as_extension_owner(|| {
-        Spi::connect(|client| {
-            client.select("SELECT pg_catalog.count(*) FROM warden.audit_log", Some(1), &[])?.first().get_one::<i64>()
-        })
-    })?
-    .map_err(WardenError::from)?
-    .unwrap_or(0);
+    let total = ledger_scalar("SELECT pg_catalog.count(*) FROM warden.audit_log")?.unwrap_or(0);
     let key = SigningKey::active()?;
     let digest = Digest::new_signed(now_micros(), heads, total as u64, &key.name, key.version, &key.mac)
         .map_err(|e| WardenError::LedgerCorrupt(e.to_string()))?;

@@ -1,5 +1,6 @@
--- Audit ledger: the append-only table, its chain and guard triggers, the DDL guard,
--- logging and capture functions, privileges and comments.
+-- Audit ledger: the append-only table, its chain and guard triggers, logging,
+-- verification and export functions, privileges and comments. The guards around it and
+-- audit_table/unaudit_table are in audit_guard.sql.
 
 CREATE TABLE warden.audit_log (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -146,106 +147,6 @@ CREATE FUNCTION warden.export_audit("from" timestamptz DEFAULT '-infinity', "to"
     LANGUAGE sql VOLATILE
 AS $$ SELECT warden.export_audit_text("from", "to")::pg_catalog.jsonb $$;
 
-CREATE FUNCTION warden.audit_table(tbl regclass) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, warden
-AS $$
-DECLARE
-    nsp name;
-    kind "char";
-    key_cols text[];
-BEGIN
-    SELECT n.nspname, c.relkind INTO nsp, kind
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
-    IF nsp IN ('pg_catalog', 'information_schema', 'pg_toast', 'warden') OR nsp LIKE 'pg_temp%' OR nsp LIKE 'pg_toast_temp%' THEN
-        RAISE EXCEPTION 'cannot audit %: it belongs to schema %', tbl, nsp
-            USING ERRCODE = '22023', HINT = 'Audit your own tables; the ledger and system catalogs cannot be captured.';
-    END IF;
-    IF kind NOT IN ('r', 'p') THEN
-        RAISE EXCEPTION 'cannot audit %: it is not a table', tbl USING ERRCODE = '22023';
-    END IF;
-    SELECT array_agg(a.attname::text ORDER BY k.ord) INTO key_cols
-      FROM pg_index i
-      CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-     WHERE i.indrelid = tbl AND i.indisprimary;
-    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'warden_audit_row') THEN
-        EXECUTE format('DROP TRIGGER warden_audit_row ON %s', tbl);
-    END IF;
-    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'warden_audit_truncate') THEN
-        EXECUTE format('DROP TRIGGER warden_audit_truncate ON %s', tbl);
-    END IF;
-    EXECUTE format('CREATE TRIGGER warden_audit_row AFTER INSERT OR UPDATE OR DELETE ON %s '
-                   'FOR EACH ROW EXECUTE FUNCTION warden.audit_capture(%s)',
-                   tbl, coalesce((SELECT string_agg(quote_literal(c), ', ') FROM unnest(key_cols) c), ''));
-    EXECUTE format('CREATE TRIGGER warden_audit_truncate AFTER TRUNCATE ON %s '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION warden.audit_capture()', tbl);
-    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER warden_audit_row', tbl);
-    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER warden_audit_truncate', tbl);
-    PERFORM warden.log_event('audit_enabled', 'AUDIT TABLE', 'table', tbl::text);
-END
-$$;
-
-CREATE FUNCTION warden.unaudit_table(tbl regclass) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, warden
-AS $$
-BEGIN
-    EXECUTE format('DROP TRIGGER IF EXISTS warden_audit_row ON %s', tbl);
-    EXECUTE format('DROP TRIGGER IF EXISTS warden_audit_truncate ON %s', tbl);
-    PERFORM warden.log_event('audit_disabled', 'UNAUDIT TABLE', 'table', tbl::text);
-END
-$$;
-
--- DDL guard: nobody disables the ledger's triggers, adds rules or triggers to it, alters
--- or drops it, except the extension's own scripts and DROP EXTENSION pg_warden.
-CREATE FUNCTION warden.audit_ddl_guard() RETURNS event_trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, warden
-AS $$
-DECLARE
-    hit record;
-BEGIN
-    IF warden.creating_extension() THEN
-        RETURN;
-    END IF;
-    FOR hit IN
-        SELECT c.command_tag
-          FROM pg_event_trigger_ddl_commands() c
-          LEFT JOIN pg_trigger t ON c.classid = 'pg_trigger'::regclass AND t.oid = c.objid
-          LEFT JOIN pg_rewrite r ON c.classid = 'pg_rewrite'::regclass AND r.oid = c.objid
-         WHERE coalesce(t.tgrelid, r.ev_class, CASE WHEN c.classid = 'pg_class'::regclass THEN c.objid END)
-               IN ('warden.audit_log'::regclass, 'warden.audit_checkpoint'::regclass)
-    LOOP
-        RAISE EXCEPTION 'the audit ledger cannot be altered (%)', hit.command_tag
-            USING ERRCODE = '42501', HINT = 'warden.audit_log is append-only; its triggers and structure are fixed.';
-    END LOOP;
-END
-$$;
-
-CREATE FUNCTION warden.audit_drop_guard() RETURNS event_trigger
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, warden
-AS $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects()
-                WHERE object_type = 'extension' AND object_name = 'pg_warden') THEN
-        RETURN;
-    END IF;
-    IF EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects()
-                WHERE (object_type = 'table' AND schema_name = 'warden' AND object_name IN ('audit_log', 'audit_checkpoint'))
-                   OR (object_type IN ('trigger', 'rule') AND object_identity ~ ' on warden\.audit_(log|checkpoint)$')) THEN
-        RAISE EXCEPTION 'the audit ledger cannot be dropped'
-            USING ERRCODE = '42501', HINT = 'Only DROP EXTENSION pg_warden removes the ledger.';
-    END IF;
-END
-$$;
-
-CREATE EVENT TRIGGER warden_audit_ddl_guard ON ddl_command_end
-    EXECUTE FUNCTION warden.audit_ddl_guard();
-CREATE EVENT TRIGGER warden_audit_drop_guard ON sql_drop
-    EXECUTE FUNCTION warden.audit_drop_guard();
-
 -- Privileges.
 REVOKE ALL ON FUNCTION warden.log_event(text, text, text, text, jsonb, text, text, text, numeric, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.log_event(text, text, text, text, jsonb, text, text, text, numeric, text) TO warden_user;
@@ -254,13 +155,8 @@ GRANT EXECUTE ON FUNCTION warden.log_event(text, text, double precision, text, j
 -- Creating a capture trigger needs EXECUTE on its function: key officers audit tables.
 REVOKE ALL ON FUNCTION warden.audit_capture() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.audit_capture() TO warden_admin;
-REVOKE ALL ON FUNCTION warden.audit_table(regclass) FROM PUBLIC;
-REVOKE ALL ON FUNCTION warden.unaudit_table(regclass) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION warden.audit_table(regclass), warden.unaudit_table(regclass) TO warden_admin;
 REVOKE ALL ON FUNCTION warden.audit_chain_entry() FROM PUBLIC;
 REVOKE ALL ON FUNCTION warden.audit_guard() FROM PUBLIC;
-REVOKE ALL ON FUNCTION warden.audit_ddl_guard() FROM PUBLIC;
-REVOKE ALL ON FUNCTION warden.audit_drop_guard() FROM PUBLIC;
 REVOKE ALL ON FUNCTION warden.verify_audit() FROM PUBLIC;
 REVOKE ALL ON FUNCTION warden.verify_audit(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION warden.audit_digest() FROM PUBLIC;
@@ -284,18 +180,10 @@ COMMENT ON FUNCTION warden.log_event(text, text, text, text, jsonb, text, text, 
     'warden.log_event with confidence as double precision (drivers send floats so), all positional; same entry as the numeric form.';
 COMMENT ON FUNCTION warden.audit_capture() IS
     'Internal: trigger function that records row changes of an audited table in the ledger; runs with the rights of the statement that fired it.';
-COMMENT ON FUNCTION warden.audit_table(regclass) IS
-    'Captures INSERT, UPDATE, DELETE (before/after JSONB, secret-named columns fingerprinted) and TRUNCATE of a table into the ledger.';
-COMMENT ON FUNCTION warden.unaudit_table(regclass) IS
-    'Stops capturing a table; the change itself is logged.';
 COMMENT ON FUNCTION warden.audit_chain_entry() IS
     'Internal: BEFORE INSERT trigger computing session facts, chain position, hashes and signature of a ledger entry.';
 COMMENT ON FUNCTION warden.audit_guard() IS
     'Internal: refuses UPDATE, DELETE and TRUNCATE on the ledger (only warden.purge_audit deletes, behind a checkpoint).';
-COMMENT ON FUNCTION warden.audit_ddl_guard() IS
-    'Internal: event trigger refusing DDL on the ledger tables.';
-COMMENT ON FUNCTION warden.audit_drop_guard() IS
-    'Internal: event trigger refusing to drop the ledger or its triggers outside DROP EXTENSION.';
 COMMENT ON FUNCTION warden.verify_audit() IS
     'Verifies every chain: recomputes each entry hash, checks links, positions and signatures; issues name the entry where a chain breaks.';
 COMMENT ON FUNCTION warden.verify_audit(jsonb) IS
@@ -308,5 +196,3 @@ COMMENT ON FUNCTION warden.purge_audit(interval) IS
     'Retention: verifies, then removes entries older than the interval behind signed checkpoints, and logs the purge. Superusers and warden_admin only.';
 COMMENT ON FUNCTION warden.export_audit_text(timestamptz, timestamptz) IS
     'Internal: the export document as text; use warden.export_audit.';
-COMMENT ON FUNCTION warden.creating_extension() IS
-    'Internal: true while an extension script runs (lets the DDL guard admit pg_warden''s own scripts).';

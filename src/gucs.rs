@@ -19,7 +19,20 @@ pub static AUDIT_CHAINS: GucSetting<i32> = GucSetting::<i32>::new(16);
 /// original chain material. Superuser only; verification afterwards proves the rows.
 pub static RESTORE_MODE: GucSetting<bool> = GucSetting::<bool>::new(false);
 
+/// `warden.allow_drop_extension`: while off (the default), `DROP EXTENSION pg_warden`
+/// (and `DROP SCHEMA warden CASCADE`, `DROP OWNED`) is refused while the ledger, its
+/// checkpoints or the keyring hold anything. Superuser only.
+pub static ALLOW_DROP_EXTENSION: GucSetting<bool> = GucSetting::<bool>::new(false);
+
 pub fn register() {
+    GucRegistry::define_bool_guc(
+        c"warden.allow_drop_extension",
+        c"Allow DROP EXTENSION pg_warden while the audit ledger or the keyring holds data.",
+        c"Dropping the extension destroys every ledger entry and every key; export the ledger and escrow the keys first.",
+        &ALLOW_DROP_EXTENSION,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_bool_guc(
         c"warden.restore_mode",
         c"Store audit ledger rows as given, for pg_restore of a dumped ledger.",

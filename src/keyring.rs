@@ -101,14 +101,11 @@ fn drop_cache_if_stale() {
 /// Functions and operators are never looked up in `pg_temp`.
 const PRIVILEGED_SEARCH_PATH: &CStr = c"pg_catalog, pg_temp";
 
-/// Runs `f` as `user` in a security-restricted operation (as PostgreSQL runs maintenance
-/// commands as a table's owner), with `search_path` pinned to [`PRIVILEGED_SEARCH_PATH`]
-/// for its duration (as a function's `SET search_path` clause would). An error inside
-/// `f` aborts the (sub)transaction, which restores the caller's user id and settings on
-/// its own.
-pub fn as_user<R>(user: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
-    let mut saved_user = pg_sys::InvalidOid;
-    let mut saved_context: std::ffi::c_int = 0;
+/// Runs `f` with `search_path` pinned to [`PRIVILEGED_SEARCH_PATH`] for its duration (as
+/// a function's `SET search_path` clause would), with the caller's own rights: for
+/// pg_warden's SQL that runs as the caller (the capture DDL of `audit_table`), so no name
+/// it uses can be a temporary object of the session's.
+pub fn with_pinned_search_path<R>(f: impl FnOnce() -> R) -> R {
     let nest_level = unsafe {
         let level = pg_sys::NewGUCNestLevel();
         pg_sys::set_config_option(
@@ -121,21 +118,34 @@ pub fn as_user<R>(user: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
             0,
             false,
         );
-        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
-        pg_sys::SetUserIdAndSecContext(
-            user,
-            saved_context
-                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as std::ffi::c_int
-                | pg_sys::SECURITY_RESTRICTED_OPERATION as std::ffi::c_int,
-        );
         level
     };
     let result = f();
-    unsafe {
-        pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
-        pg_sys::AtEOXact_GUC(true, nest_level);
-    }
+    unsafe { pg_sys::AtEOXact_GUC(true, nest_level) };
     result
+}
+
+/// Runs `f` as `user` in a security-restricted operation (as PostgreSQL runs maintenance
+/// commands as a table's owner), with `search_path` pinned as by
+/// [`with_pinned_search_path`]. An error inside `f` aborts the (sub)transaction, which
+/// restores the caller's user id and settings on its own.
+pub fn as_user<R>(user: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+    with_pinned_search_path(|| {
+        let mut saved_user = pg_sys::InvalidOid;
+        let mut saved_context: std::ffi::c_int = 0;
+        unsafe {
+            pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
+            pg_sys::SetUserIdAndSecContext(
+                user,
+                saved_context
+                    | pg_sys::SECURITY_LOCAL_USERID_CHANGE as std::ffi::c_int
+                    | pg_sys::SECURITY_RESTRICTED_OPERATION as std::ffi::c_int,
+            );
+        }
+        let result = f();
+        unsafe { pg_sys::SetUserIdAndSecContext(saved_user, saved_context) };
+        result
+    })
 }
 
 /// Runs `f` with the privileges of the extension's owner (the owner of
@@ -445,6 +455,7 @@ fn require_audit_key_material_allowed(name: &str, material: &Material, first: bo
 
 /// Inserts a key version; `first` distinguishes create (version 1) from rotate.
 fn add_version(name: &str, material: Material, first: bool) -> Result<i32, WardenError> {
+    crate::audit::guard::forget_drop_check();
     validate_key_name(name)?;
     require_audit_key_material_allowed(name, &material, first)?;
     let check_value = material.check_value()?;

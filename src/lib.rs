@@ -25,6 +25,7 @@ pub extern "C-unwind" fn _PG_init() {
     gucs::register();
     keyring::register_invalidation_callback();
     audit::chain::register_callbacks();
+    audit::guard::register_hooks();
 }
 
 /// Required by `cargo pgrx test`.

@@ -63,14 +63,9 @@ fn capture(trigger: &pgrx::PgTrigger<'_>) -> Result<(), WardenError> {
         action: action.into_datum(),
         resource_type: unsafe { qualified_name(rel) }.into_datum(),
         resource_id: resource_id.and_then(|id| id.into_datum()),
-        details: None,
-        actor: None,
-        correlation_id: None,
-        reason: None,
-        confidence: None,
-        tenant: None,
         before_state,
         after_state,
+        ..Default::default()
     };
     chain::append(&event)?;
     Ok(())

@@ -85,10 +85,12 @@ unsafe extern "C-unwind" fn on_xact_event(event: pg_sys::XactEvent::Type, _arg: 
         XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT => {
             rewind_to(0);
             PURGING.with(|p| p.set(false));
+            super::guard::at_transaction_end();
         }
         XACT_EVENT_COMMIT | XACT_EVENT_PARALLEL_COMMIT | XACT_EVENT_PREPARE => {
             UNDO.with(|u| u.borrow_mut().clear());
             PURGING.with(|p| p.set(false));
+            super::guard::at_transaction_end();
         }
         _ => {}
     }
@@ -497,6 +499,7 @@ fn client_addr_text(addr: Option<pg_sys::Datum>) -> Option<String> {
 fn audit_chain_entry<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, ErrorReport> {
+    super::guard::forget_drop_check();
     match chain_entry(trigger) {
         Ok(tuple) => Ok(Some(tuple)),
         Err(error) => raise(error.into()),
@@ -686,6 +689,7 @@ fn check_confidence(text: &str) -> Result<(), WardenError> {
 
 /// The content of a new entry, as datums of the ledger's column types (text, except
 /// `details`, `before_state`, `after_state` jsonb and `confidence` numeric).
+#[derive(Default)]
 pub(super) struct EventArgs {
     pub event_type: Option<pg_sys::Datum>,
     pub action: Option<pg_sys::Datum>,
@@ -724,6 +728,7 @@ const APPEND_INSERT: &str = "INSERT INTO warden.audit_log (event_type, action, r
 /// rights. Written directly to the heap when it can be ([`insert_entry`]), else by a
 /// kept INSERT plan through the chain trigger.
 pub(super) fn append(args: &EventArgs) -> Result<i64, WardenError> {
+    super::guard::forget_drop_check();
     #[cfg(not(feature = "pg13"))]
     if let Some(id) = keyring::as_extension_owner(|| insert_entry(args))?? {
         return Ok(id);
@@ -943,11 +948,4 @@ fn audit_guard<'a>(
         )
         .set_hint("Ledger entries are never changed; use warden.purge_audit for retention."),
     )
-}
-
-/// Whether an extension script is running: lets the DDL guard admit pg_warden's own
-/// installation and upgrade scripts.
-#[pg_extern(stable, parallel_safe)]
-fn creating_extension() -> bool {
-    unsafe { pg_sys::creating_extension }
 }

@@ -5,6 +5,7 @@
 
 mod capture;
 pub mod chain;
+pub mod guard;
 
 use pgrx::prelude::*;
 use pgrx::{AnyElement, JsonB};
@@ -631,13 +632,25 @@ pgrx::extension_sql_file!(
         chain::audit_chain_entry,
         capture::audit_capture,
         chain::audit_guard,
-        chain::creating_extension,
         log_event,
         verify_audit,
         verify_audit_digest,
         audit_digest,
         export_audit_text,
         purge_audit
+    ]
+);
+
+pgrx::extension_sql_file!(
+    "../../sql/audit_guard.sql",
+    name = "audit_guard",
+    requires = [
+        "audit",
+        guard::audit_table,
+        guard::unaudit_table,
+        guard::creating_extension,
+        guard::changing_capture,
+        guard::note_drop_check
     ]
 );
 

@@ -68,6 +68,8 @@ $$;
 CREATE TEMP TABLE matrix (what text, fn regprocedure UNIQUE, class text NOT NULL, call text NOT NULL);
 INSERT INTO matrix (fn, class, call) VALUES
     ('warden.creating_extension()', 'everyone', $$SELECT warden.creating_extension()$$),
+    ('warden.changing_capture()', 'everyone', $$SELECT warden.changing_capture()$$),
+    ('warden.note_drop_check()', 'everyone', $$SELECT warden.note_drop_check()$$),
     ('warden.hmac_sha256(bytea,bytea)', 'everyone', $$SELECT warden.hmac_sha256('data', 'key')$$),
     ('warden.validate_profile(jsonb)', 'everyone',
      $$SELECT * FROM warden.validate_profile('{"name": "m", "version": 1, "key": "regress", "strategies": {},
@@ -118,7 +120,9 @@ INSERT INTO matrix (fn, class, call) VALUES
     ('warden.audit_ddl_guard()', 'superuser',
      $$CREATE EVENT TRIGGER matrix_probe ON ddl_command_end EXECUTE FUNCTION warden.audit_ddl_guard()$$),
     ('warden.audit_drop_guard()', 'superuser',
-     $$CREATE EVENT TRIGGER matrix_probe ON sql_drop EXECUTE FUNCTION warden.audit_drop_guard()$$);
+     $$CREATE EVENT TRIGGER matrix_probe ON sql_drop EXECUTE FUNCTION warden.audit_drop_guard()$$),
+    ('warden.audit_drop_check()', 'superuser',
+     $$CREATE EVENT TRIGGER matrix_probe ON ddl_command_start EXECUTE FUNCTION warden.audit_drop_check()$$);
 UPDATE matrix SET what = fn::text;
 -- The objects of the same tables that are not functions.
 INSERT INTO matrix (what, class, call) VALUES

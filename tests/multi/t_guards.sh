@@ -1,0 +1,81 @@
+# The guards as a DBA meets them across sessions and tools: DROP EXTENSION is refused in
+# a fresh backend (which has not loaded pg_warden yet) while the ledger or keyring holds
+# data, and goes through on an empty one (an Alembic downgrade of a fresh database) or
+# with warden.allow_drop_extension; another extension's script is not taken for
+# pg_warden's own; a superuser in replica mode cannot disable the append-only trigger and
+# TRUNCATE; pg_dump | pg_restore brings capture triggers back ENABLE ALWAYS, still
+# capturing and still guarded.
+. "$(dirname "$0")/lib.sh"
+k1=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+extdir="$("$PG_CONFIG" --sharedir)/extension"
+restored="${PGDATABASE}_restored"
+cleanup() {
+  rm -f "$extdir/warden_spoof.control" "$extdir/warden_spoof--1.0.sql"
+  "$PG_BIN/dropdb" --if-exists "$restored" 2>/dev/null
+  q -c "DROP ROLE IF EXISTS multi_guard_officer" >/dev/null 2>&1
+}
+trap cleanup EXIT
+
+# 1. An empty ledger and keyring: DROP EXTENSION goes through, as before.
+expect_eq "$(sqlstate_of -c "DROP EXTENSION pg_warden")" "ok" "DROP EXTENSION on an empty ledger and keyring"
+q -c "CREATE EXTENSION pg_warden" >/dev/null
+# A key alone is enough to keep it.
+q -c "SELECT warden.create_key('app')" >/dev/null
+expect_eq "$(sqlstate_of -c "DROP EXTENSION pg_warden CASCADE")" "2BP01" "DROP EXTENSION with a key"
+q -c "SELECT warden.create_key('audit', '\\x$k1'); SELECT warden.log_event('t', 'kept')" >/dev/null
+# Each statement in its own fresh backend: pg_warden's library is not loaded there yet.
+for statement in "DROP EXTENSION pg_warden" "DROP EXTENSION pg_warden CASCADE" "DROP SCHEMA warden CASCADE" \
+                 "BEGIN; SELECT 1; DROP EXTENSION IF EXISTS pg_warden CASCADE; COMMIT"; do
+  expect_eq "$(sqlstate_of -c "$statement")" "2BP01" "$statement with a ledger"
+done
+expect_eq "$(q -c "SELECT count(*) FROM warden.audit_log")" "1" "the ledger is still there"
+# Only a superuser may allow it (once pg_warden is loaded: before, the setting is a
+# placeholder, which loading the library checks again).
+q -c "CREATE ROLE multi_guard_officer; GRANT warden_admin TO multi_guard_officer" >/dev/null
+expect_eq "$(sqlstate_of -c "SELECT warden.changing_capture(); SET ROLE multi_guard_officer; SET warden.allow_drop_extension = on")" "42501" \
+  "a key officer sets warden.allow_drop_extension"
+q -c "DROP ROLE multi_guard_officer" >/dev/null
+expect_eq "$(q -c "BEGIN; SET LOCAL warden.allow_drop_extension = on; DROP EXTENSION pg_warden CASCADE;
+                  SELECT count(*) FROM pg_extension WHERE extname = 'pg_warden'; ROLLBACK" 2>/dev/null)" "0" \
+  "a superuser drops it with warden.allow_drop_extension"
+
+# 2. Another extension's script is not pg_warden's: the guard holds for it.
+cat > "$extdir/warden_spoof.control" <<'CONTROL'
+comment = 'test: an extension whose script tampers with the ledger'
+default_version = '1.0'
+relocatable = false
+superuser = true
+CONTROL
+cat > "$extdir/warden_spoof--1.0.sql" <<'SCRIPT'
+ALTER TABLE warden.audit_log DISABLE TRIGGER audit_append_only;
+SCRIPT
+expect_eq "$(sqlstate_of -c "CREATE EXTENSION warden_spoof")" "42501" "another extension's script disables the guard"
+expect_eq "$(q -c "SELECT tgenabled FROM pg_trigger WHERE tgname = 'audit_append_only'")" "A" "the guard is enabled"
+
+# 3. Replica mode: the append-only trigger cannot be disabled, the ledger not emptied.
+expect_eq "$(sqlstate_of -c "SET session_replication_role = replica;
+    ALTER TABLE warden.audit_log DISABLE TRIGGER audit_append_only; TRUNCATE warden.audit_log")" "42501" \
+  "replica mode: disable the append-only trigger, then TRUNCATE"
+expect_eq "$(sqlstate_of -c "SET session_replication_role = replica; TRUNCATE warden.audit_log")" "42501" \
+  "replica mode: TRUNCATE"
+expect_eq "$(q -c "SELECT count(*) FROM warden.audit_log")" "1" "the ledger kept its entry"
+
+# 4. pg_dump | pg_restore: capture triggers come back ENABLE ALWAYS, capture, and are
+# guarded in the restored database.
+q -c "CREATE TABLE public.orders (id int PRIMARY KEY, total int);
+      SELECT warden.audit_table('public.orders');
+      INSERT INTO public.orders VALUES (1, 10)" >/dev/null
+"$PG_BIN/createdb" "$restored"
+"$PG_BIN/pg_dump" -Fc -d "$PGDATABASE" | "$PG_BIN/pg_restore" -d "$restored" --exit-on-error \
+  || fail "pg_restore of a database with an audited table failed"
+r() { q -d "$restored" "$@"; }
+expect_eq "$(r -c "SELECT string_agg(tgname || ':' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger
+                    WHERE tgrelid = 'public.orders'::regclass")" \
+  "warden_audit_row:A,warden_audit_truncate:A" "restored capture triggers"
+# Keys are never dumped: the audit key is provided again.
+r -c "SELECT warden.create_key('audit', '\\x$k1'); INSERT INTO public.orders VALUES (2, 20)" >/dev/null
+expect_eq "$(r -c "SELECT count(*) FROM warden.audit_log WHERE resource_type = 'public.orders' AND resource_id = '2'")" "1" \
+  "the restored table is captured"
+expect_eq "$(sqlstate_of -d "$restored" -c "ALTER TABLE public.orders DISABLE TRIGGER warden_audit_row")" "42501" \
+  "the restored capture trigger is guarded"
+expect_eq "$(r -c "SELECT valid FROM warden.verify_audit()")" "t" "the restored ledger verifies"

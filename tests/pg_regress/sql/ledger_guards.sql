@@ -1,0 +1,113 @@
+-- The guards around the ledger and around capture triggers: nothing a session creates
+-- blinds them, they fire in every replication role, the ledger is never a parent or a
+-- child, capture triggers change only through audit_table/unaudit_table, and DROP
+-- EXTENSION keeps a ledger or keyring that holds something.
+-- One transaction, rolled back at the end: the scripts after this one start from an
+-- empty ledger.
+BEGIN;
+SELECT warden.create_key('audit', '\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
+SELECT warden.log_event('t', 'guards') > 0 AS logged;
+
+-- 1. Temporary tables named like the catalogs the guard reads do not blind it.
+SAVEPOINT attempt;
+CREATE TEMP TABLE pg_class (oid oid);
+CREATE TEMP TABLE pg_trigger (oid oid, tgrelid oid);
+CREATE TEMP TABLE pg_rewrite (oid oid, ev_class oid);
+SELECT outcome('ALTER TABLE warden.audit_log DISABLE TRIGGER audit_append_only');
+SELECT outcome('ALTER TABLE warden.audit_log DISABLE TRIGGER zz_audit_chain');
+ROLLBACK TO SAVEPOINT attempt;
+
+-- 2. The guards fire under session_replication_role = replica too.
+SAVEPOINT attempt;
+SET LOCAL session_replication_role = replica;
+SELECT outcome('ALTER TABLE warden.audit_log DISABLE TRIGGER audit_append_only');
+SELECT outcome('DROP TRIGGER audit_append_only ON warden.audit_log');
+ROLLBACK TO SAVEPOINT attempt;
+SELECT evtname, evtenabled FROM pg_event_trigger WHERE evtname LIKE 'warden%' ORDER BY 1;
+
+-- 3. The ledger is never a partition, a child or a parent.
+SAVEPOINT attempt;
+CREATE TABLE public.ledger_parent (LIKE warden.audit_log) PARTITION BY RANGE (id);
+SELECT outcome($$ALTER TABLE public.ledger_parent ATTACH PARTITION warden.audit_log FOR VALUES FROM (MINVALUE) TO (MAXVALUE)$$);
+SELECT outcome('CREATE TABLE public.ledger_child () INHERITS (warden.audit_log)');
+SELECT outcome('CREATE TABLE public.checkpoint_child () INHERITS (warden.audit_checkpoint)');
+CREATE TABLE public.plain_parent ();
+SELECT outcome('ALTER TABLE warden.audit_log INHERIT public.plain_parent');
+SELECT count(*) AS ledger_relatives FROM pg_inherits
+ WHERE inhrelid IN ('warden.audit_log'::regclass, 'warden.audit_checkpoint'::regclass)
+    OR inhparent IN ('warden.audit_log'::regclass, 'warden.audit_checkpoint'::regclass);
+ROLLBACK TO SAVEPOINT attempt;
+
+-- 4. Policies and rules are not added to the ledger.
+SAVEPOINT attempt;
+SELECT outcome($$CREATE POLICY hide ON warden.audit_log USING (actor <> 'postgres')$$);
+SELECT outcome($$CREATE RULE keep AS ON DELETE TO warden.audit_log DO INSTEAD NOTHING$$);
+ROLLBACK TO SAVEPOINT attempt;
+
+-- 5. The owner of an audited table cannot switch its capture off, except through
+-- warden.unaudit_table (which the ledger records).
+CREATE ROLE regress_guard_owner;
+GRANT warden_admin TO regress_guard_owner;
+CREATE SCHEMA guard AUTHORIZATION regress_guard_owner;
+SET ROLE regress_guard_owner;
+CREATE TABLE guard.orders (id int PRIMARY KEY, total int);
+SELECT warden.audit_table('guard.orders');
+SELECT outcome('ALTER TABLE guard.orders DISABLE TRIGGER warden_audit_row');
+SELECT outcome('ALTER TABLE guard.orders DISABLE TRIGGER USER');
+SELECT outcome('ALTER TABLE guard.orders DISABLE TRIGGER ALL');
+SELECT outcome('ALTER TABLE guard.orders ENABLE TRIGGER warden_audit_row');
+SELECT outcome('ALTER TABLE guard.orders ENABLE REPLICA TRIGGER warden_audit_truncate');
+SELECT outcome('DROP TRIGGER warden_audit_row ON guard.orders');
+SELECT outcome('DROP TRIGGER warden_audit_truncate ON guard.orders');
+SELECT outcome('ALTER TRIGGER warden_audit_row ON guard.orders RENAME TO quiet');
+-- Temporary catalogs do not blind this guard either.
+SAVEPOINT attempt;
+CREATE TEMP TABLE pg_trigger (oid oid, tgrelid oid, tgname name, tgenabled "char", tgfoid oid);
+SELECT outcome('ALTER TABLE guard.orders DISABLE TRIGGER warden_audit_row');
+ROLLBACK TO SAVEPOINT attempt;
+-- Ordinary schema changes still go through.
+ALTER TABLE guard.orders ADD COLUMN note text;
+CREATE INDEX ON guard.orders (total);
+INSERT INTO guard.orders VALUES (1, 10);
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'guard.orders'::regclass ORDER BY 1;
+-- unaudit_table and audit_table change capture, and say so in the ledger.
+SELECT warden.unaudit_table('guard.orders');
+SELECT count(*) AS capture_triggers FROM pg_trigger WHERE tgrelid = 'guard.orders'::regclass;
+SELECT warden.audit_table('guard.orders');
+RESET ROLE;
+-- pg_dump restores a capture trigger as CREATE TRIGGER, then ENABLE ALWAYS: that stays
+-- possible (it only adds capture).
+SELECT warden.unaudit_table('guard.orders');
+CREATE TRIGGER warden_audit_row AFTER INSERT OR UPDATE OR DELETE ON guard.orders
+    FOR EACH ROW EXECUTE FUNCTION warden.audit_capture('id');
+ALTER TABLE guard.orders ENABLE ALWAYS TRIGGER warden_audit_row;
+CREATE TRIGGER warden_audit_truncate AFTER TRUNCATE ON guard.orders
+    FOR EACH STATEMENT EXECUTE FUNCTION warden.audit_capture();
+ALTER TABLE guard.orders ENABLE ALWAYS TRIGGER warden_audit_truncate;
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'guard.orders'::regclass ORDER BY 1;
+-- A superuser is held to the same rule.
+SELECT outcome('ALTER TABLE guard.orders DISABLE TRIGGER ALL');
+-- Dropping the table drops its capture with it.
+SELECT action, resource_id FROM warden.audit_log
+ WHERE event_type IN ('audit_enabled', 'audit_disabled') AND resource_id = 'guard.orders' ORDER BY id;
+DROP TABLE guard.orders;
+DROP SCHEMA guard;
+
+-- 6. DROP EXTENSION (or DROP SCHEMA warden CASCADE) keeps a ledger that holds entries
+-- unless a superuser says so with warden.allow_drop_extension.
+SAVEPOINT attempt;
+SELECT outcome('DROP EXTENSION pg_warden CASCADE');
+SELECT outcome('DROP SCHEMA warden CASCADE');
+ROLLBACK TO SAVEPOINT attempt;
+SELECT outcome('SET warden.allow_drop_extension = on');
+SET ROLE regress_guard_owner;
+SELECT outcome('SET warden.allow_drop_extension = on');
+RESET ROLE;
+SAVEPOINT attempt;
+SET LOCAL warden.allow_drop_extension = on;
+DROP EXTENSION pg_warden CASCADE;
+SELECT count(*) AS warden_left FROM pg_extension WHERE extname = 'pg_warden';
+ROLLBACK TO SAVEPOINT attempt;
+SELECT count(*) AS warden_left FROM pg_extension WHERE extname = 'pg_warden';
+DROP ROLE regress_guard_owner;
+ROLLBACK;

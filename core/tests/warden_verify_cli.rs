@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use warden_core::ledger::{ChainHead, ChainMaterial, EntryContent, EntryHasher, EntryRef, ExportWriter};
+use warden_core::ledger::{ChainHead, EntryContent, EntryHasher, EntryRef, ExportWriter};
 use warden_core::mac::KeyedMac;
 
 const SECRET_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -15,37 +15,21 @@ fn secret() -> Vec<u8> {
     hex::decode(SECRET_HEX).expect("hex")
 }
 
-/// An export of one chain whose entries are signed under `key_name` version 1 and carry
-/// `actor`.
+/// An export of one entry signed under `key_name` version 1, carrying `actor`.
 fn export(actor: &str, key_name: &str) -> String {
-    let key = KeyedMac::new(&secret());
+    let content = EntryContent {
+        id: 1,
+        ts: Some(1_000_000),
+        event_type: Some("login"),
+        action: Some(actor),
+        actor: Some(actor),
+        resource_id: Some(actor),
+        details: Some(r#"{"note": "\u001b[31m"}"#),
+        ..EntryContent::default()
+    };
+    let link = EntryHasher::new().link(&content, 1, &ChainHead::GENESIS, &KeyedMac::new(&secret())).expect("link");
     let mut out = ExportWriter::new(Vec::new()).expect("header");
-    let mut hasher = EntryHasher::new();
-    let mut head = ChainHead::GENESIS;
-    for id in 1..=2 {
-        let content = EntryContent {
-            id,
-            ts: Some(id * 1_000_000),
-            event_type: Some("login"),
-            action: Some(actor),
-            actor: Some(actor),
-            resource_id: Some(actor),
-            details: Some(r#"{"note": "\u001b[31m"}"#),
-            ..EntryContent::default()
-        };
-        let link = hasher.link(&content, 1, &head, &key).expect("link");
-        head = ChainHead { pos: link.chain_pos, hash: link.entry_hash };
-        let chain = ChainMaterial {
-            chain_id: Some(1),
-            chain_pos: Some(link.chain_pos),
-            prev_hash: Some(&link.prev_hash),
-            entry_hash: Some(&link.entry_hash),
-            key_name: Some(key_name),
-            key_version: Some(1),
-            signature: Some(&link.signature),
-        };
-        out.write_entry(&EntryRef { content, chain }).expect("entry");
-    }
+    out.write_entry(&EntryRef { content, chain: link.material(1, key_name, 1) }).expect("entry");
     String::from_utf8(out.finish(&[]).expect("finish")).expect("UTF-8")
 }
 

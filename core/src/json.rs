@@ -36,6 +36,37 @@ pub fn parse(text: &str) -> Result<Value, JsonError> {
     })
 }
 
+/// Deepest nesting of arrays and objects in JSON `text`: the most `[` and `{` open at
+/// once, brackets inside strings not counted (`[]` is 1, a scalar 0). One pass over the
+/// bytes without recursion or allocation, so text of any depth is measured safely and
+/// before anything parses it; for text that is not JSON it is still the most brackets
+/// open at once.
+pub fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in text.as_bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Compact text with object keys in sorted order: the same value always gives the
 /// same bytes, whatever order its producer wrote the keys in.
 pub fn canonical_text(value: &Value) -> String {
@@ -54,6 +85,45 @@ mod tests {
         assert_eq!(parse(&deep), Err(JsonError::TooDeep));
         let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn nesting_depth_counts_open_containers_outside_strings() {
+        let cases: &[(&str, usize)] = &[
+            ("", 0),
+            ("1", 0),
+            (r#""[{[{""#, 0),
+            ("[]", 1),
+            ("{}", 1),
+            ("[[], {}, []]", 2),
+            (r#"{"a": [1, {"b": []}], "c": {}}"#, 4),
+            (r#"["\"[[", "]]]\\", [[]]]"#, 3),
+            (r#"{"k\\": "v\\\"{"}"#, 1),
+            (r#"["é中😀 [", {"😀": [[]]}]"#, 4),
+        ];
+        for (text, depth) in cases {
+            assert_eq!(nesting_depth(text), *depth, "{text}");
+        }
+    }
+
+    #[test]
+    fn nesting_depth_agrees_with_the_parser_limit() {
+        for depth in [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1] {
+            let arrays = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let objects = format!("{}1{}", r#"{"a": "#.repeat(depth), "}".repeat(depth));
+            for text in [arrays, objects] {
+                assert_eq!(nesting_depth(&text), depth);
+                assert_eq!(parse(&text).is_ok(), depth <= MAX_DEPTH, "{depth}");
+            }
+        }
+    }
+
+    #[test]
+    fn nesting_depth_measures_any_depth_without_recursion() {
+        let deep = "[".repeat(1_000_000) + &"]".repeat(1_000_000);
+        assert_eq!(nesting_depth(&deep), 1_000_000);
+        // Unbalanced text is measured too.
+        assert_eq!(nesting_depth("]]]][["), 2);
     }
 
     #[test]

@@ -7,5 +7,6 @@ pub mod anonymize;
 pub mod json;
 pub mod ledger;
 pub mod mac;
+pub mod printable;
 pub mod profile;
 pub mod secrets;

@@ -28,7 +28,7 @@ use std::ffi::CStr;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::PgTupleDesc;
-use warden_core::ledger::{ChainHead, EntryContent, EntryHasher};
+use warden_core::ledger::{self, ChainHead, EntryContent, EntryHasher};
 use warden_core::{json, secrets};
 
 use crate::error::WardenError;
@@ -445,10 +445,24 @@ fn bytea_datum(bytes: &[u8]) -> pg_sys::Datum {
     bytes.into_datum().unwrap_or(pg_sys::Datum::from(0))
 }
 
+/// A jsonb column's text, refused (54001) when nested deeper than the ledger's one depth
+/// rule allows, so every entry can be exported and verified offline.
+fn jsonb_column_text(row: &Row, col: usize, column: &'static str) -> Result<Option<String>, WardenError> {
+    let Some(text) = row.output(col, pg_sys::jsonb_out) else { return Ok(None) };
+    ledger::check_jsonb_depth(column, &text)
+        .map_err(|e| WardenError::TooComplex(format!("audit ledger entry refused: {e}")))?;
+    Ok(Some(text))
+}
+
 /// Replaces secret-named fields of a jsonb column by fingerprints, keeping the datum
 /// when it has none. Returns the column's final jsonb text, as hashed.
-fn scrub_jsonb(row: &mut Row, col: usize, key: &keyring::KeyVersion) -> Result<Option<String>, WardenError> {
-    let Some(text) = row.output(col, pg_sys::jsonb_out) else { return Ok(None) };
+fn scrub_jsonb(
+    row: &mut Row,
+    col: usize,
+    column: &'static str,
+    key: &keyring::KeyVersion,
+) -> Result<Option<String>, WardenError> {
+    let Some(text) = jsonb_column_text(row, col, column)? else { return Ok(None) };
     if !secrets::may_contain_secret_names(&text) {
         return Ok(Some(text));
     }
@@ -525,6 +539,11 @@ fn chain_entry<'a>(
         pg_sys::heap_deform_tuple(data.tg_trigtuple, tupdesc_ptr, row.values.as_mut_ptr(), row.nulls.as_mut_ptr())
     };
     if gucs::RESTORE_MODE.get() || arrives_complete(&cols, &row) {
+        for (col, column) in
+            [(cols.details, "details"), (cols.before_state, "before_state"), (cols.after_state, "after_state")]
+        {
+            jsonb_column_text(&row, col, column)?;
+        }
         keep_sequence_ahead(table, &cols, &row)?;
         return trigger.new().ok_or_else(|| WardenError::Internal("chain trigger fired without a new row".into()));
     }
@@ -625,9 +644,9 @@ fn fill_entry(table: pg_sys::Oid, cols: &Columns, row: &mut Row) -> Result<(), W
         row.set(cols.actor, Some(text_datum(&session_user)));
     }
 
-    let details = scrub_jsonb(row, cols.details, &signing)?;
-    let before_state = scrub_jsonb(row, cols.before_state, &signing)?;
-    let after_state = scrub_jsonb(row, cols.after_state, &signing)?;
+    let details = scrub_jsonb(row, cols.details, "details", &signing)?;
+    let before_state = scrub_jsonb(row, cols.before_state, "before_state", &signing)?;
+    let after_state = scrub_jsonb(row, cols.after_state, "after_state", &signing)?;
     let event_type = row.text(cols.event_type)?;
     let action = row.text(cols.action)?;
     let actor = row.text(cols.actor)?;

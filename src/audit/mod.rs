@@ -11,7 +11,7 @@ use pgrx::prelude::*;
 use pgrx::{AnyElement, JsonB};
 use serde_json::json;
 use warden_core::ledger::{
-    ChainMaterial, Checkpoint, Digest, DigestChain, EntryContent, EntryRef, ExportWriter, Report, Verifier,
+    ChainMaterial, Checkpoint, Digest, DigestChain, EntryContent, EntryRef, ExportWriter, LedgerError, Report, Verifier,
 };
 use warden_core::mac::KeyedMac;
 
@@ -464,10 +464,21 @@ fn export_audit_text(
     for_each_entry(
         "ts OPERATOR(pg_catalog.>=) $1 AND ts OPERATOR(pg_catalog.<) $2",
         vec![from.into(), to.into()],
-        |entry| writer.write_entry(entry).map_err(io),
+        |entry| writer.write_entry(entry).map_err(|e| export_entry_error(entry.content.id, e)),
     )?;
     let bytes = writer.finish(&checkpoints).map_err(io)?;
     String::from_utf8(bytes).map_err(|_| WardenError::Internal("export is not UTF-8".into()).into())
+}
+
+/// An entry the export cannot carry is 54001, naming it: only an entry stored before the
+/// ledger's depth rule can be nested that deep. Anything else is a bug.
+fn export_entry_error(id: i64, error: std::io::Error) -> WardenError {
+    match error.get_ref().and_then(|e| e.downcast_ref::<LedgerError>()) {
+        Some(too_deep @ LedgerError::TooDeep { .. }) => {
+            WardenError::TooComplex(format!("cannot export audit ledger entry id {id}: {too_deep}"))
+        }
+        _ => WardenError::Internal(format!("export failed: {error}")),
+    }
 }
 
 /// For an export of a time window: per chain, a checkpoint signed now for the entry just

@@ -20,6 +20,21 @@ INSERT INTO public.accounts VALUES (1, 'ann@example.com', 'hunter2'), (2, 'bob@e
 UPDATE public.accounts SET email = 'é"\\\\ unicode & quotes' WHERE id = 2;
 SELECT warden.log_event('after_rotation', 'NOTE', details => '{"nested": {"a": [1, {"b": null}], "c": "x"}}');
 SQL
+# Documents at the ledger's depth limit (124 levels of arrays or objects; a captured row
+# adds its own object) are in the export; one level more is refused with 54001.
+arrays() { echo "(repeat('[', $1) || repeat(']', $1))::jsonb"; }
+objects() { echo "(repeat('{\"a\": ', $(($1 - 1))) || '{\"leaf\": \"x\"}' || repeat('}', $(($1 - 1))))::jsonb"; }
+q <<SQL >/dev/null
+SELECT warden.log_event('deep', 'LIMIT', details => $(arrays 124));
+SELECT warden.log_event('deep', 'LIMIT', details => $(objects 124), reason => 'objects');
+CREATE TABLE public.docs (id int PRIMARY KEY, doc jsonb);
+SELECT warden.audit_table('public.docs');
+INSERT INTO public.docs VALUES (1, $(arrays 123));
+SQL
+expect_eq "$(sqlstate_of -c "SELECT warden.log_event('deep', 'OVER', details => $(arrays 125))")" "54001" \
+  "log_event of a document one level deeper than the limit"
+expect_eq "$(sqlstate_of -c "INSERT INTO public.docs VALUES (2, $(arrays 124))")" "54001" \
+  "capture of a row one level deeper than the limit"
 q -c "SELECT warden.export_audit()" > "$work/export.json"
 q -c "SELECT warden.audit_digest()" > "$work/digest.json"
 keys=(--key "audit:1:$k1" --key "audit:2:$k2")
@@ -38,6 +53,14 @@ grep -q "content modified" "$work/edited.txt" || { cat "$work/edited.txt"; fail 
 expect_eq "$(grep -c "content modified" "$work/edited.txt")" "20" "every edited entry is named"
 expect_eq "$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(len(d["checkpoints"]) >= 1 and all("signature" in e for e in d["entries"]))' "$work/export.json")" \
   "True" "export carries the purge checkpoint and every entry's chain material"
+expect_eq "$(python3 -c '
+import json, sys
+def depth(v):
+    return 1 + max([depth(x) for x in (v.values() if isinstance(v, dict) else v)] or [0]) if isinstance(v, (dict, list)) else 0
+d = json.load(open(sys.argv[1]))
+deep = [e for e in d["entries"] if e["event_type"] == "deep" or e["resource_type"] == "public.docs"]
+print(len(deep), sorted(depth(e.get("details") or e.get("after_state")) for e in deep), depth(d))' "$work/export.json")" \
+  "3 [124, 124, 124] 127" "limit-depth documents exported whole, the export 127 levels deep"
 # Malformed export: a usage/input error, never a crash.
 head -c 200 "$work/export.json" > "$work/cut.json"
 set +e; "$verify_bin" --export "$work/cut.json" "${keys[@]}" >/dev/null 2>&1; rc=$?; set -e

@@ -2,12 +2,17 @@
 //!
 //! Exit status: 0 when every entry, checkpoint and the digest verify; 1 when anything was
 //! tampered with; 2 on a usage error or a file that cannot be read or parsed.
+//!
+//! Every line it prints goes through [`say`] or [`complain`], which escape control, line
+//! breaking and bidi characters ([`printable`]): text from an export (key names, field
+//! names in parse errors) can neither forge a line of the verdict nor drive the terminal.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
 
 use warden_core::ledger::{parse_export, timestamp_to_iso, Digest, Report};
 use warden_core::mac::KeyedMac;
+use warden_core::printable::printable;
 
 const USAGE: &str = "\
 usage: warden-verify --export FILE (--key NAME:VERSION:HEXSECRET | --key-env NAME:VERSION:ENVVAR)...
@@ -47,12 +52,13 @@ fn main() -> ExitCode {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(EXIT_TAMPERED),
             Err(message) => {
-                eprintln!("warden-verify: {message}");
+                complain(&message);
                 ExitCode::from(EXIT_USAGE)
             }
         },
         Err(message) => {
-            eprintln!("warden-verify: {message}\n\n{USAGE}");
+            complain(&message);
+            eprintln!("\n{USAGE}");
             ExitCode::from(EXIT_USAGE)
         }
     }
@@ -141,40 +147,58 @@ fn run(options: &Options) -> Result<bool, String> {
     };
     let report = export.verify(digest.as_ref(), |name, version| options.keys.get(&(name.to_owned(), version)).cloned());
 
-    println!("export {}: {} entries, {} checkpoints", options.export, report.total_entries, export.checkpoints.len());
+    say(&format!(
+        "export {}: {} entries, {} checkpoints",
+        options.export,
+        report.total_entries,
+        export.checkpoints.len()
+    ));
     if let (Some(path), Some(digest)) = (&options.digest, &digest) {
-        println!(
+        say(&format!(
             "digest {path}: generated {}, {} chains, key {} version {}",
             timestamp_to_iso(digest.generated_at),
             digest.chains.len(),
             digest.key_name,
             digest.key_version
-        );
+        ));
     }
     print_chains(&report);
     if report.is_valid() {
-        println!("VALID: every entry, checkpoint{} verified", if digest.is_some() { " and the digest" } else { "" });
+        say(&format!(
+            "VALID: every entry, checkpoint{} verified",
+            if digest.is_some() { " and the digest" } else { "" }
+        ));
     } else {
-        println!(
+        say(&format!(
             "TAMPERED: {} of {} entries invalid, {} issues",
             report.invalid_entries,
             report.total_entries,
             report.issues.len()
-        );
+        ));
         for issue in &report.issues {
-            println!("  {issue}");
+            say(&format!("  {issue}"));
         }
     }
     Ok(report.is_valid())
 }
 
+/// Prints one line of the report on stdout, escaped.
+fn say(line: &str) {
+    println!("{}", printable(line));
+}
+
+/// Prints one error line on stderr, escaped: messages name paths and fields of the input.
+fn complain(message: &str) {
+    eprintln!("warden-verify: {}", printable(message));
+}
+
 fn print_chains(report: &Report) {
     for chain in &report.chains {
         let head = chain.head_hash.map_or_else(|| "malformed".to_owned(), hex::encode);
-        println!(
+        say(&format!(
             "chain {}: positions {}..{} ({} held), head {}",
             chain.chain_id, chain.first_pos, chain.head_pos, chain.positions, head
-        );
+        ));
     }
 }
 

@@ -178,6 +178,22 @@ pub struct NewLink {
     pub signature: Hash,
 }
 
+impl NewLink {
+    /// The chain columns of the entry this link was computed for, as stored on chain
+    /// `chain_id` and signed by `key_name` version `key_version`.
+    pub fn material<'a>(&'a self, chain_id: i32, key_name: &'a str, key_version: i32) -> ChainMaterial<'a> {
+        ChainMaterial {
+            chain_id: Some(chain_id),
+            chain_pos: Some(self.chain_pos),
+            prev_hash: Some(&self.prev_hash),
+            entry_hash: Some(&self.entry_hash),
+            key_name: Some(key_name),
+            key_version: Some(key_version),
+            signature: Some(&self.signature),
+        }
+    }
+}
+
 /// Computes entry hashes, reusing one buffer so hashing allocates nothing once warm.
 #[derive(Debug, Default)]
 pub struct EntryHasher {

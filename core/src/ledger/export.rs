@@ -31,10 +31,16 @@ use super::jsonb::{jsonb_text, write_escaped, write_jsonb_text_within};
 use super::scan::{decode_hex, ParseError, Scanner};
 use super::time::{timestamp_from_iso, write_timestamp_iso};
 use super::verify::{verify_entries, LedgerEntry, Report};
+use super::LedgerError;
+use crate::json::{JsonError, MAX_DEPTH};
 use crate::mac::KeyedMac;
 
 /// Value of the export document's `format` field.
 pub const EXPORT_FORMAT: &str = "pg_warden-audit-export-v1";
+
+/// Levels of the export around each embedded `jsonb` document: the export object, its
+/// `entries` array and the entry object.
+pub const EXPORT_ENVELOPE_DEPTH: usize = 3;
 
 /// Fields of an exported entry: the content columns in encoding order, then the chain
 /// columns. Bit `i` of a seen-mask stands for field `i`.
@@ -373,7 +379,9 @@ impl<W: Write> ExportWriter<W> {
 
     /// Appends one entry. Its `jsonb` columns must be PostgreSQL's `jsonb` output text;
     /// anything else is refused, since the verifier could not rebuild the text it was
-    /// hashed over.
+    /// hashed over. A document nested deeper than [`MAX_DEPTH`] (only an entry stored
+    /// before the ledger's depth rule can be) is refused with an error of kind
+    /// `InvalidData` wrapping [`LedgerError::TooDeep`].
     pub fn write_entry(&mut self, entry: &EntryRef<'_>) -> io::Result<()> {
         let c = &entry.content;
         let m = &entry.chain;
@@ -407,7 +415,14 @@ impl<W: Write> ExportWriter<W> {
         for (name, value) in [("details", c.details), ("before_state", c.before_state), ("after_state", c.after_state)]
         {
             let Some(text) = value else { continue };
-            let canonical = crate::json::parse(text).is_ok_and(|v| jsonb_text(&v) == text);
+            let canonical = match crate::json::parse(text) {
+                Ok(value) => jsonb_text(&value) == text,
+                Err(JsonError::TooDeep) => {
+                    let too_deep = LedgerError::TooDeep { column: name, max_depth: MAX_DEPTH };
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, too_deep));
+                }
+                Err(JsonError::Syntax(_)) => false,
+            };
             if !canonical {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,

@@ -93,11 +93,28 @@ pub use encoding::{
     sign_entry_hash, ChainHead, ChainMaterial, EntryContent, EntryHasher, EntryRef, Hash, NewLink, CONTENT_COLUMNS,
     ENCODING_VERSION, ENTRY_DOMAIN, GENESIS_PREV_HASH, HASH_LEN,
 };
-pub use export::{parse_export, Export, ExportWriter, ExportedEntry, EXPORT_FORMAT};
+pub use export::{parse_export, Export, ExportWriter, ExportedEntry, EXPORT_ENVELOPE_DEPTH, EXPORT_FORMAT};
 pub use jsonb::{jsonb_text, write_jsonb_text};
 pub use scan::ParseError;
 pub use time::{timestamp_from_iso, timestamp_to_iso, write_timestamp_iso, POSTGRES_EPOCH_UNIX_SECONDS};
 pub use verify::{verify_entries, ChainSummary, Issue, IssueKind, LedgerEntry, Report, Verifier};
+
+/// Deepest nesting of arrays and objects a `jsonb` column of the ledger (`details`,
+/// `before_state`, `after_state`) may hold: 124. An export embeds each document
+/// [`EXPORT_ENVELOPE_DEPTH`] levels down, so an export of documents at this depth is
+/// [`crate::json::MAX_DEPTH`] (127) levels deep as a whole: what serde_json, and every
+/// reader with its default recursion limit of 128, still parses in one piece
+/// (`warden-verify` reads the envelope without nesting and would take 127 inside it).
+pub const JSONB_MAX_DEPTH: usize = crate::json::MAX_DEPTH - EXPORT_ENVELOPE_DEPTH;
+
+/// The ledger's one depth rule, applied to a `jsonb` column's text whenever an entry is
+/// written: refuses a document nested deeper than [`JSONB_MAX_DEPTH`].
+pub fn check_jsonb_depth(column: &'static str, text: &str) -> Result<(), LedgerError> {
+    if crate::json::nesting_depth(text) > JSONB_MAX_DEPTH {
+        return Err(LedgerError::TooDeep { column, max_depth: JSONB_MAX_DEPTH });
+    }
+    Ok(())
+}
 
 /// Why a ledger value could not be built or accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +129,10 @@ pub enum LedgerError {
     OutOfOrder { entry_id: i64 },
     /// A digest listed the same chain twice.
     DuplicateDigestChain { chain_id: i32 },
+    /// A `jsonb` column nested deeper than `max_depth` levels of arrays and objects:
+    /// [`JSONB_MAX_DEPTH`] when an entry is written; [`crate::json::MAX_DEPTH`] when an
+    /// export is written, for entries stored before the rule.
+    TooDeep { column: &'static str, max_depth: usize },
 }
 
 impl std::fmt::Display for LedgerError {
@@ -123,6 +144,9 @@ impl std::fmt::Display for LedgerError {
                 write!(f, "entry id {entry_id} arrived out of (chain_id, chain_pos) order")
             }
             LedgerError::DuplicateDigestChain { chain_id } => write!(f, "digest lists chain {chain_id} twice"),
+            LedgerError::TooDeep { column, max_depth } => {
+                write!(f, "{column} is nested deeper than {max_depth} levels of arrays and objects")
+            }
         }
     }
 }

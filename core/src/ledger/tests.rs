@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::json::MAX_DEPTH as MAX_DEPTH_OF_JSON;
 use crate::mac::KeyedMac;
 
 const KEY_NAME: &str = "audit";
@@ -739,6 +740,21 @@ fn malformed_digests_are_refused() {
 // ---------------------------------------------------------------------------------------
 // Exports
 
+/// A new export holding `contents` linked on chain 1 and signed by version 1 of the test
+/// key, ready for its checkpoints.
+fn signed_export_writer<'c>(contents: impl IntoIterator<Item = EntryContent<'c>>) -> ExportWriter<Vec<u8>> {
+    let key = KeyedMac::new(&secret(KEY_NAME, 1));
+    let mut out = ExportWriter::new(Vec::new()).expect("header");
+    let mut hasher = EntryHasher::new();
+    let mut head = ChainHead::GENESIS;
+    for content in contents {
+        let link = hasher.link(&content, 1, &head, &key).expect("link");
+        head = ChainHead { pos: link.chain_pos, hash: link.entry_hash };
+        out.write_entry(&EntryRef { content, chain: link.material(1, KEY_NAME, 1) }).expect("entry");
+    }
+    out
+}
+
 /// Rows with every column set, tricky values included.
 fn full_export_ledger() -> (Vec<(String, Option<String>)>, String) {
     let key = KeyedMac::new(&secret(KEY_NAME, 1));
@@ -752,43 +768,27 @@ fn full_export_ledger() -> (Vec<(String, Option<String>)>, String) {
         ("no details".to_owned(), None),
         ("numbers".to_owned(), Some("[1.50, 0.000001, -12345678901234567890.5, 0]".to_owned())),
     ];
-    let mut out = ExportWriter::new(Vec::new()).expect("header");
-    let mut hasher = EntryHasher::new();
-    let mut head = ChainHead::GENESIS;
-    for (i, (text, details)) in texts.iter().enumerate() {
-        let content = EntryContent {
-            id: i as i64 + 1,
-            ts: Some(-1 + i as i64 * 1_234_567),
-            event_type: Some("dml"),
-            action: Some(text),
-            actor: Some("alice"),
-            resource_type: Some("table"),
-            resource_id: Some("public.t:1"),
-            correlation_id: (i % 2 == 0).then_some("c-1"),
-            tenant: Some(""),
-            reason: None,
-            confidence: Some("0.9500"),
-            details: details.as_deref(),
-            before_state: (i == 1).then_some(r#"{"balance": 10}"#),
-            after_state: (i == 1).then_some(r#"{"balance": 20}"#),
-            session_user_name: Some("alice"),
-            application_name: Some("psql"),
-            client_addr: Some("2001:db8::1"),
-            txid: Some(900 + i as i64),
-        };
-        let link = hasher.link(&content, 1, &head, &key).expect("link");
-        head = ChainHead { pos: link.chain_pos, hash: link.entry_hash };
-        let chain = ChainMaterial {
-            chain_id: Some(1),
-            chain_pos: Some(link.chain_pos),
-            prev_hash: Some(&link.prev_hash),
-            entry_hash: Some(&link.entry_hash),
-            key_name: Some(KEY_NAME),
-            key_version: Some(1),
-            signature: Some(&link.signature),
-        };
-        out.write_entry(&EntryRef { content, chain }).expect("entry");
-    }
+    let contents = texts.iter().enumerate().map(|(i, (text, details))| EntryContent {
+        id: i as i64 + 1,
+        ts: Some(-1 + i as i64 * 1_234_567),
+        event_type: Some("dml"),
+        action: Some(text),
+        actor: Some("alice"),
+        resource_type: Some("table"),
+        resource_id: Some("public.t:1"),
+        correlation_id: (i % 2 == 0).then_some("c-1"),
+        tenant: Some(""),
+        reason: None,
+        confidence: Some("0.9500"),
+        details: details.as_deref(),
+        before_state: (i == 1).then_some(r#"{"balance": 10}"#),
+        after_state: (i == 1).then_some(r#"{"balance": 20}"#),
+        session_user_name: Some("alice"),
+        application_name: Some("psql"),
+        client_addr: Some("2001:db8::1"),
+        txid: Some(900 + i as i64),
+    });
+    let out = signed_export_writer(contents);
     let checkpoint = Checkpoint::new_signed(2, 10, [3; 32], 5, KEY_NAME, 1, &key).expect("checkpoint");
     let bytes = out.finish(&[checkpoint]).expect("finish");
     (texts, String::from_utf8(bytes).expect("UTF-8"))
@@ -942,6 +942,84 @@ fn export_writer_refuses_text_postgres_would_not_print() {
     let mut writer = ExportWriter::new(Vec::new()).expect("header");
     let error = writer.write_entry(&EntryRef { content, ..EntryRef::default() }).expect_err("refused");
     assert!(error.to_string().contains("details is not PostgreSQL jsonb output text"), "{error}");
+}
+
+fn nested_arrays(depth: usize) -> String {
+    format!("{}{}", "[".repeat(depth), "]".repeat(depth))
+}
+
+/// `depth` levels of objects, as PostgreSQL prints them.
+fn nested_objects(depth: usize) -> String {
+    format!("{}{{\"leaf\": \"x\"}}{}", r#"{"a": "#.repeat(depth - 1), "}".repeat(depth - 1))
+}
+
+/// A signed export of one chain whose entries carry `documents` as details and before
+/// state.
+fn export_of_documents(documents: &[String]) -> String {
+    let contents = documents.iter().enumerate().map(|(i, doc)| EntryContent {
+        id: i as i64 + 1,
+        ts: Some(i as i64),
+        event_type: Some("t"),
+        action: Some("deep"),
+        details: Some(doc),
+        before_state: Some(doc),
+        after_state: Some("[]"),
+        ..EntryContent::default()
+    });
+    String::from_utf8(signed_export_writer(contents).finish(&[]).expect("finish")).expect("UTF-8")
+}
+
+#[test]
+fn the_depth_rule_takes_the_limit_and_refuses_one_level_more() {
+    assert_eq!(JSONB_MAX_DEPTH, 124);
+    for doc in [nested_arrays(JSONB_MAX_DEPTH), nested_objects(JSONB_MAX_DEPTH), "null".to_owned(), "{}".to_owned()] {
+        assert_eq!(check_jsonb_depth("details", &doc), Ok(()));
+    }
+    for depth in [JSONB_MAX_DEPTH + 1, 200, 100_000] {
+        for doc in [nested_arrays(depth), nested_objects(depth)] {
+            let error = check_jsonb_depth("after_state", &doc).expect_err("too deep");
+            assert_eq!(error, LedgerError::TooDeep { column: "after_state", max_depth: JSONB_MAX_DEPTH });
+            assert_eq!(error.to_string(), "after_state is nested deeper than 124 levels of arrays and objects");
+        }
+    }
+    // Brackets inside strings are text, not depth.
+    let text = format!(r#"{{"s": "{}"}}"#, "[".repeat(500));
+    assert_eq!(check_jsonb_depth("details", &text), Ok(()));
+}
+
+/// Documents at the limit export, read back whole (a generic JSON parser with serde_json's
+/// default recursion limit takes the export in one piece) and verify offline.
+#[test]
+fn documents_at_the_depth_limit_export_and_verify() {
+    let documents = [nested_arrays(JSONB_MAX_DEPTH), nested_objects(JSONB_MAX_DEPTH)];
+    let text = export_of_documents(&documents);
+    assert_eq!(crate::json::nesting_depth(&text), JSONB_MAX_DEPTH + EXPORT_ENVELOPE_DEPTH);
+    assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "the export parses as one document");
+    let export = parse_export(&text).expect("parses");
+    assert_eq!(export.entries.len(), 2);
+    let report = export.verify(None, keys(&[1]));
+    assert!(report.is_valid(), "{:?}", report.issues);
+    // One level more would have put the export beyond the generic parser's limit.
+    let deeper = export_of_documents(&[nested_arrays(JSONB_MAX_DEPTH + 1)]);
+    assert!(serde_json::from_str::<serde_json::Value>(&deeper).is_err());
+}
+
+/// Entries stored before the depth rule: the export carries what its reader can read
+/// back (127 levels), and refuses anything deeper as too deep, never as a malformed value.
+#[test]
+fn export_writer_carries_older_entries_up_to_the_reader_limit() {
+    let text = export_of_documents(&[nested_arrays(MAX_DEPTH_OF_JSON), nested_objects(MAX_DEPTH_OF_JSON)]);
+    let report = parse_export(&text).expect("warden-verify reads what the writer carries").verify(None, keys(&[1]));
+    assert!(report.is_valid(), "{:?}", report.issues);
+    for depth in [MAX_DEPTH_OF_JSON + 1, 200] {
+        let doc = nested_arrays(depth);
+        let content = EntryContent { id: 7, before_state: Some(&doc), ..EntryContent::default() };
+        let mut writer = ExportWriter::new(Vec::new()).expect("header");
+        let error = writer.write_entry(&EntryRef { content, ..EntryRef::default() }).expect_err("refused");
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+        let inner = error.get_ref().and_then(|e| e.downcast_ref::<LedgerError>());
+        assert_eq!(inner, Some(&LedgerError::TooDeep { column: "before_state", max_depth: MAX_DEPTH_OF_JSON }));
+    }
 }
 
 #[test]

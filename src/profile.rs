@@ -325,6 +325,48 @@ fn inheritance_children(oid: pg_sys::Oid) -> Result<Vec<String>, WardenError> {
     .map_err(spi_error)
 }
 
+/// Columns of `oid` that a partition key holds, by name, each with the partitioned
+/// tables whose key holds it: the key of every partitioned ancestor (the table being a
+/// partition) and of every partitioned table below it, by column name since attribute
+/// numbers differ between partitions. Key expressions count for every column they read
+/// (PostgreSQL records those columns as internally dependent on the partitioned table).
+/// Masking such a column would leave rows outside their partition's bounds.
+fn partition_key_columns(oid: pg_sys::Oid) -> Result<HashMap<String, String>, WardenError> {
+    Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT a.attname::pg_catalog.text, \
+                    pg_catalog.string_agg(pg_catalog.format('%I.%I', n.nspname, c.relname), ', ' ORDER BY n.nspname, c.relname) \
+               FROM (SELECT relid FROM pg_catalog.pg_partition_ancestors($1) \
+                     UNION SELECT relid FROM pg_catalog.pg_partition_tree($1)) tree \
+               JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid OPERATOR(pg_catalog.=) tree.relid \
+               JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) pt.partrelid \
+               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+               JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) pt.partrelid \
+              WHERE a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped \
+                AND (a.attnum OPERATOR(pg_catalog.=) ANY (pt.partattrs::pg_catalog.int2[]) \
+                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
+                                 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+                                   AND d.objid OPERATOR(pg_catalog.=) pt.partrelid \
+                                   AND d.objsubid OPERATOR(pg_catalog.=) a.attnum \
+                                   AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+                                   AND d.refobjid OPERATOR(pg_catalog.=) pt.partrelid \
+                                   AND d.refobjsubid OPERATOR(pg_catalog.=) 0 \
+                                   AND d.deptype OPERATOR(pg_catalog.=) 'i')) \
+              GROUP BY a.attname",
+            None,
+            &[oid.into()],
+        )?;
+        let mut columns = HashMap::new();
+        for row in rows {
+            if let (Some(column), Some(tables)) = (row.get::<String>(1)?, row.get::<String>(2)?) {
+                columns.insert(column, tables);
+            }
+        }
+        Ok(columns)
+    })
+    .map_err(spi_error)
+}
+
 /// A foreign key with at least one masked table on either side.
 struct ForeignKey {
     name: String,
@@ -464,6 +506,7 @@ fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
             }
         }
         let columns = catalog_columns(oid)?;
+        let partition_keys = partition_key_columns(oid)?;
         for target_column in &target.columns {
             let mut report = |problem: String| problems.push((target_column.path.clone(), problem));
             let Some(column) = columns.get(&target_column.name) else {
@@ -472,6 +515,13 @@ fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
             };
             if column.generated {
                 report("is a generated column: mask the columns it is computed from".into());
+                continue;
+            }
+            if let Some(keyed) = partition_keys.get(&target_column.name) {
+                report(format!(
+                    "column \"{}\" of {sql_name} is in the partition key of {keyed}: masked values would leave rows outside their partition's bounds, unseen through the parent",
+                    target_column.name
+                ));
                 continue;
             }
             if let Some(dependents) = &column.generated_dependents {

@@ -41,6 +41,9 @@ pub enum WardenError {
     /// 42501: only a superuser may do this, membership of warden_admin is not enough.
     #[error("{message}")]
     NotSuperuser { message: String, hint: String },
+    /// 42501: the caller lacks a privilege on an object the operation touches.
+    #[error("{message}")]
+    PermissionDenied { message: String, hint: String },
     /// 55000: a key version cannot be used in the server's present state.
     #[error("{message}")]
     KeyUnavailable { message: String, hint: String },
@@ -82,7 +85,9 @@ impl WardenError {
             WardenError::InvalidArgument { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
             WardenError::UnknownKey(_) => ERRCODE_UNDEFINED_OBJECT,
             WardenError::KeyExists(_) => ERRCODE_DUPLICATE_OBJECT,
-            WardenError::NotAdmin(_) | WardenError::NotSuperuser { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            WardenError::NotAdmin(_) | WardenError::NotSuperuser { .. } | WardenError::PermissionDenied { .. } => {
+                ERRCODE_INSUFFICIENT_PRIVILEGE
+            }
             WardenError::KeyUnavailable { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             WardenError::NotInState { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             WardenError::TooComplex(_) => ERRCODE_STATEMENT_TOO_COMPLEX,
@@ -106,6 +111,7 @@ impl WardenError {
                 Some("Only superusers and members of the warden_admin role may do this.".into())
             }
             WardenError::NotSuperuser { hint, .. }
+            | WardenError::PermissionDenied { hint, .. }
             | WardenError::KeyUnavailable { hint, .. }
             | WardenError::NotInState { hint, .. } => Some(hint.clone()),
             WardenError::TooComplex(_) => None,

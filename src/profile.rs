@@ -33,6 +33,10 @@ use crate::keyring;
 /// Schemas whose tables are never masked.
 const PROTECTED_SCHEMAS: [&str; 3] = ["pg_catalog", "information_schema", "warden"];
 
+fn is_protected_schema(schema: &str) -> bool {
+    PROTECTED_SCHEMAS.contains(&schema) || schema.starts_with("pg_toast")
+}
+
 // Heap rewriting, as ALTER TABLE uses it (commands/cluster.h, not in pgrx's bindings).
 // Called through `pg_guard_ffi_boundary`, as pgrx calls its own bindings.
 unsafe extern "C-unwind" {
@@ -437,7 +441,8 @@ struct JoinRule {
     class: u8,
 }
 
-/// Every problem with `doc`: the core's, then the database's. With `lock`, each table
+/// Every problem with `doc`: the core's, then the database's. With `lock` (to apply the
+/// profile), the caller's privileges on every table are checked first, then each table
 /// found is locked ACCESS EXCLUSIVE before its columns are read, so what was checked
 /// stays true until the transaction ends.
 fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
@@ -447,10 +452,13 @@ fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
     let mut rules: HashMap<(pg_sys::Oid, i16), (String, Option<JoinRule>)> = HashMap::new();
     let targets = targets(doc);
     let listed: HashSet<String> = targets.iter().map(|t| format!("{}.{}", t.schema, t.table)).collect();
+    if lock {
+        require_mask_privileges(&targets)?;
+    }
 
     for target in &targets {
         let mut report = |problem: String| problems.push((target.path.clone(), problem));
-        if PROTECTED_SCHEMAS.contains(&target.schema.as_str()) || target.schema.starts_with("pg_toast") {
+        if is_protected_schema(&target.schema) {
             report("pg_warden's own tables and system catalogs cannot be masked".into());
             continue;
         }
@@ -640,6 +648,60 @@ fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
         }
     }
     Ok(Checked { problems, tables })
+}
+
+/// Whether `user` holds `mode` on table `oid` or on its column `attnum`; a table or
+/// column dropped meanwhile counts as allowed (validation reports it).
+fn may(oid: pg_sys::Oid, attnum: i16, user: pg_sys::Oid, mode: u32) -> bool {
+    let mode = mode as pg_sys::AclMode;
+    let mut missing = false;
+    unsafe {
+        pg_sys::pg_class_aclcheck_ext(oid, user, mode, &mut missing) == pg_sys::AclResult::ACLCHECK_OK
+            || missing
+            || pg_sys::pg_attribute_aclcheck_ext(oid, attnum, user, mode, &mut missing)
+                == pg_sys::AclResult::ACLCHECK_OK
+            || missing
+    }
+}
+
+/// Raises 42501 unless the caller may mask every table `targets` names, before any of
+/// them is locked: a role that may not mask a table must not queue an ACCESS EXCLUSIVE
+/// request on it, which would make every other reader of the table wait behind it
+/// (PostgreSQL checks ownership before it locks for the same reason). Masking is an
+/// update of every row: the caller needs UPDATE on every masked column and row-level
+/// security must not apply to it. Catalog reads only, no lock.
+fn require_mask_privileges(targets: &[TargetTable]) -> Result<(), WardenError> {
+    let user = unsafe { pg_sys::GetUserId() };
+    for target in targets.iter().filter(|t| !is_protected_schema(&t.schema)) {
+        let Some((oid, ..)) = find_table(&target.schema, &target.table)? else { continue };
+        let name = format!("{}.{}", target.schema, target.table);
+        // The rewrite masks every row; a role that row-level security limits to some rows
+        // must not mask the others.
+        let rls = unsafe { pg_sys::check_enable_rls(oid, pg_sys::InvalidOid, true) };
+        if rls == pg_sys::CheckEnableRlsResult::RLS_ENABLED as std::ffi::c_int {
+            return Err(WardenError::PermissionDenied {
+                message: format!("row-level security on {name} applies to the role applying the profile"),
+                hint:
+                    "apply_profile rewrites every row: run it as the table owner, a superuser or a role with BYPASSRLS."
+                        .into(),
+            });
+        }
+        for column in &target.columns {
+            let Ok(column_name) = std::ffi::CString::new(column.name.as_str()) else { continue };
+            let attnum = unsafe { pg_sys::get_attnum(oid, column_name.as_ptr()) };
+            if attnum <= 0 {
+                continue;
+            }
+            if !may(oid, attnum, user, pg_sys::ACL_UPDATE) {
+                return Err(WardenError::PermissionDenied {
+                    message: format!("permission denied to mask column \"{}\" of {name}", column.name),
+                    hint: "Masking is an update: the role applying the profile needs UPDATE on every column it masks."
+                        .into(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The profile document, parsed with pg_warden's depth limit (54001 beyond it).
@@ -889,46 +951,6 @@ fn verify_foreign_keys(masked: &HashSet<(pg_sys::Oid, i16)>, tables: &[pg_sys::O
     Ok(())
 }
 
-/// Raises 42501 unless the caller may update every masked column: masking is an update,
-/// and being allowed to apply profiles does not make every table the caller's.
-fn require_update_privilege(tables: &[MaskTable]) -> Result<(), ErrorReport> {
-    let user = unsafe { pg_sys::GetUserId() };
-    let update = pg_sys::ACL_UPDATE as pg_sys::AclMode;
-    for table in tables {
-        // The rewrite masks every row; a role that row-level security limits to some rows
-        // must not mask the others.
-        let rls = unsafe { pg_sys::check_enable_rls(table.oid, pg_sys::InvalidOid, true) };
-        if rls == pg_sys::CheckEnableRlsResult::RLS_ENABLED as std::ffi::c_int {
-            return Err(ErrorReport::new(
-                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                format!("row-level security on {} applies to the role applying the profile", table.name),
-                "pg_warden",
-            )
-            .set_hint(
-                "apply_profile rewrites every row: run it as the table owner, a superuser or a role with BYPASSRLS.",
-            ));
-        }
-        if unsafe { pg_sys::pg_class_aclcheck(table.oid, user, update) } == pg_sys::AclResult::ACLCHECK_OK {
-            continue;
-        }
-        for column in &table.columns {
-            if unsafe { pg_sys::pg_attribute_aclcheck(table.oid, column.attnum, user, update) }
-                != pg_sys::AclResult::ACLCHECK_OK
-            {
-                return Err(ErrorReport::new(
-                    PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                    format!("permission denied to mask column \"{}\" of {}", column.name, table.name),
-                    "pg_warden",
-                )
-                .set_hint(
-                    "Masking is an update: the role applying the profile needs UPDATE on every column it masks.",
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 fn problems_error(problems: &[(String, String)]) -> ErrorReport {
     let listed: Vec<String> = problems.iter().map(|(path, problem)| format!("{path}: {problem}")).collect();
     ErrorReport::new(
@@ -970,7 +992,6 @@ fn apply_profile(
     keyring::with_key(&crate::gucs::audit_key_name(), |_| ())?;
     let key_version = keyring::with_key(&profile.key, |key| key.active().version)?;
     let plans = plan(&profile, &checked)?;
-    require_update_privilege(&plans)?;
 
     let mut results = Vec::new();
     let mut audit_tables = Vec::new();

@@ -41,6 +41,9 @@ pub enum WardenError {
     /// 42501: only a superuser may do this, membership of warden_admin is not enough.
     #[error("{message}")]
     NotSuperuser { message: String, hint: String },
+    /// 42501: the caller lacks a privilege on an object the operation touches.
+    #[error("{message}")]
+    PermissionDenied { message: String, hint: String },
     /// 2BP01: dropping would destroy ledger entries or keys.
     #[error("{message}")]
     DropRefused { message: String, hint: String },
@@ -85,7 +88,9 @@ impl WardenError {
             WardenError::InvalidArgument { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
             WardenError::UnknownKey(_) => ERRCODE_UNDEFINED_OBJECT,
             WardenError::KeyExists(_) => ERRCODE_DUPLICATE_OBJECT,
-            WardenError::NotAdmin(_) | WardenError::NotSuperuser { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            WardenError::NotAdmin(_) | WardenError::NotSuperuser { .. } | WardenError::PermissionDenied { .. } => {
+                ERRCODE_INSUFFICIENT_PRIVILEGE
+            }
             WardenError::DropRefused { .. } => ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
             WardenError::KeyUnavailable { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             WardenError::NotInState { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -110,6 +115,7 @@ impl WardenError {
                 Some("Only superusers and members of the warden_admin role may do this.".into())
             }
             WardenError::NotSuperuser { hint, .. }
+            | WardenError::PermissionDenied { hint, .. }
             | WardenError::DropRefused { hint, .. }
             | WardenError::KeyUnavailable { hint, .. }
             | WardenError::NotInState { hint, .. } => Some(hint.clone()),

@@ -33,6 +33,10 @@ use crate::keyring;
 /// Schemas whose tables are never masked.
 const PROTECTED_SCHEMAS: [&str; 3] = ["pg_catalog", "information_schema", "warden"];
 
+fn is_protected_schema(schema: &str) -> bool {
+    PROTECTED_SCHEMAS.contains(&schema) || schema.starts_with("pg_toast")
+}
+
 // Heap rewriting, as ALTER TABLE uses it (commands/cluster.h, not in pgrx's bindings).
 // Called through `pg_guard_ffi_boundary`, as pgrx calls its own bindings.
 unsafe extern "C-unwind" {
@@ -325,8 +329,51 @@ fn inheritance_children(oid: pg_sys::Oid) -> Result<Vec<String>, WardenError> {
     .map_err(spi_error)
 }
 
+/// Columns of `oid` that a partition key holds, by name, each with the partitioned
+/// tables whose key holds it: the key of every partitioned ancestor (the table being a
+/// partition) and of every partitioned table below it, by column name since attribute
+/// numbers differ between partitions. Key expressions count for every column they read
+/// (PostgreSQL records those columns as internally dependent on the partitioned table).
+/// Masking such a column would leave rows outside their partition's bounds.
+fn partition_key_columns(oid: pg_sys::Oid) -> Result<HashMap<String, String>, WardenError> {
+    Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT a.attname::pg_catalog.text, \
+                    pg_catalog.string_agg(pg_catalog.format('%I.%I', n.nspname, c.relname), ', ' ORDER BY n.nspname, c.relname) \
+               FROM (SELECT relid FROM pg_catalog.pg_partition_ancestors($1) \
+                     UNION SELECT relid FROM pg_catalog.pg_partition_tree($1)) tree \
+               JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid OPERATOR(pg_catalog.=) tree.relid \
+               JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) pt.partrelid \
+               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+               JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) pt.partrelid \
+              WHERE a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped \
+                AND (a.attnum OPERATOR(pg_catalog.=) ANY (pt.partattrs::pg_catalog.int2[]) \
+                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
+                                 WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+                                   AND d.objid OPERATOR(pg_catalog.=) pt.partrelid \
+                                   AND d.objsubid OPERATOR(pg_catalog.=) a.attnum \
+                                   AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+                                   AND d.refobjid OPERATOR(pg_catalog.=) pt.partrelid \
+                                   AND d.refobjsubid OPERATOR(pg_catalog.=) 0 \
+                                   AND d.deptype OPERATOR(pg_catalog.=) 'i')) \
+              GROUP BY a.attname",
+            None,
+            &[oid.into()],
+        )?;
+        let mut columns = HashMap::new();
+        for row in rows {
+            if let (Some(column), Some(tables)) = (row.get::<String>(1)?, row.get::<String>(2)?) {
+                columns.insert(column, tables);
+            }
+        }
+        Ok(columns)
+    })
+    .map_err(spi_error)
+}
+
 /// A foreign key with at least one masked table on either side.
 struct ForeignKey {
+    oid: pg_sys::Oid,
     name: String,
     fk_table: pg_sys::Oid,
     pk_table: pg_sys::Oid,
@@ -358,14 +405,14 @@ fn foreign_keys(tables: &[pg_sys::Oid]) -> Result<Vec<ForeignKey>, WardenError> 
                     row.get::<Vec<i16>>(5)?,
                     row.get::<Vec<i16>>(6)?,
                 ) {
-                    found.push((oid, ForeignKey { name, fk_table, pk_table, fk_columns, pk_columns }));
+                    found.push(ForeignKey { oid, name, fk_table, pk_table, fk_columns, pk_columns });
                 }
             }
             Ok::<_, pgrx::spi::SpiError>(found)
         })
         .map_err(spi_error)?;
-        for (oid, key) in found {
-            if seen.insert(oid) {
+        for key in found {
+            if seen.insert(key.oid) {
                 keys.push(key);
             }
         }
@@ -395,7 +442,8 @@ struct JoinRule {
     class: u8,
 }
 
-/// Every problem with `doc`: the core's, then the database's. With `lock`, each table
+/// Every problem with `doc`: the core's, then the database's. With `lock` (to apply the
+/// profile), the caller's privileges on every table are checked first, then each table
 /// found is locked ACCESS EXCLUSIVE before its columns are read, so what was checked
 /// stays true until the transaction ends.
 fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
@@ -405,10 +453,13 @@ fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
     let mut rules: HashMap<(pg_sys::Oid, i16), (String, Option<JoinRule>)> = HashMap::new();
     let targets = targets(doc);
     let listed: HashSet<String> = targets.iter().map(|t| format!("{}.{}", t.schema, t.table)).collect();
+    if lock {
+        require_mask_privileges(&targets)?;
+    }
 
     for target in &targets {
         let mut report = |problem: String| problems.push((target.path.clone(), problem));
-        if PROTECTED_SCHEMAS.contains(&target.schema.as_str()) || target.schema.starts_with("pg_toast") {
+        if is_protected_schema(&target.schema) {
             report("pg_warden's own tables and system catalogs cannot be masked".into());
             continue;
         }
@@ -464,6 +515,7 @@ fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
             }
         }
         let columns = catalog_columns(oid)?;
+        let partition_keys = partition_key_columns(oid)?;
         for target_column in &target.columns {
             let mut report = |problem: String| problems.push((target_column.path.clone(), problem));
             let Some(column) = columns.get(&target_column.name) else {
@@ -472,6 +524,13 @@ fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
             };
             if column.generated {
                 report("is a generated column: mask the columns it is computed from".into());
+                continue;
+            }
+            if let Some(keyed) = partition_keys.get(&target_column.name) {
+                report(format!(
+                    "column \"{}\" of {sql_name} is in the partition key of {keyed}: masked values would leave rows outside their partition's bounds, unseen through the parent",
+                    target_column.name
+                ));
                 continue;
             }
             if let Some(dependents) = &column.generated_dependents {
@@ -590,6 +649,82 @@ fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
         }
     }
     Ok(Checked { problems, tables })
+}
+
+/// Whether `user` holds `mode` on table `oid` or on its column `attnum`; a table or
+/// column dropped meanwhile counts as allowed (validation reports it).
+fn may(oid: pg_sys::Oid, attnum: i16, user: pg_sys::Oid, mode: u32) -> bool {
+    let mode = mode as pg_sys::AclMode;
+    let mut missing = false;
+    unsafe {
+        pg_sys::pg_class_aclcheck_ext(oid, user, mode, &mut missing) == pg_sys::AclResult::ACLCHECK_OK
+            || missing
+            || pg_sys::pg_attribute_aclcheck_ext(oid, attnum, user, mode, &mut missing)
+                == pg_sys::AclResult::ACLCHECK_OK
+            || missing
+    }
+}
+
+/// Raises 42501 unless the caller may mask every table `targets` names, before any of
+/// them is locked: a role that may not mask a table must not queue an ACCESS EXCLUSIVE
+/// request on it, which would make every other reader of the table wait behind it
+/// (PostgreSQL checks ownership before it locks for the same reason). Masking is an
+/// update of every row: the caller needs UPDATE on every masked column and row-level
+/// security must not apply to it; the foreign keys re-checked afterwards are read with
+/// its rights, so it needs SELECT on their columns. Catalog reads only, no lock.
+fn require_mask_privileges(targets: &[TargetTable]) -> Result<(), WardenError> {
+    let user = unsafe { pg_sys::GetUserId() };
+    for target in targets.iter().filter(|t| !is_protected_schema(&t.schema)) {
+        let Some((oid, ..)) = find_table(&target.schema, &target.table)? else { continue };
+        let name = format!("{}.{}", target.schema, target.table);
+        // The rewrite masks every row; a role that row-level security limits to some rows
+        // must not mask the others.
+        let rls = unsafe { pg_sys::check_enable_rls(oid, pg_sys::InvalidOid, true) };
+        if rls == pg_sys::CheckEnableRlsResult::RLS_ENABLED as std::ffi::c_int {
+            return Err(WardenError::PermissionDenied {
+                message: format!("row-level security on {name} applies to the role applying the profile"),
+                hint:
+                    "apply_profile rewrites every row: run it as the table owner, a superuser or a role with BYPASSRLS."
+                        .into(),
+            });
+        }
+        let mut masked = HashSet::new();
+        for column in &target.columns {
+            let Ok(column_name) = std::ffi::CString::new(column.name.as_str()) else { continue };
+            let attnum = unsafe { pg_sys::get_attnum(oid, column_name.as_ptr()) };
+            if attnum <= 0 {
+                continue;
+            }
+            if !may(oid, attnum, user, pg_sys::ACL_UPDATE) {
+                return Err(WardenError::PermissionDenied {
+                    message: format!("permission denied to mask column \"{}\" of {name}", column.name),
+                    hint: "Masking is an update: the role applying the profile needs UPDATE on every column it masks."
+                        .into(),
+                });
+            }
+            masked.insert(attnum);
+        }
+        for key in foreign_keys(&[oid])? {
+            let mut read = Vec::new();
+            if key.fk_table == oid && key.fk_columns.iter().any(|c| masked.contains(c)) {
+                read.extend(&key.fk_columns);
+            }
+            if key.pk_table == oid && key.pk_columns.iter().any(|c| masked.contains(c)) {
+                read.extend(&key.pk_columns);
+            }
+            if let Some(&attnum) = read.iter().find(|&&attnum| !may(oid, attnum, user, pg_sys::ACL_SELECT)) {
+                return Err(WardenError::PermissionDenied {
+                    message: format!(
+                        "permission denied to read column {}: foreign key \"{}\" over a masked column is re-checked with it",
+                        column_label(oid, attnum)?,
+                        key.name
+                    ),
+                    hint: "apply_profile re-checks every foreign key over a masked column with the caller's rights: the role applying the profile needs SELECT on the key's columns in both tables.".into(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The profile document, parsed with pg_warden's depth limit (54001 beyond it).
@@ -751,82 +886,126 @@ fn rewrite(table: &MaskTable) -> Result<(i64, Vec<i64>), ErrorReport> {
 /// CHECK constraints of a masked table over a masked column: each must still hold.
 fn verify_checks(table: &MaskTable) -> Result<(), ErrorReport> {
     let attnums: Vec<i16> = table.columns.iter().map(|c| c.attnum).collect();
-    let (owner, checks) = Spi::connect(|client| {
-        let owner = client
-            .select(
-                "SELECT relowner FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) $1",
-                Some(1),
-                &[table.oid.into()],
-            )?
-            .first()
-            .get_one::<pg_sys::Oid>()?;
-        let rows = client.select(
-            "SELECT conname::pg_catalog.text, pg_catalog.pg_get_expr(conbin, conrelid), conkey \
-               FROM pg_catalog.pg_constraint \
-              WHERE conrelid OPERATOR(pg_catalog.=) $1 AND contype OPERATOR(pg_catalog.=) 'c' ORDER BY conname",
-            None,
-            &[table.oid.into()],
-        )?;
-        let mut checks = Vec::new();
-        for row in rows {
-            if let (Some(name), Some(expr), Some(columns)) =
-                (row.get::<String>(1)?, row.get::<String>(2)?, row.get::<Vec<i16>>(3)?)
-            {
-                if columns.iter().any(|c| attnums.contains(c)) {
-                    checks.push((name, expr));
-                }
-            }
-        }
-        Ok::<_, pgrx::spi::SpiError>((owner, checks))
-    })
+    let owner = Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT relowner FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) $1",
+        &[table.oid.into()],
+    )
     .map_err(spi_error)?;
     let Some(owner) = owner else { return Ok(()) };
-    for (name, expr) in checks {
-        let query = format!("SELECT EXISTS (SELECT 1 FROM ONLY {} WHERE NOT ({expr}))", table.sql_name);
-        // As the table's owner: the expression is the owner's, never run with the caller's rights.
-        let violated = keyring::as_user(owner, || Spi::get_one::<bool>(&query)).map_err(spi_error)?.unwrap_or(false);
-        if violated {
-            return Err(ErrorReport::new(
-                PgSqlErrorCode::ERRCODE_CHECK_VIOLATION,
-                format!("masked values of {} violate check constraint \"{name}\"", table.name),
-                "pg_warden",
-            )
-            .set_hint("Nothing was changed. Choose a strategy whose output the constraint accepts."));
-        }
+    // As the table's owner: the expression is the owner's, never run with the caller's
+    // rights. It is deparsed under the same pinned search_path it is then parsed under,
+    // so every name it prints resolves to the object the constraint uses, whatever the
+    // caller's search_path.
+    let violated = keyring::as_user(owner, || {
+        Spi::connect(|client| {
+            let rows = client.select(
+                "SELECT conname::pg_catalog.text, pg_catalog.pg_get_expr(conbin, conrelid), conkey \
+                   FROM pg_catalog.pg_constraint \
+                  WHERE conrelid OPERATOR(pg_catalog.=) $1 AND contype OPERATOR(pg_catalog.=) 'c' ORDER BY conname",
+                None,
+                &[table.oid.into()],
+            )?;
+            let mut checks = Vec::new();
+            for row in rows {
+                if let (Some(name), Some(expr), Some(columns)) =
+                    (row.get::<String>(1)?, row.get::<String>(2)?, row.get::<Vec<i16>>(3)?)
+                {
+                    if columns.iter().any(|c| attnums.contains(c)) {
+                        checks.push((name, expr));
+                    }
+                }
+            }
+            for (name, expr) in checks {
+                let query = format!("SELECT EXISTS (SELECT 1 FROM ONLY {} WHERE NOT ({expr}))", table.sql_name);
+                if client.select(&query, Some(1), &[])?.first().get_one::<bool>()?.unwrap_or(false) {
+                    return Ok(Some(name));
+                }
+            }
+            Ok::<_, pgrx::spi::SpiError>(None)
+        })
+    })
+    .map_err(spi_error)?;
+    if let Some(name) = violated {
+        return Err(ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_CHECK_VIOLATION,
+            format!("masked values of {} violate check constraint \"{name}\"", table.name),
+            "pg_warden",
+        )
+        .set_hint("Nothing was changed. Choose a strategy whose output the constraint accepts."));
     }
     Ok(())
 }
 
+/// The anti-join that counts the rows of the foreign key `$1` whose key no longer has a
+/// match, built from the catalog as PostgreSQL builds its own check (RI_Initial_Check
+/// with generate_operator_clause): each column pair is compared with the constraint's
+/// own operator (`conpfeqop`) called by its schema-qualified name, an operand cast to
+/// the operator's type, by qualified name, where the column's type differs, and the
+/// primary key's collation where the two columns' differ. Every name is quoted.
+const FOREIGN_KEY_CHECK_QUERY: &str = "\
+SELECT pg_catalog.format('SELECT pg_catalog.count(*) FROM %s%I.%I f WHERE %s AND NOT EXISTS (SELECT 1 FROM %s%I.%I p WHERE %s)', \
+        CASE WHEN fc.relkind OPERATOR(pg_catalog.=) 'p' THEN '' ELSE 'ONLY ' END, fn.nspname, fc.relname, \
+        (SELECT pg_catalog.string_agg(pg_catalog.format('f.%I IS NOT NULL', fa.attname), ' AND ' ORDER BY k.i) \
+           FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(attnum, i) \
+           JOIN pg_catalog.pg_attribute fa ON fa.attrelid OPERATOR(pg_catalog.=) c.conrelid \
+                                          AND fa.attnum OPERATOR(pg_catalog.=) k.attnum), \
+        CASE WHEN pc.relkind OPERATOR(pg_catalog.=) 'p' THEN '' ELSE 'ONLY ' END, pn.nspname, pc.relname, \
+        (SELECT pg_catalog.string_agg(pg_catalog.format('p.%I%s OPERATOR(%I.%s) f.%I%s%s', \
+                    pa.attname, \
+                    CASE WHEN pa.atttypid OPERATOR(pg_catalog.<>) o.oprleft \
+                         THEN pg_catalog.format('::%I.%I', ln.nspname, lt.typname) ELSE '' END, \
+                    opn.nspname, o.oprname, \
+                    fa.attname, \
+                    CASE WHEN fa.atttypid OPERATOR(pg_catalog.<>) o.oprright \
+                         THEN pg_catalog.format('::%I.%I', rn.nspname, rt.typname) ELSE '' END, \
+                    CASE WHEN pa.attcollation OPERATOR(pg_catalog.<>) fa.attcollation \
+                          AND pa.attcollation OPERATOR(pg_catalog.<>) 0::pg_catalog.oid \
+                         THEN pg_catalog.format(' COLLATE %I.%I', cn.nspname, co.collname) ELSE '' END), \
+                  ' AND ' ORDER BY k.i) \
+           FROM ROWS FROM (pg_catalog.unnest(c.conkey), pg_catalog.unnest(c.confkey), pg_catalog.unnest(c.conpfeqop)) \
+                WITH ORDINALITY k(fk, pk, op, i) \
+           JOIN pg_catalog.pg_attribute fa ON fa.attrelid OPERATOR(pg_catalog.=) c.conrelid \
+                                          AND fa.attnum OPERATOR(pg_catalog.=) k.fk \
+           JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) c.confrelid \
+                                          AND pa.attnum OPERATOR(pg_catalog.=) k.pk \
+           JOIN pg_catalog.pg_operator o ON o.oid OPERATOR(pg_catalog.=) k.op \
+           JOIN pg_catalog.pg_namespace opn ON opn.oid OPERATOR(pg_catalog.=) o.oprnamespace \
+           JOIN pg_catalog.pg_type lt ON lt.oid OPERATOR(pg_catalog.=) o.oprleft \
+           JOIN pg_catalog.pg_namespace ln ON ln.oid OPERATOR(pg_catalog.=) lt.typnamespace \
+           JOIN pg_catalog.pg_type rt ON rt.oid OPERATOR(pg_catalog.=) o.oprright \
+           JOIN pg_catalog.pg_namespace rn ON rn.oid OPERATOR(pg_catalog.=) rt.typnamespace \
+           LEFT JOIN pg_catalog.pg_collation co ON co.oid OPERATOR(pg_catalog.=) pa.attcollation \
+           LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid OPERATOR(pg_catalog.=) co.collnamespace)) \
+  FROM pg_catalog.pg_constraint c \
+  JOIN pg_catalog.pg_class fc ON fc.oid OPERATOR(pg_catalog.=) c.conrelid \
+  JOIN pg_catalog.pg_namespace fn ON fn.oid OPERATOR(pg_catalog.=) fc.relnamespace \
+  JOIN pg_catalog.pg_class pc ON pc.oid OPERATOR(pg_catalog.=) c.confrelid \
+  JOIN pg_catalog.pg_namespace pn ON pn.oid OPERATOR(pg_catalog.=) pc.relnamespace \
+ WHERE c.oid OPERATOR(pg_catalog.=) $1";
+
 /// Every foreign key with a masked column on either side must still hold: an anti-join
-/// over the masked data, as PostgreSQL validates a new foreign key.
+/// over the masked data, as PostgreSQL validates a new foreign key. Comparing a key can
+/// run code the tables' owners define (an implicit cast of their own type, the function
+/// behind an operator), so the check runs with the caller's rights, in a
+/// security-restricted operation with `search_path` pinned ([`keyring::as_user`]), never
+/// with the extension owner's; the caller's SELECT on the keys' columns is checked
+/// before any table is locked ([`require_mask_privileges`]).
 fn verify_foreign_keys(masked: &HashSet<(pg_sys::Oid, i16)>, tables: &[pg_sys::Oid]) -> Result<(), ErrorReport> {
+    let caller = unsafe { pg_sys::GetUserId() };
     for key in foreign_keys(tables)? {
         let touched = key.fk_columns.iter().any(|c| masked.contains(&(key.fk_table, *c)))
             || key.pk_columns.iter().any(|c| masked.contains(&(key.pk_table, *c)));
         if !touched {
             continue;
         }
-        let query = keyring::as_extension_owner(|| {
-            Spi::get_one_with_args::<String>(
-                "SELECT pg_catalog.format('SELECT pg_catalog.count(*) FROM %s%I.%I f WHERE %s AND NOT EXISTS (SELECT 1 FROM %s%I.%I p WHERE %s)', \
-                        CASE WHEN fc.relkind OPERATOR(pg_catalog.=) 'p' THEN '' ELSE 'ONLY ' END, fn.nspname, fc.relname, \
-                        (SELECT pg_catalog.string_agg(pg_catalog.format('f.%I IS NOT NULL', a.attname), ' AND ') \
-                           FROM pg_catalog.unnest($3::pg_catalog.int2[]) k(attnum) \
-                           JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attnum OPERATOR(pg_catalog.=) k.attnum), \
-                        CASE WHEN pc.relkind OPERATOR(pg_catalog.=) 'p' THEN '' ELSE 'ONLY ' END, pn.nspname, pc.relname, \
-                        (SELECT pg_catalog.string_agg(pg_catalog.format('p.%I OPERATOR(pg_catalog.=) f.%I', pa.attname, fa.attname), ' AND ') \
-                           FROM ROWS FROM (pg_catalog.unnest($3::pg_catalog.int2[]), pg_catalog.unnest($4::pg_catalog.int2[])) k(fk, pk) \
-                           JOIN pg_catalog.pg_attribute fa ON fa.attrelid OPERATOR(pg_catalog.=) $1 AND fa.attnum OPERATOR(pg_catalog.=) k.fk \
-                           JOIN pg_catalog.pg_attribute pa ON pa.attrelid OPERATOR(pg_catalog.=) $2 AND pa.attnum OPERATOR(pg_catalog.=) k.pk)) \
-                   FROM pg_catalog.pg_class fc JOIN pg_catalog.pg_namespace fn ON fn.oid OPERATOR(pg_catalog.=) fc.relnamespace, \
-                        pg_catalog.pg_class pc JOIN pg_catalog.pg_namespace pn ON pn.oid OPERATOR(pg_catalog.=) pc.relnamespace \
-                  WHERE fc.oid OPERATOR(pg_catalog.=) $1 AND pc.oid OPERATOR(pg_catalog.=) $2",
-                &[key.fk_table.into(), key.pk_table.into(), key.fk_columns.clone().into(), key.pk_columns.clone().into()],
-            )
-        })?
-        .map_err(spi_error)?;
-        let Some(query) = query else { continue };
-        let broken = keyring::as_extension_owner(|| Spi::get_one::<i64>(&query))?.map_err(spi_error)?.unwrap_or(0);
+        let broken = keyring::as_user(caller, || {
+            match Spi::get_one_with_args::<String>(FOREIGN_KEY_CHECK_QUERY, &[key.oid.into()])? {
+                Some(query) => Spi::get_one::<i64>(&query),
+                None => Ok(None),
+            }
+        })
+        .map_err(spi_error)?
+        .unwrap_or(0);
         if broken > 0 {
             return Err(ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
@@ -834,46 +1013,6 @@ fn verify_foreign_keys(masked: &HashSet<(pg_sys::Oid, i16)>, tables: &[pg_sys::O
                 "pg_warden",
             )
             .set_hint("Nothing was changed. Mask both sides of the key with the same strategy, seed and key."));
-        }
-    }
-    Ok(())
-}
-
-/// Raises 42501 unless the caller may update every masked column: masking is an update,
-/// and being allowed to apply profiles does not make every table the caller's.
-fn require_update_privilege(tables: &[MaskTable]) -> Result<(), ErrorReport> {
-    let user = unsafe { pg_sys::GetUserId() };
-    let update = pg_sys::ACL_UPDATE as pg_sys::AclMode;
-    for table in tables {
-        // The rewrite masks every row; a role that row-level security limits to some rows
-        // must not mask the others.
-        let rls = unsafe { pg_sys::check_enable_rls(table.oid, pg_sys::InvalidOid, true) };
-        if rls == pg_sys::CheckEnableRlsResult::RLS_ENABLED as std::ffi::c_int {
-            return Err(ErrorReport::new(
-                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                format!("row-level security on {} applies to the role applying the profile", table.name),
-                "pg_warden",
-            )
-            .set_hint(
-                "apply_profile rewrites every row: run it as the table owner, a superuser or a role with BYPASSRLS.",
-            ));
-        }
-        if unsafe { pg_sys::pg_class_aclcheck(table.oid, user, update) } == pg_sys::AclResult::ACLCHECK_OK {
-            continue;
-        }
-        for column in &table.columns {
-            if unsafe { pg_sys::pg_attribute_aclcheck(table.oid, column.attnum, user, update) }
-                != pg_sys::AclResult::ACLCHECK_OK
-            {
-                return Err(ErrorReport::new(
-                    PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                    format!("permission denied to mask column \"{}\" of {}", column.name, table.name),
-                    "pg_warden",
-                )
-                .set_hint(
-                    "Masking is an update: the role applying the profile needs UPDATE on every column it masks.",
-                ));
-            }
         }
     }
     Ok(())
@@ -920,7 +1059,6 @@ fn apply_profile(
     keyring::with_key(&crate::gucs::audit_key_name(), |_| ())?;
     let key_version = keyring::with_key(&profile.key, |key| key.active().version)?;
     let plans = plan(&profile, &checked)?;
-    require_update_privilege(&plans)?;
 
     let mut results = Vec::new();
     let mut audit_tables = Vec::new();

@@ -47,6 +47,10 @@ pub enum WardenError {
     /// 2BP01: dropping would destroy ledger entries or keys.
     #[error("{message}")]
     DropRefused { message: String, hint: String },
+    /// 0A000: a pg_warden function used in a way it does not support (a trigger function
+    /// attached other than as pg_warden attaches it).
+    #[error("{message}")]
+    NotSupported { message: String, hint: String },
     /// 55000: a key version cannot be used in the server's present state.
     #[error("{message}")]
     KeyUnavailable { message: String, hint: String },
@@ -92,6 +96,7 @@ impl WardenError {
                 ERRCODE_INSUFFICIENT_PRIVILEGE
             }
             WardenError::DropRefused { .. } => ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST,
+            WardenError::NotSupported { .. } => ERRCODE_FEATURE_NOT_SUPPORTED,
             WardenError::KeyUnavailable { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             WardenError::NotInState { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             WardenError::TooComplex(_) => ERRCODE_STATEMENT_TOO_COMPLEX,
@@ -117,6 +122,7 @@ impl WardenError {
             WardenError::NotSuperuser { hint, .. }
             | WardenError::PermissionDenied { hint, .. }
             | WardenError::DropRefused { hint, .. }
+            | WardenError::NotSupported { hint, .. }
             | WardenError::KeyUnavailable { hint, .. }
             | WardenError::NotInState { hint, .. } => Some(hint.clone()),
             WardenError::TooComplex(_) => None,

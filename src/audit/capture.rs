@@ -35,6 +35,7 @@ fn audit_capture<'a>(
 
 fn capture(trigger: &pgrx::PgTrigger<'_>) -> Result<(), WardenError> {
     use pgrx::PgTriggerOperation::*;
+    chain::CAPTURE_FIRING.check(trigger)?;
     if replicated_with_its_entries()? {
         return Ok(());
     }

@@ -514,11 +514,92 @@ fn audit_chain_entry<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, ErrorReport> {
     super::guard::forget_drop_check();
+    if let Err(error) = CHAIN_FIRING.check(trigger) {
+        raise(error.into());
+    }
     match chain_entry(trigger) {
         Ok(tuple) => Ok(Some(tuple)),
         Err(error) => raise(error.into()),
     }
 }
+
+/// How one of pg_warden's trigger functions must be fired. Each is attached by pg_warden
+/// itself; anything else (a BEFORE or statement-level capture trigger, the chain trigger
+/// on another table) is refused before the function reads the trigger's data.
+pub(super) struct Firing {
+    pub function: &'static str,
+    /// BEFORE (true) or AFTER (false).
+    pub before: bool,
+    /// Allowed (operation, for each row) pairs; operation as in `TRIGGER_EVENT_OPMASK`.
+    pub events: &'static [(u32, bool)],
+    /// The relation it must be on, by schema and name, if only one.
+    pub relations: &'static [&'static str],
+    pub how: &'static str,
+}
+
+impl Firing {
+    pub(super) fn check(&self, trigger: &pgrx::PgTrigger<'_>) -> Result<(), WardenError> {
+        let data = trigger.trigger_data();
+        let event = data.tg_event;
+        let before = event & pg_sys::TRIGGER_EVENT_TIMINGMASK == pg_sys::TRIGGER_EVENT_BEFORE;
+        let timing_ok =
+            before == self.before && event & pg_sys::TRIGGER_EVENT_TIMINGMASK != pg_sys::TRIGGER_EVENT_INSTEAD;
+        let op = event & pg_sys::TRIGGER_EVENT_OPMASK;
+        let row = event & pg_sys::TRIGGER_EVENT_ROW != 0;
+        let event_ok = self.events.iter().any(|&(o, r)| o == op && r == row);
+        let relation_ok = self.relations.is_empty() || {
+            let (schema, name) = unsafe {
+                let rel = data.tg_relation;
+                let schema = pg_sys::get_namespace_name((*(*rel).rd_rel).relnamespace);
+                let name = std::ffi::CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr());
+                let schema = if schema.is_null() {
+                    String::new()
+                } else {
+                    std::ffi::CStr::from_ptr(schema).to_string_lossy().into_owned()
+                };
+                (schema, name.to_string_lossy().into_owned())
+            };
+            self.relations.iter().any(|r| *r == format!("{schema}.{name}"))
+        };
+        if timing_ok && event_ok && relation_ok {
+            return Ok(());
+        }
+        Err(WardenError::NotSupported {
+            message: format!("warden.{}() must be fired {}", self.function, self.how),
+            hint: "pg_warden attaches its trigger functions itself; use warden.audit_table to capture a table.".into(),
+        })
+    }
+}
+
+const INSERT: u32 = 0;
+const DELETE: u32 = 1;
+const UPDATE: u32 = 2;
+const TRUNCATE: u32 = 3;
+
+/// `audit_capture`: AFTER INSERT OR UPDATE OR DELETE for each row, AFTER TRUNCATE.
+pub(super) const CAPTURE_FIRING: Firing = Firing {
+    function: "audit_capture",
+    before: false,
+    events: &[(INSERT, true), (UPDATE, true), (DELETE, true), (TRUNCATE, false)],
+    relations: &[],
+    how: "AFTER INSERT, UPDATE or DELETE FOR EACH ROW, or AFTER TRUNCATE, as warden.audit_table attaches it",
+};
+
+const CHAIN_FIRING: Firing = Firing {
+    function: "audit_chain_entry",
+    before: true,
+    events: &[(INSERT, true)],
+    relations: &["warden.audit_log"],
+    how: "BEFORE INSERT FOR EACH ROW on warden.audit_log",
+};
+
+const GUARD_FIRING: Firing = Firing {
+    function: "audit_guard",
+    before: true,
+    events: &[(UPDATE, false), (DELETE, false), (TRUNCATE, false)],
+    relations: &["warden.audit_log", "warden.audit_checkpoint"],
+    how: "BEFORE UPDATE, DELETE or TRUNCATE FOR EACH STATEMENT on the ledger tables",
+};
 
 /// Raises an error from a trigger: pgrx turns a trigger's `Err` into a panic (an
 /// internal error), so the report is raised here with its own SQLSTATE instead.
@@ -945,6 +1026,9 @@ unsafe fn insert_index_entries(rel: pg_sys::Relation, tuple: pg_sys::HeapTuple) 
 fn audit_guard<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, ErrorReport> {
+    if let Err(error) = GUARD_FIRING.check(trigger) {
+        raise(error.into());
+    }
     let op = match trigger.op() {
         Ok(op) => op,
         Err(e) => raise(WardenError::Internal(e.to_string()).into()),

@@ -111,3 +111,19 @@ ROLLBACK TO SAVEPOINT attempt;
 SELECT count(*) AS warden_left FROM pg_extension WHERE extname = 'pg_warden';
 DROP ROLE regress_guard_owner;
 ROLLBACK;
+
+-- 7. pg_warden's trigger functions attached any other way than pg_warden attaches them
+-- fail cleanly (0A000), never crash the backend or report an internal error.
+CREATE TABLE public.scratch (id int PRIMARY KEY, v text);
+SELECT when_, level, fn, outcome(format(
+         'CREATE TRIGGER misuse %s INSERT ON public.scratch FOR EACH %s EXECUTE FUNCTION warden.%s; '
+         'INSERT INTO public.scratch VALUES (1, ''a'')', when_, level, fn)) AS outcome
+  FROM (VALUES ('BEFORE', 'STATEMENT', 'audit_capture()'),
+               ('BEFORE', 'ROW', 'audit_capture(''id'')'),
+               ('AFTER', 'STATEMENT', 'audit_capture()'),
+               ('BEFORE', 'ROW', 'audit_chain_entry()'),
+               ('BEFORE', 'STATEMENT', 'audit_chain_entry()'),
+               ('AFTER', 'ROW', 'audit_guard()'),
+               ('BEFORE', 'STATEMENT', 'audit_guard()')) AS t(when_, level, fn);
+SELECT count(*) AS scratch_rows FROM public.scratch;
+DROP TABLE public.scratch;

@@ -455,7 +455,6 @@ fn require_audit_key_material_allowed(name: &str, material: &Material, first: bo
 
 /// Inserts a key version; `first` distinguishes create (version 1) from rotate.
 fn add_version(name: &str, material: Material, first: bool) -> Result<i32, WardenError> {
-    crate::audit::guard::forget_drop_check();
     validate_key_name(name)?;
     require_audit_key_material_allowed(name, &material, first)?;
     let check_value = material.check_value()?;

@@ -116,14 +116,17 @@ CREATE OR REPLACE FUNCTION warden.audit_ddl_guard() RETURNS event_trigger
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ledger oid[] := ARRAY['warden.audit_log'::pg_catalog.regclass, 'warden.audit_checkpoint'::pg_catalog.regclass];
+    ledger oid[] := ARRAY['warden.audit_log'::pg_catalog.regclass, 'warden.audit_checkpoint'::pg_catalog.regclass,
+                          'warden.audit_log_id_seq'::pg_catalog.regclass];
+    warden_schema oid := 'warden'::pg_catalog.regnamespace;
     capture oid := 'warden.audit_capture()'::pg_catalog.regprocedure;
     hit record;
 BEGIN
     IF warden.creating_extension() THEN
         RETURN;
     END IF;
-    -- Commands on the ledger tables themselves, their triggers, rules and policies.
+    -- Commands on the ledger tables and sequence themselves, their triggers, rules and
+    -- policies.
     SELECT c.command_tag INTO hit
       FROM pg_catalog.pg_event_trigger_ddl_commands() c
       LEFT JOIN pg_catalog.pg_trigger t
@@ -141,32 +144,41 @@ BEGIN
             USING ERRCODE = '42501', HINT = 'warden.audit_log is append-only; its triggers and structure are fixed.';
     END IF;
     -- What the ledger is, whichever command changed it: ATTACH PARTITION and INHERITS
-    -- name the other table, a foreign key referencing the ledger puts triggers on it.
+    -- name the other table, a foreign key referencing the ledger puts triggers on it,
+    -- GRANT names no single object; the schema warden keeps its owner (pg_dump's
+    -- ALTER SCHEMA ... OWNER TO the same owner passes) and nobody else may create in it.
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_inherits
                 WHERE inhrelid OPERATOR(pg_catalog.=) ANY (ledger) OR inhparent OPERATOR(pg_catalog.=) ANY (ledger))
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_class
-                   WHERE oid OPERATOR(pg_catalog.=) ANY (ledger)
+                   WHERE oid OPERATOR(pg_catalog.=) ANY (ledger[1:2])
                      AND (relkind OPERATOR(pg_catalog.<>) 'r' OR relispartition OR relrowsecurity OR relhasrules))
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
                    WHERE tgrelid OPERATOR(pg_catalog.=) ANY (ledger)
                      AND (tgenabled OPERATOR(pg_catalog.<>) 'A'
                           OR tgname OPERATOR(pg_catalog.<>) ALL (ARRAY['zz_audit_chain', 'audit_append_only', 'checkpoint_append_only']::pg_catalog.name[])))
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy WHERE polrelid OPERATOR(pg_catalog.=) ANY (ledger))
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n
+                   WHERE n.oid OPERATOR(pg_catalog.=) warden_schema
+                     AND (n.nspowner OPERATOR(pg_catalog.<>) (SELECT relowner FROM pg_catalog.pg_class
+                                                               WHERE oid OPERATOR(pg_catalog.=) ledger[1])
+                          OR EXISTS (SELECT 1 FROM pg_catalog.aclexplode(n.nspacl) a
+                                      WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+                                        AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner)))
     THEN
-        RAISE EXCEPTION 'the audit ledger cannot become part of another table or get triggers, rules or policies (%)', tg_tag
+        RAISE EXCEPTION 'the audit ledger cannot become part of another table or get triggers, rules or policies, and its schema keeps its owner and privileges (%)', tg_tag
             USING ERRCODE = '42501', HINT = 'warden.audit_log and warden.audit_checkpoint stand alone, with pg_warden''s triggers only.';
     END IF;
-    -- Capture triggers: ALTER TABLE may not leave one in any state but ENABLE ALWAYS,
-    -- ALTER TRIGGER may not touch one, except inside audit_table/unaudit_table.
     IF warden.changing_capture() THEN
         RETURN;
     END IF;
+    -- Capture triggers: no command may leave one on a relation it touched in any state
+    -- but ENABLE ALWAYS (ALTER TABLE, ALTER FOREIGN TABLE, ...), ALTER TRIGGER may not
+    -- touch one, except inside audit_table/unaudit_table.
     SELECT c.command_tag, t.tgname, t.tgrelid::pg_catalog.regclass AS tbl INTO hit
       FROM pg_catalog.pg_event_trigger_ddl_commands() c
       JOIN pg_catalog.pg_trigger t
         ON t.tgfoid OPERATOR(pg_catalog.=) capture
-       AND ((c.command_tag OPERATOR(pg_catalog.=) 'ALTER TABLE'
-             AND c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND ((c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
              AND t.tgrelid OPERATOR(pg_catalog.=) c.objid AND t.tgenabled OPERATOR(pg_catalog.<>) 'A')
          OR (c.command_tag OPERATOR(pg_catalog.=) 'ALTER TRIGGER'
              AND c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_trigger'::pg_catalog.regclass
@@ -177,6 +189,43 @@ BEGIN
             USING ERRCODE = '42501',
                   HINT = 'Capture triggers change only through warden.audit_table and warden.unaudit_table, which record the change in the ledger.';
     END IF;
+    -- An inheritance child of an audited table would change unseen: its rows are the
+    -- parent's in every query, but the parent's row triggers do not fire for them.
+    SELECT c.objid::pg_catalog.regclass AS child, i.inhparent::pg_catalog.regclass AS parent INTO hit
+      FROM pg_catalog.pg_event_trigger_ddl_commands() c
+      JOIN pg_catalog.pg_inherits i ON i.inhrelid OPERATOR(pg_catalog.=) c.objid
+      JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) i.inhrelid
+     WHERE c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND NOT k.relispartition
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                    WHERE t.tgrelid OPERATOR(pg_catalog.=) i.inhparent AND t.tgfoid OPERATOR(pg_catalog.=) capture)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION '% cannot inherit from the audited table %', hit.child, hit.parent
+            USING ERRCODE = '42501',
+                  HINT = 'Changes to an inheritance child are not captured; use partitioning, or audit the child table itself.';
+    END IF;
+    -- A new partition of an audited table (CREATE TABLE ... PARTITION OF, ATTACH
+    -- PARTITION) gets capture of TRUNCATE: PostgreSQL clones row triggers onto it, not
+    -- statement triggers, and TRUNCATE of a partition fires none of its parent's.
+    FOR hit IN
+        SELECT DISTINCT p.relid::pg_catalog.regclass AS part
+          FROM pg_catalog.pg_event_trigger_ddl_commands() c
+         CROSS JOIN LATERAL pg_catalog.pg_partition_tree(c.objid::pg_catalog.regclass) p
+          JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) p.relid
+         WHERE c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND k.relispartition AND k.relkind OPERATOR(pg_catalog.=) ANY ('{r,p}'::pg_catalog."char"[])
+           AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                        WHERE t.tgrelid OPERATOR(pg_catalog.=) p.relid AND t.tgfoid OPERATOR(pg_catalog.=) capture
+                          AND t.tgname OPERATOR(pg_catalog.=) 'warden_audit_row')
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                            WHERE t.tgrelid OPERATOR(pg_catalog.=) p.relid
+                              AND t.tgname OPERATOR(pg_catalog.=) 'warden_audit_truncate')
+    LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER warden_audit_truncate AFTER TRUNCATE ON %s '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION warden.audit_capture()', hit.part);
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER warden_audit_truncate', hit.part);
+    END LOOP;
 END
 $$;
 
@@ -209,7 +258,7 @@ BEGIN
      WHERE d.object_type OPERATOR(pg_catalog.=) 'trigger'
        AND d.address_names[3] OPERATOR(pg_catalog.=) ANY (ARRAY['warden_audit_row', 'warden_audit_truncate'])
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() t
-                        WHERE t.object_type OPERATOR(pg_catalog.=) 'table'
+                        WHERE t.object_type OPERATOR(pg_catalog.=) ANY (ARRAY['table', 'foreign table'])
                           AND t.address_names OPERATOR(pg_catalog.=) d.address_names[1:2])
      LIMIT 1;
     IF FOUND THEN
@@ -241,10 +290,22 @@ COMMENT ON FUNCTION warden.audit_ddl_guard() IS
 COMMENT ON FUNCTION warden.audit_drop_guard() IS
     'Internal: event trigger refusing to drop the ledger, its triggers or a capture trigger outside DROP EXTENSION and unaudit_table.';
 COMMENT ON FUNCTION warden.audit_drop_check() IS
-    'Internal: event trigger noting, before a DROP that could remove pg_warden, whether its ledger or keyring holds data.';
+    'Internal: event trigger loading pg_warden before a DROP that could remove it, so its drop check applies.';
 COMMENT ON FUNCTION warden.creating_extension() IS
     'Internal: true while pg_warden''s own extension script runs (lets the DDL guard admit it, and no other extension''s).';
 COMMENT ON FUNCTION warden.changing_capture() IS
     'Internal: true while audit_table or unaudit_table changes capture triggers (the DDL guard admits only those changes).';
 COMMENT ON FUNCTION warden.note_drop_check() IS
-    'Internal: notes for this DROP whether the ledger or keyring holds data; DROP EXTENSION pg_warden is refused if so.';
+    'Internal: loads pg_warden before a DROP that could remove it, so its check (no ledger, checkpoint or key is dropped while it holds a row) applies in every session.';
+-- Before every DDL command: refuses, before it runs, a command that would replace,
+-- rename, re-own or move one of pg_warden's own objects (the guards above included),
+-- or add functions to schema warden. A C function: the check cannot be replaced by the
+-- command it checks.
+CREATE FUNCTION warden.audit_ddl_start() RETURNS event_trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'audit_ddl_start';
+CREATE EVENT TRIGGER warden_audit_ddl_start ON ddl_command_start
+    EXECUTE FUNCTION warden.audit_ddl_start();
+ALTER EVENT TRIGGER warden_audit_ddl_start ENABLE ALWAYS;
+REVOKE ALL ON FUNCTION warden.audit_ddl_start() FROM PUBLIC;
+COMMENT ON FUNCTION warden.audit_ddl_start() IS
+    'Internal: event trigger refusing, before they run, commands that would replace, rename, re-own or move pg_warden''s own objects.';

@@ -105,6 +105,10 @@ unsafe extern "C-unwind" fn on_subxact_event(
 ) {
     if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
         rewind_to(my_subid);
+        // purge_audit failed inside this subtransaction: its permission to delete ends
+        // with it (while_purging's reset also runs when the error unwinds through it).
+        PURGING.with(|p| p.set(false));
+        super::guard::at_transaction_end();
     }
 }
 
@@ -186,13 +190,19 @@ pub fn purging() -> bool {
     PURGING.with(|p| p.get())
 }
 
-/// Runs `f` with deletes from the ledger allowed; the flag is also cleared at
-/// transaction end, so an error inside `f` cannot leave it set.
+/// Runs `f` with deletes from the ledger allowed; the flag is cleared when `f` returns
+/// or fails, and again at (sub)transaction abort and transaction end, so no error path
+/// can leave it set.
 pub fn while_purging<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            PURGING.with(|p| p.set(false));
+        }
+    }
     PURGING.with(|p| p.set(true));
-    let result = f();
-    PURGING.with(|p| p.set(false));
-    result
+    let _reset = Reset;
+    f()
 }
 
 /// Reads a chain's head with a snapshot taken now.
@@ -513,7 +523,6 @@ fn client_addr_text(addr: Option<pg_sys::Datum>) -> Option<String> {
 fn audit_chain_entry<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, ErrorReport> {
-    super::guard::forget_drop_check();
     if let Err(error) = CHAIN_FIRING.check(trigger) {
         raise(error.into());
     }
@@ -828,7 +837,6 @@ const APPEND_INSERT: &str = "INSERT INTO warden.audit_log (event_type, action, r
 /// rights. Written directly to the heap when it can be ([`insert_entry`]), else by a
 /// kept INSERT plan through the chain trigger.
 pub(super) fn append(args: &EventArgs) -> Result<i64, WardenError> {
-    super::guard::forget_drop_check();
     #[cfg(not(feature = "pg13"))]
     if let Some(id) = keyring::as_extension_owner(|| insert_entry(args))?? {
         return Ok(id);

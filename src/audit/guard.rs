@@ -17,10 +17,6 @@ thread_local! {
     /// Set while `audit_table` / `unaudit_table` change a table's capture triggers: the
     /// DDL guard admits those changes and no others.
     static CHANGING_CAPTURE: Cell<bool> = const { Cell::new(false) };
-    /// Whether the ledger, its checkpoints and the keyring were all empty when the
-    /// present DROP command started (`Some(false)`); `None` when not known, or written
-    /// to since.
-    static HOLDS_DATA: Cell<Option<bool>> = const { Cell::new(None) };
 }
 
 /// The object access hook that was installed before ours.
@@ -34,17 +30,11 @@ pub fn register_hooks() {
     }
 }
 
-/// Forgets what the last DROP check saw: the ledger or the keyring was written to, or
-/// the transaction ended.
-pub fn forget_drop_check() {
-    HOLDS_DATA.with(|h| h.set(None));
-}
-
 /// Whether an extension script of pg_warden's own is running (CREATE EXTENSION or ALTER
 /// EXTENSION UPDATE of pg_warden): lets the DDL guard admit pg_warden's own installation
 /// and upgrade scripts, and no other extension's.
 #[pg_extern(stable, parallel_safe)]
-fn creating_extension() -> bool {
+pub(crate) fn creating_extension() -> bool {
     unsafe {
         pg_sys::creating_extension
             && pg_sys::CurrentExtensionObject != pg_sys::InvalidOid
@@ -76,11 +66,11 @@ fn while_changing_capture<R>(f: impl FnOnce() -> R) -> R {
 /// callback), so no error path can leave it set.
 pub fn at_transaction_end() {
     CHANGING_CAPTURE.with(|c| c.set(false));
-    forget_drop_check();
 }
 
 /// A table as `audit_table` / `unaudit_table` see it, read from the catalog by oid.
 struct Target {
+    oid: pg_sys::Oid,
     /// Schema-qualified and quoted, for the DDL.
     quoted: String,
     /// As `regclass` prints it with the catalog first in the path (the ledger's
@@ -126,7 +116,15 @@ impl Target {
         let Some((quoted, display, relname, schema, kind, key_literals)) = row else {
             return Err(WardenError::invalid(format!("relation with oid {} does not exist", table.to_u32())));
         };
-        Ok(Target { quoted, display, relname, schema, kind: kind.bytes().next().unwrap_or(0) as i8, key_literals })
+        Ok(Target {
+            oid: table,
+            quoted,
+            display,
+            relname,
+            schema,
+            kind: kind.bytes().next().unwrap_or(0) as i8,
+            key_literals,
+        })
     }
 
     fn check_auditable(&self) -> Result<(), WardenError> {
@@ -144,15 +142,46 @@ impl Target {
         }
         Ok(())
     }
+}
 
-    fn has_trigger(&self, table: pg_sys::Oid, name: &str) -> Result<bool, WardenError> {
-        Ok(Spi::get_one_with_args::<bool>(
+/// DROP statements for the capture triggers the table has now.
+fn capture_drops(target: &Target) -> Result<Vec<String>, WardenError> {
+    let mut drops = Vec::new();
+    for name in ["warden_audit_row", "warden_audit_truncate"] {
+        let exists = Spi::get_one_with_args::<bool>(
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger \
               WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND tgname OPERATOR(pg_catalog.=) $2::pg_catalog.name)",
-            &[table.into(), name.into()],
-        )?
-        .unwrap_or(false))
+            &[target.oid.into(), name.into()],
+        )?;
+        if exists == Some(true) {
+            drops.push(format!("DROP TRIGGER {name} ON {}", target.quoted));
+        }
     }
+    Ok(drops)
+}
+
+/// The partitions below `table` that can have a TRUNCATE trigger (tables, partitioned
+/// tables; not foreign tables), quoted, with whether each has `warden_audit_truncate`.
+/// PostgreSQL clones row triggers onto partitions but not statement triggers, and a
+/// TRUNCATE of a partition fires no trigger of its parent.
+fn partitions(table: pg_sys::Oid) -> Result<Vec<(String, bool)>, WardenError> {
+    Ok(Spi::connect(|client| {
+        client
+            .select(
+                "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), \
+                        EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid \
+                                   AND t.tgname OPERATOR(pg_catalog.=) 'warden_audit_truncate') \
+                   FROM pg_catalog.pg_partition_tree($1::pg_catalog.regclass) p \
+                   JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.relid \
+                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+                  WHERE p.level OPERATOR(pg_catalog.>) 0 AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p}'::pg_catalog.\"char\"[]) \
+                  ORDER BY p.level, 1",
+                None,
+                &[table.into()],
+            )?
+            .map(|row| Ok((row.get::<String>(1)?.unwrap_or_default(), row.get::<bool>(2)?.unwrap_or(false))))
+            .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
+    })?)
 }
 
 /// Runs capture DDL as the caller (who needs the TRIGGER privilege on the table and
@@ -170,6 +199,17 @@ fn capture_ddl(statements: &[String]) -> Result<(), WardenError> {
         })
     })?;
     Ok(())
+}
+
+/// The statements that capture TRUNCATE of `quoted` (a partition of an audited table).
+fn truncate_capture(quoted: &str) -> [String; 2] {
+    [
+        format!(
+            "CREATE TRIGGER warden_audit_truncate AFTER TRUNCATE ON {quoted} \
+             FOR EACH STATEMENT EXECUTE FUNCTION warden.audit_capture()"
+        ),
+        format!("ALTER TABLE {quoted} ENABLE ALWAYS TRIGGER warden_audit_truncate"),
+    ]
 }
 
 fn log_capture_change(event_type: &str, action: &str, target: &Target) -> Result<(), WardenError> {
@@ -190,27 +230,20 @@ fn audit_table(tbl: pg_sys::Oid) -> SqlResult<()> {
     unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.audit_table()".as_ptr()) };
     let target = Target::of(tbl)?;
     target.check_auditable()?;
-    let mut statements = Vec::new();
-    keyring::with_pinned_search_path(|| -> Result<(), WardenError> {
-        for name in ["warden_audit_row", "warden_audit_truncate"] {
-            if target.has_trigger(tbl, name)? {
-                statements.push(format!("DROP TRIGGER {name} ON {}", target.quoted));
-            }
-        }
-        Ok(())
-    })?;
+    let (mut statements, partitions) =
+        keyring::with_pinned_search_path(|| Ok::<_, WardenError>((capture_drops(&target)?, partitions(tbl)?)))?;
     statements.push(format!(
         "CREATE TRIGGER warden_audit_row AFTER INSERT OR UPDATE OR DELETE ON {} \
          FOR EACH ROW EXECUTE FUNCTION warden.audit_capture({})",
         target.quoted, target.key_literals
     ));
-    statements.push(format!(
-        "CREATE TRIGGER warden_audit_truncate AFTER TRUNCATE ON {} \
-         FOR EACH STATEMENT EXECUTE FUNCTION warden.audit_capture()",
-        target.quoted
-    ));
     statements.push(format!("ALTER TABLE {} ENABLE ALWAYS TRIGGER warden_audit_row", target.quoted));
-    statements.push(format!("ALTER TABLE {} ENABLE ALWAYS TRIGGER warden_audit_truncate", target.quoted));
+    statements.extend(truncate_capture(&target.quoted));
+    for (partition, has_truncate) in partitions {
+        if !has_truncate {
+            statements.extend(truncate_capture(&partition));
+        }
+    }
     capture_ddl(&statements)?;
     log_capture_change("audit_enabled", "AUDIT TABLE", &target)?;
     Ok(())
@@ -221,31 +254,88 @@ fn audit_table(tbl: pg_sys::Oid) -> SqlResult<()> {
 fn unaudit_table(tbl: pg_sys::Oid) -> SqlResult<()> {
     unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.unaudit_table()".as_ptr()) };
     let target = Target::of(tbl)?;
-    capture_ddl(&[
-        format!("DROP TRIGGER IF EXISTS warden_audit_row ON {}", target.quoted),
-        format!("DROP TRIGGER IF EXISTS warden_audit_truncate ON {}", target.quoted),
-    ])?;
+    let (mut statements, partitions) =
+        keyring::with_pinned_search_path(|| Ok::<_, WardenError>((capture_drops(&target)?, partitions(tbl)?)))?;
+    if statements.is_empty() {
+        // Nothing to stop, so nothing for the ledger to record.
+        pgrx::notice!("table {} is not audited", target.display);
+        return Ok(());
+    }
+    for (partition, has_truncate) in partitions {
+        if has_truncate {
+            statements.push(format!("DROP TRIGGER warden_audit_truncate ON {partition}"));
+        }
+    }
+    capture_ddl(&statements)?;
     log_capture_change("audit_disabled", "UNAUDIT TABLE", &target)?;
     Ok(())
 }
 
 /// Called by the `ddl_command_start` event trigger before any DROP that could take the
-/// extension with it (DROP EXTENSION, DROP SCHEMA, DROP OWNED): notes whether the
-/// ledger, its checkpoints or the keyring hold anything, for the object access hook to
-/// consult if the extension is then dropped. Reads pg_warden's own tables as their
-/// owner, names qualified.
+/// extension with it (DROP EXTENSION, DROP SCHEMA, DROP OWNED): calling it loads
+/// pg_warden into the session, which installs the object access hook that refuses to
+/// drop a ledger or keyring holding data ([`on_object_access`]). It does nothing else.
 #[pg_extern(volatile, parallel_unsafe)]
-fn note_drop_check() -> SqlResult<()> {
-    let holds = keyring::as_extension_owner(|| {
-        Spi::get_one::<bool>(
-            "SELECT EXISTS (SELECT 1 FROM warden.audit_log) OR EXISTS (SELECT 1 FROM warden.audit_checkpoint) \
-                 OR EXISTS (SELECT 1 FROM warden.key_store)",
-        )
-    })?
-    .map_err(WardenError::from)?
-    .unwrap_or(true);
-    HOLDS_DATA.with(|h| h.set(Some(holds)));
-    Ok(())
+fn note_drop_check() {}
+
+/// The tables whose drop the hook refuses while they hold a row: the ledger, its
+/// checkpoints and the keyring.
+const KEPT_TABLES: [&std::ffi::CStr; 3] = [c"audit_log", c"audit_checkpoint", c"key_store"];
+
+/// Whether `relid` (locked by the DROP that is removing it) has a row visible to a
+/// snapshot taken now: a writer that committed while the DROP waited for its lock is
+/// seen.
+unsafe fn holds_rows(relid: pg_sys::Oid) -> bool {
+    let rel = pg_sys::relation_open(relid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+    let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+    let flags = pg_sys::ScanOptions::SO_TYPE_SEQSCAN | pg_sys::ScanOptions::SO_ALLOW_PAGEMODE;
+    let scan = pg_sys::heap_beginscan(rel, snapshot, 0, std::ptr::null_mut(), std::ptr::null_mut(), flags);
+    let found = !pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection).is_null();
+    pg_sys::heap_endscan(scan);
+    pg_sys::UnregisterSnapshot(snapshot);
+    pg_sys::relation_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+    found
+}
+
+/// The trigger function of trigger `trigger_oid`, read from pg_trigger.
+unsafe fn trigger_function(trigger_oid: pg_sys::Oid) -> Option<pg_sys::Oid> {
+    let catalog = pg_sys::table_open(pg_sys::TriggerRelationId, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+    let mut key = pg_sys::ScanKeyData::default();
+    pg_sys::ScanKeyInit(
+        &mut key,
+        pg_sys::Anum_pg_trigger_oid as pg_sys::AttrNumber,
+        pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+        pg_sys::RegProcedure::from(pg_sys::F_OIDEQ),
+        trigger_oid.into(),
+    );
+    let scan = pg_sys::systable_beginscan(
+        catalog,
+        pg_sys::Oid::from(pg_sys::TriggerOidIndexId),
+        true,
+        std::ptr::null_mut(),
+        1,
+        &mut key,
+    );
+    let tuple = pg_sys::systable_getnext(scan);
+    let function =
+        (!tuple.is_null()).then(|| (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_trigger>(tuple)).tgfoid);
+    pg_sys::systable_endscan(scan);
+    pg_sys::table_close(catalog, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+    function
+}
+
+/// Whether `function` is `warden.audit_capture`.
+unsafe fn is_capture_function(function: pg_sys::Oid) -> bool {
+    let name = pg_sys::get_func_name(function);
+    if name.is_null() || std::ffi::CStr::from_ptr(name) != c"audit_capture" {
+        return false;
+    }
+    pg_sys::get_func_namespace(function) == pg_sys::get_namespace_oid(c"warden".as_ptr(), true)
+}
+
+fn refuse(error: WardenError) -> ! {
+    pgrx::pg_sys::panic::ErrorReport::from(error).report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
 }
 
 #[pg_guard]
@@ -259,19 +349,163 @@ unsafe extern "C-unwind" fn on_object_access(
     if let Some(previous) = PREVIOUS_OBJECT_ACCESS_HOOK {
         previous(access, class_id, object_id, sub_id, arg);
     }
-    if access != pg_sys::ObjectAccessType::OAT_DROP || class_id != pg_sys::ExtensionRelationId {
+    if access != pg_sys::ObjectAccessType::OAT_DROP || sub_id != 0 {
         return;
     }
-    if object_id != pg_sys::get_extension_oid(c"pg_warden".as_ptr(), true) || gucs::ALLOW_DROP_EXTENSION.get() {
+    let flags = if arg.is_null() { 0 } else { (*(arg as *const pg_sys::ObjectAccessDrop)).dropflags };
+    if class_id == pg_sys::TriggerRelationId {
+        // PostgreSQL drops the capture triggers it cloned onto a partition when the
+        // partition is detached (an internal deletion, which no event trigger sees): the
+        // partition's rows would leave capture unrecorded.
+        if flags & pg_sys::PERFORM_DELETION_INTERNAL as i32 != 0
+            && !CHANGING_CAPTURE.with(|c| c.get())
+            && trigger_function(object_id).is_some_and(|f| is_capture_function(f))
+        {
+            refuse(WardenError::PermissionDenied {
+                message: "a partition of an audited table cannot be detached: its rows would leave capture unrecorded"
+                    .into(),
+                hint:
+                    "Stop capturing the table with warden.unaudit_table first (a ledger event), or drop the partition."
+                        .into(),
+            });
+        }
         return;
     }
-    // Unknown (the DROP started without the event trigger, or something was written
-    // since) counts as holding data.
-    if HOLDS_DATA.with(|h| h.get()) != Some(false) {
-        pgrx::pg_sys::panic::ErrorReport::from(WardenError::DropRefused {
+    if class_id != pg_sys::RelationRelationId || gucs::ALLOW_DROP_EXTENSION.get() {
+        return;
+    }
+    let namespace = pg_sys::get_namespace_oid(c"warden".as_ptr(), true);
+    if namespace == pg_sys::InvalidOid || pg_sys::get_rel_namespace(object_id) != namespace {
+        return;
+    }
+    let kept = KEPT_TABLES.iter().any(|name| pg_sys::get_relname_relid(name.as_ptr(), namespace) == object_id);
+    if kept && holds_rows(object_id) {
+        refuse(WardenError::DropRefused {
             message: "pg_warden's audit ledger or keyring holds data; dropping the extension would destroy every entry and key".into(),
             hint: "Export the ledger (warden.export_audit) and escrow the keys first; then a superuser may SET warden.allow_drop_extension = on and drop it.".into(),
-        })
-        .report(PgLogLevel::ERROR);
+        });
+    }
+}
+
+/// `warden.audit_ddl_start()`, the `ddl_command_start` event trigger
+/// `warden_audit_ddl_start`: refuses, before it runs, any command that would replace,
+/// rename, re-own, move or detach one of pg_warden's own objects, or create a function
+/// or view in schema `warden`, unless pg_warden's own extension script runs it. The
+/// other guards are SQL functions pg_warden owns; this check runs before a command
+/// could replace them (itself included: a `CREATE OR REPLACE` of this function fires
+/// the version being replaced).
+#[no_mangle]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn audit_ddl_start(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    let context = (*fcinfo).context;
+    if context.is_null() || (*context).type_ != pg_sys::NodeTag::T_EventTriggerData {
+        refuse(WardenError::NotSupported {
+            message: "warden.audit_ddl_start() must be fired as a ddl_command_start event trigger".into(),
+            hint: "pg_warden creates its event triggers itself.".into(),
+        });
+    }
+    if creating_extension() {
+        return pg_sys::Datum::from(0);
+    }
+    let tree = (*(context as *mut pg_sys::EventTriggerData)).parsetree;
+    if let Some(what) = touches_own_object(tree) {
+        refuse(WardenError::PermissionDenied {
+            message: format!("pg_warden's own objects cannot be changed by DDL ({what})"),
+            hint: "Only pg_warden's extension scripts (CREATE EXTENSION, ALTER EXTENSION pg_warden UPDATE) change its functions and schema.".into(),
+        });
+    }
+    pg_sys::Datum::from(0)
+}
+
+/// Version-1 calling convention marker for `audit_ddl_start`.
+#[no_mangle]
+pub extern "C" fn pg_finfo_audit_ddl_start() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+/// What a statement would change of pg_warden's own objects, if anything.
+unsafe fn touches_own_object(tree: *mut pg_sys::Node) -> Option<&'static str> {
+    use pg_sys::NodeTag::*;
+    if tree.is_null() {
+        return None;
+    }
+    let warden = pg_sys::get_namespace_oid(c"warden".as_ptr(), true);
+    let extension = pg_sys::get_extension_oid(c"pg_warden".as_ptr(), true);
+    if warden == pg_sys::InvalidOid || extension == pg_sys::InvalidOid {
+        return None;
+    }
+    // Whether the object a statement names (by `object`, else by `relation`) belongs to
+    // pg_warden.
+    let member = |objtype: pg_sys::ObjectType::Type, object: *mut pg_sys::Node, relation: *mut pg_sys::RangeVar| {
+        let (class_id, object_id) = if !object.is_null() {
+            let mut rel: pg_sys::Relation = std::ptr::null_mut();
+            let address = pg_sys::get_object_address(
+                objtype,
+                object,
+                &mut rel,
+                pg_sys::AccessShareLock as pg_sys::LOCKMODE,
+                true,
+            );
+            if !rel.is_null() {
+                pg_sys::relation_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+            }
+            (address.classId, address.objectId)
+        } else if !relation.is_null() {
+            let relid = pg_sys::RangeVarGetRelidExtended(
+                relation,
+                pg_sys::NoLock as pg_sys::LOCKMODE,
+                pg_sys::RVROption::RVR_MISSING_OK,
+                None,
+                std::ptr::null_mut(),
+            );
+            (pg_sys::RelationRelationId, relid)
+        } else {
+            return false;
+        };
+        object_id != pg_sys::InvalidOid && pg_sys::getExtensionOfObject(class_id, object_id) == extension
+    };
+    // Creating in schema warden: only a role PostgreSQL would let (its owner, a
+    // superuser) is refused here; everyone else gets PostgreSQL's own refusal.
+    let may_create = || {
+        pg_sys::pg_namespace_aclcheck(warden, pg_sys::GetUserId(), pg_sys::ACL_CREATE as pg_sys::AclMode)
+            == pg_sys::AclResult::ACLCHECK_OK
+    };
+    match (*tree).type_ {
+        T_CreateFunctionStmt if may_create() => {
+            let stmt = tree as *mut pg_sys::CreateFunctionStmt;
+            let mut name: *mut std::ffi::c_char = std::ptr::null_mut();
+            (pg_sys::QualifiedNameGetCreationNamespace((*stmt).funcname, &mut name) == warden)
+                .then_some("CREATE FUNCTION in schema warden")
+        }
+        T_ViewStmt if may_create() => {
+            let stmt = tree as *mut pg_sys::ViewStmt;
+            (pg_sys::RangeVarGetCreationNamespace((*stmt).view) == warden).then_some("CREATE VIEW in schema warden")
+        }
+        T_AlterFunctionStmt => {
+            let stmt = tree as *mut pg_sys::AlterFunctionStmt;
+            member((*stmt).objtype, (*stmt).func.cast(), std::ptr::null_mut()).then_some("ALTER FUNCTION")
+        }
+        T_RenameStmt => {
+            let stmt = tree as *mut pg_sys::RenameStmt;
+            member((*stmt).renameType, (*stmt).object, (*stmt).relation).then_some("RENAME")
+        }
+        T_AlterOwnerStmt => {
+            let stmt = tree as *mut pg_sys::AlterOwnerStmt;
+            member((*stmt).objectType, (*stmt).object, (*stmt).relation).then_some("OWNER TO")
+        }
+        T_AlterObjectSchemaStmt => {
+            let stmt = tree as *mut pg_sys::AlterObjectSchemaStmt;
+            member((*stmt).objectType, (*stmt).object, (*stmt).relation).then_some("SET SCHEMA")
+        }
+        T_AlterObjectDependsStmt => {
+            let stmt = tree as *mut pg_sys::AlterObjectDependsStmt;
+            member((*stmt).objectType, (*stmt).object, (*stmt).relation).then_some("DEPENDS ON EXTENSION")
+        }
+        T_AlterExtensionContentsStmt => {
+            let stmt = tree as *mut pg_sys::AlterExtensionContentsStmt;
+            (std::ffi::CStr::from_ptr((*stmt).extname) == c"pg_warden").then_some("ALTER EXTENSION pg_warden ADD/DROP")
+        }
+        _ => None,
     }
 }

@@ -79,3 +79,39 @@ expect_eq "$(r -c "SELECT count(*) FROM warden.audit_log WHERE resource_type = '
 expect_eq "$(sqlstate_of -d "$restored" -c "ALTER TABLE public.orders DISABLE TRIGGER warden_audit_row")" "42501" \
   "the restored capture trigger is guarded"
 expect_eq "$(r -c "SELECT valid FROM warden.verify_audit()")" "t" "the restored ledger verifies"
+
+# 5. purge_audit's permission to delete ends with the statement that failed inside it:
+# a purge that times out on a lock inside a savepoint leaves no DELETE allowed after
+# ROLLBACK TO SAVEPOINT (through 0.3.0-dev it did, and the deleted tail verified).
+q -c "SELECT warden.log_event('t', 'tail ' || g) FROM generate_series(1, 3) g" >/dev/null
+q -c "BEGIN; LOCK TABLE warden.audit_log IN SHARE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null &
+locker=$!
+sleep 1
+expect_eq "$(q -c "BEGIN; SET lock_timeout = '300ms'; SAVEPOINT s;
+                    DO \$\$ BEGIN PERFORM warden.purge_audit('0 seconds'); EXCEPTION WHEN lock_not_available THEN NULL; END \$\$;
+                    ROLLBACK TO SAVEPOINT s; RESET lock_timeout;
+                    SELECT 'lock released'; " 2>&1 | tail -1)" "lock released" "the purge failed inside a savepoint"
+wait "$locker"
+expect_eq "$(sqlstate_of -c "BEGIN; SET lock_timeout = '300ms'; SAVEPOINT s;
+    DO \$\$ BEGIN PERFORM warden.purge_audit('0 seconds'); EXCEPTION WHEN lock_not_available THEN NULL; END \$\$;
+    ROLLBACK TO SAVEPOINT s; DELETE FROM warden.audit_log WHERE id = (SELECT max(id) FROM warden.audit_log); COMMIT")" \
+  "42501" "DELETE after a purge that failed in a savepoint"
+
+# 6. DROP EXTENSION sees writes that committed after its transaction's snapshot: a
+# REPEATABLE READ transaction that saw an empty ledger and keyring cannot then drop
+# the extension over another session's first key and entry.
+fresh="${PGDATABASE}_fresh"
+"$PG_BIN/dropdb" --if-exists "$fresh" 2>/dev/null; "$PG_BIN/createdb" "$fresh"
+q -d "$fresh" -c "CREATE EXTENSION pg_warden" >/dev/null
+coproc DROPPER { "$PG_BIN/psql" -X -q -A -t -d "$fresh" -v VERBOSITY=sqlstate 2>&1; }
+echo "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM warden.audit_log;" >&"${DROPPER[1]}"
+read -r -t 10 seen <&"${DROPPER[0]}"
+expect_eq "$seen" "0" "the dropper's snapshot sees an empty ledger"
+q -d "$fresh" -c "SELECT warden.create_key('audit', '\\x$k1'); SELECT warden.log_event('important', 'evidence')" >/dev/null
+echo "DROP EXTENSION pg_warden CASCADE; SELECT 'after drop';" >&"${DROPPER[1]}"
+read -r -t 10 answer <&"${DROPPER[0]}"
+echo "ROLLBACK; \\q" >&"${DROPPER[1]}"
+wait "$DROPPER_PID" 2>/dev/null
+case "$answer" in *2BP01*) ;; *) fail "DROP EXTENSION over a newer first entry: expected 2BP01, got '$answer'" ;; esac
+expect_eq "$(q -d "$fresh" -c "SELECT count(*) FROM warden.audit_log")" "1" "the first entry survived"
+"$PG_BIN/dropdb" "$fresh" 2>/dev/null || true

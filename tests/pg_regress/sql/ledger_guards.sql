@@ -87,11 +87,67 @@ ALTER TABLE guard.orders ENABLE ALWAYS TRIGGER warden_audit_truncate;
 SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'guard.orders'::regclass ORDER BY 1;
 -- A superuser is held to the same rule.
 SELECT outcome('ALTER TABLE guard.orders DISABLE TRIGGER ALL');
+-- 5b. Partitions, children and foreign partitions of an audited table.
+SET ROLE regress_guard_owner;
+CREATE TABLE guard.q (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+CREATE TABLE guard.q1 PARTITION OF guard.q FOR VALUES FROM (0) TO (100);
+INSERT INTO guard.q VALUES (1, 'a');
+SELECT warden.audit_table('guard.q');
+-- A new partition gets capture of TRUNCATE too (statement triggers are not cloned).
+CREATE TABLE guard.q2 PARTITION OF guard.q FOR VALUES FROM (100) TO (200);
+INSERT INTO guard.q VALUES (150, 'x');
+TRUNCATE guard.q1;
+TRUNCATE guard.q2;
+SELECT action, resource_type FROM warden.audit_log
+ WHERE event_type = 'table_truncate' AND resource_type LIKE 'guard.q%' ORDER BY id;
+-- Detaching a partition takes its rows out of capture: refused.
+SELECT outcome('ALTER TABLE guard.q DETACH PARTITION guard.q1');
+SELECT outcome('DROP TRIGGER warden_audit_truncate ON guard.q2');
+-- Inheritance children of an audited table would change unseen.
+SELECT outcome('CREATE TABLE guard.child () INHERITS (guard.orders)');
+CREATE TABLE guard.loose (id int NOT NULL, total int, note text);
+SELECT outcome('ALTER TABLE guard.loose INHERIT guard.orders');
+RESET ROLE;
+-- A foreign partition's capture trigger, through ALTER FOREIGN TABLE.
+CREATE EXTENSION IF NOT EXISTS postgres_fdw;
+CREATE SERVER guard_loop FOREIGN DATA WRAPPER postgres_fdw;
+CREATE TABLE guard.r (id int, v text) PARTITION BY RANGE (id);
+SELECT warden.audit_table('guard.r');
+CREATE FOREIGN TABLE guard.rf PARTITION OF guard.r FOR VALUES FROM (1000) TO (1100) SERVER guard_loop;
+SELECT outcome('ALTER FOREIGN TABLE guard.rf DISABLE TRIGGER warden_audit_row');
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'guard.rf'::regclass ORDER BY 1;
+-- unaudit_table removes capture from every partition, and records it once.
+SELECT warden.unaudit_table('guard.q');
+SELECT count(*) AS capture_triggers_left FROM pg_trigger
+ WHERE tgrelid IN (SELECT relid FROM pg_partition_tree('guard.q')) AND tgname LIKE 'warden_audit%';
+-- unaudit_table of a table that is not audited changes nothing and records nothing.
+SELECT count(*) AS entries_before FROM warden.audit_log \gset
+SELECT warden.unaudit_table('guard.loose');
+SELECT count(*) - :entries_before AS new_entries FROM warden.audit_log;
+DROP TABLE guard.r;
+DROP SERVER guard_loop;
+
+-- 5c. What sits beside the ledger: its sequence and schema, and pg_warden's own
+-- functions, change only through pg_warden's scripts.
+SAVEPOINT attempt;
+SELECT outcome('ALTER SEQUENCE warden.audit_log_id_seq RESTART 1');
+SELECT outcome('ALTER SCHEMA warden OWNER TO regress_guard_owner');
+SELECT outcome('GRANT CREATE ON SCHEMA warden TO PUBLIC');
+SELECT outcome($$CREATE OR REPLACE FUNCTION warden.audit_guard() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END'$$);
+SELECT outcome($$CREATE OR REPLACE FUNCTION warden.creating_extension() RETURNS boolean LANGUAGE sql AS 'SELECT true'$$);
+SELECT outcome($$CREATE OR REPLACE FUNCTION warden.audit_ddl_guard() RETURNS event_trigger LANGUAGE plpgsql AS 'BEGIN END'$$);
+SELECT outcome($$ALTER FUNCTION warden.audit_capture() OWNER TO regress_guard_owner$$);
+SELECT outcome($$ALTER FUNCTION warden.log_event(text, text, text, text, jsonb, text, text, text, numeric, text) RENAME TO log_event_old$$);
+SELECT outcome($$CREATE FUNCTION warden.intruder() RETURNS int LANGUAGE sql AS 'SELECT 1'$$);
+SELECT outcome($$ALTER EXTENSION pg_warden DROP FUNCTION warden.audit_guard()$$);
+SELECT outcome($$ALTER EXTENSION pg_warden DROP TABLE warden.audit_log$$);
+ROLLBACK TO SAVEPOINT attempt;
+
 -- Dropping the table drops its capture with it.
 SELECT action, resource_id FROM warden.audit_log
  WHERE event_type IN ('audit_enabled', 'audit_disabled') AND resource_id = 'guard.orders' ORDER BY id;
 DROP TABLE guard.orders;
-DROP SCHEMA guard;
+DROP SCHEMA guard CASCADE;
 
 -- 6. DROP EXTENSION (or DROP SCHEMA warden CASCADE) keeps a ledger that holds entries
 -- unless a superuser says so with warden.allow_drop_extension.

@@ -121,6 +121,8 @@ INSERT INTO matrix (fn, class, call) VALUES
      $$CREATE EVENT TRIGGER matrix_probe ON ddl_command_end EXECUTE FUNCTION warden.audit_ddl_guard()$$),
     ('warden.audit_drop_guard()', 'superuser',
      $$CREATE EVENT TRIGGER matrix_probe ON sql_drop EXECUTE FUNCTION warden.audit_drop_guard()$$),
+    ('warden.audit_ddl_start()', 'superuser',
+     $$CREATE EVENT TRIGGER matrix_probe ON ddl_command_start EXECUTE FUNCTION warden.audit_ddl_start()$$),
     ('warden.audit_drop_check()', 'superuser',
      $$CREATE EVENT TRIGGER matrix_probe ON ddl_command_start EXECUTE FUNCTION warden.audit_drop_check()$$);
 UPDATE matrix SET what = fn::text;

@@ -2,6 +2,14 @@
 -- verification and export functions, privileges and comments. The guards around it and
 -- audit_table/unaudit_table are in audit_guard.sql.
 
+-- The ledger's trigger functions and row capture (C: src/audit/chain.rs, capture.rs).
+CREATE FUNCTION warden.audit_chain_entry() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'audit_chain_entry_wrapper';
+CREATE FUNCTION warden.audit_guard() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'audit_guard_wrapper';
+CREATE FUNCTION warden.audit_capture() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'audit_capture_wrapper';
+
 CREATE TABLE warden.audit_log (
     id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     ts                timestamptz NOT NULL,

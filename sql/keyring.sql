@@ -1,5 +1,7 @@
 -- Keyring: privileges, cache invalidation trigger and comments.
 
+CREATE FUNCTION warden.key_store_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'key_store_changed_wrapper';
 CREATE TRIGGER key_store_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON warden.key_store
     FOR EACH STATEMENT EXECUTE FUNCTION warden.key_store_changed();

@@ -155,3 +155,18 @@ impl From<pgrx::spi::SpiError> for WardenError {
 
 /// Result type of the SQL-facing functions: errors carry their SQLSTATE to the client.
 pub type SqlResult<T> = Result<T, ErrorReport>;
+
+/// Refuses (0A000) a call of a trigger function that does not come from a trigger.
+///
+/// # Safety
+/// `fcinfo` is the call's own, as PostgreSQL passed it.
+pub(crate) unsafe fn require_trigger_call(fcinfo: pgrx::pg_sys::FunctionCallInfo, function: &str) {
+    let context = (*fcinfo).context;
+    if context.is_null() || (*context).type_ != pgrx::pg_sys::NodeTag::T_TriggerData {
+        ErrorReport::from(WardenError::NotSupported {
+            message: format!("{function} can only be called as a trigger"),
+            hint: "pg_warden attaches its trigger functions itself; use warden.audit_table to capture a table.".into(),
+        })
+        .report(pgrx::PgLogLevel::ERROR);
+    }
+}

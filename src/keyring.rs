@@ -534,9 +534,16 @@ fn rotate_key_from_env(name: &str, env_var: &str) -> SqlResult<i32> {
     Ok(add_version(name, Material::env(env_var)?, false)?)
 }
 
+trigger_entry!(
+    key_store_changed_wrapper,
+    pg_finfo_key_store_changed_wrapper,
+    key_store_changed_fired_wrapper,
+    "warden.key_store_changed()"
+);
+
 /// Statement trigger on warden.key_store: tells every backend to reload keys.
-#[pg_trigger]
-fn key_store_changed<'a>(
+#[pg_trigger(sql = false)]
+fn key_store_changed_fired<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, pgrx::PgTriggerError> {
     let relid = trigger.relation()?.oid();
@@ -547,7 +554,7 @@ fn key_store_changed<'a>(
 extension_sql_file!(
     "../sql/keyring.sql",
     name = "keyring",
-    requires = ["bootstrap", create_key, rotate_key, create_key_from_env, rotate_key_from_env, key_store_changed]
+    requires = ["bootstrap", create_key, rotate_key, create_key_from_env, rotate_key_from_env]
 );
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -9,6 +9,28 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
+/// The C entry point of one of pg_warden's trigger functions, under the name its SQL
+/// declaration uses: a call that is not a trigger's (`SELECT warden.audit_capture()`)
+/// is refused with 0A000 before pgrx's wrapper (`$inner`, from
+/// `#[pg_trigger(sql = false)]`) would fail on it with an internal error.
+macro_rules! trigger_entry {
+    ($entry:ident, $finfo:ident, $inner:ident, $sql:literal) => {
+        #[no_mangle]
+        #[::pgrx::pg_guard]
+        pub unsafe extern "C-unwind" fn $entry(fcinfo: ::pgrx::pg_sys::FunctionCallInfo) -> ::pgrx::pg_sys::Datum {
+            $crate::error::require_trigger_call(fcinfo, $sql);
+            $inner(fcinfo)
+        }
+
+        /// Version-1 calling convention marker.
+        #[no_mangle]
+        pub extern "C" fn $finfo() -> &'static ::pgrx::pg_sys::Pg_finfo_record {
+            const V1: ::pgrx::pg_sys::Pg_finfo_record = ::pgrx::pg_sys::Pg_finfo_record { api_version: 1 };
+            &V1
+        }
+    };
+}
+
 mod anonymize;
 mod audit;
 mod error;

@@ -20,11 +20,18 @@ use pgrx::prelude::*;
 use super::chain;
 use crate::error::WardenError;
 
+trigger_entry!(
+    audit_capture_wrapper,
+    pg_finfo_audit_capture_wrapper,
+    audit_capture_fired_wrapper,
+    "warden.audit_capture()"
+);
+
 /// AFTER INSERT OR UPDATE OR DELETE (row) and AFTER TRUNCATE (statement) on an audited
 /// table. `TG_ARGV` holds the table's primary key columns, which make the entry's
 /// `resource_id`.
-#[pg_trigger]
-fn audit_capture<'a>(
+#[pg_trigger(sql = false)]
+fn audit_capture_fired<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, ErrorReport> {
     match capture(trigger) {

@@ -517,10 +517,17 @@ fn client_addr_text(addr: Option<pg_sys::Datum>) -> Option<String> {
     text
 }
 
+trigger_entry!(
+    audit_chain_entry_wrapper,
+    pg_finfo_audit_chain_entry_wrapper,
+    audit_chain_entry_fired_wrapper,
+    "warden.audit_chain_entry()"
+);
+
 /// BEFORE INSERT on warden.audit_log: captures session facts, fingerprints secrets,
 /// and links and signs the entry on this backend's chain.
-#[pg_trigger]
-fn audit_chain_entry<'a>(
+#[pg_trigger(sql = false)]
+fn audit_chain_entry_fired<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, ErrorReport> {
     if let Err(error) = CHAIN_FIRING.check(trigger) {
@@ -1028,10 +1035,12 @@ unsafe fn insert_index_entries(rel: pg_sys::Relation, tuple: pg_sys::HeapTuple) 
     }
 }
 
+trigger_entry!(audit_guard_wrapper, pg_finfo_audit_guard_wrapper, audit_guard_fired_wrapper, "warden.audit_guard()");
+
 /// BEFORE UPDATE OR DELETE OR TRUNCATE (statement level, ENABLE ALWAYS) on the ledger
 /// tables: refused for everyone, except deletes made by warden.purge_audit.
-#[pg_trigger]
-fn audit_guard<'a>(
+#[pg_trigger(sql = false)]
+fn audit_guard_fired<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, ErrorReport> {
     if let Err(error) = GUARD_FIRING.check(trigger) {

@@ -638,18 +638,8 @@ fn log_event(
 pgrx::extension_sql_file!(
     "../../sql/audit.sql",
     name = "audit",
-    requires = [
-        "fingerprint",
-        chain::audit_chain_entry,
-        capture::audit_capture,
-        chain::audit_guard,
-        log_event,
-        verify_audit,
-        verify_audit_digest,
-        audit_digest,
-        export_audit_text,
-        purge_audit
-    ]
+    requires =
+        ["fingerprint", log_event, verify_audit, verify_audit_digest, audit_digest, export_audit_text, purge_audit]
 );
 
 pgrx::extension_sql_file!(

@@ -183,3 +183,6 @@ SELECT when_, level, fn, outcome(format(
                ('BEFORE', 'STATEMENT', 'audit_guard()')) AS t(when_, level, fn);
 SELECT count(*) AS scratch_rows FROM public.scratch;
 DROP TABLE public.scratch;
+-- Called directly, outside any trigger.
+SELECT fn, outcome('SELECT warden.' || fn) AS outcome
+  FROM (VALUES ('audit_capture()'), ('audit_chain_entry()'), ('audit_guard()'), ('key_store_changed()')) AS t(fn);

@@ -25,8 +25,10 @@ if echo "$out" | grep -v '^LOCATION:' | grep -Eq "DETAIL|panic|pgrx|\.rs:|backtr
 fi
 
 # An internal error (pg_warden's key store is gone) tells the DBA to look at the log and
-# report it, never to reinstall.
-out=$("$PG_BIN/psql" -X -q -v VERBOSITY=verbose -c "BEGIN" -c "ALTER TABLE warden.key_store RENAME TO key_store_moved" \
+# report it, never to reinstall. (Renaming it takes a superuser who first disables the
+# guard that refuses DDL on pg_warden's own objects; the transaction is rolled back.)
+out=$("$PG_BIN/psql" -X -q -v VERBOSITY=verbose -c "BEGIN" -c "ALTER EVENT TRIGGER warden_audit_ddl_start DISABLE" \
+  -c "ALTER TABLE warden.key_store RENAME TO key_store_moved" \
   -c "SELECT warden.fingerprint('x', 'k')" 2>&1)
 echo "$out" | grep -q "XX000: table warden.key_store is missing" || fail "unexpected error: $out"
 if echo "$out" | grep -qi "DROP EXTENSION\|reinstall"; then fail "an internal error suggests reinstalling: $out"; fi

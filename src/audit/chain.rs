@@ -761,9 +761,54 @@ thread_local! {
     static APPEND_PLAN: RefCell<Option<std::rc::Rc<pgrx::spi::OwnedPreparedStatement>>> = const { RefCell::new(None) };
 }
 
-const APPEND_INSERT: &str = "INSERT INTO warden.audit_log (event_type, action, resource_type, resource_id, details, \
-    actor, correlation_id, reason, confidence, tenant, before_state, after_state) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
+/// The columns a writer gives ([`ledger::Role::Event`]), in table order: those of
+/// [`EventArgs`].
+fn event_columns() -> impl Iterator<Item = &'static ledger::ColumnSpec> {
+    ledger::COLUMNS.iter().filter(|c| c.role == ledger::Role::Event)
+}
+
+impl EventArgs {
+    /// The datum for an event column; `None` for any other.
+    fn get(&self, column: Column) -> Option<pg_sys::Datum> {
+        match column {
+            Column::EventType => self.event_type,
+            Column::Action => self.action,
+            Column::Actor => self.actor,
+            Column::ResourceType => self.resource_type,
+            Column::ResourceId => self.resource_id,
+            Column::CorrelationId => self.correlation_id,
+            Column::Tenant => self.tenant,
+            Column::Reason => self.reason,
+            Column::Confidence => self.confidence,
+            Column::Details => self.details,
+            Column::BeforeState => self.before_state,
+            Column::AfterState => self.after_state,
+            _ => None,
+        }
+    }
+}
+
+/// The type of the datums [`EventArgs`] holds for a column of `sql_type`.
+fn datum_type(sql_type: ledger::SqlType) -> pg_sys::Oid {
+    use ledger::SqlType::*;
+    match sql_type {
+        Int4 => pg_sys::INT4OID,
+        Int8 => pg_sys::INT8OID,
+        Timestamptz => pg_sys::TIMESTAMPTZOID,
+        Text => pg_sys::TEXTOID,
+        Numeric { .. } => pg_sys::NUMERICOID,
+        Jsonb => pg_sys::JSONBOID,
+        Inet => pg_sys::INETOID,
+        Bytea => pg_sys::BYTEAOID,
+    }
+}
+
+/// `INSERT INTO warden.audit_log (<event columns>) VALUES ($1, ...) RETURNING id`.
+fn append_insert() -> String {
+    let names: Vec<&str> = event_columns().map(|c| c.name).collect();
+    let params: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+    format!("INSERT INTO warden.audit_log ({}) VALUES ({}) RETURNING id", names.join(", "), params.join(", "))
+}
 
 /// Appends an entry and returns its id: the one privileged write of `log_event` and of
 /// row capture. Only this runs with the extension owner's rights, and it takes no name
@@ -777,37 +822,21 @@ pub(super) fn append(args: &EventArgs) -> Result<i64, WardenError> {
         return Ok(id);
     }
     use pgrx::datum::DatumWithOid;
-    use pgrx::pg_sys::{JSONBOID, NUMERICOID, TEXTOID};
-    let arg = |value: Option<pg_sys::Datum>, oid: pg_sys::Oid| match value {
-        Some(datum) => unsafe { DatumWithOid::new(datum, oid) },
-        None => DatumWithOid::null_oid(oid),
-    };
-    let params = [
-        arg(args.event_type, TEXTOID),
-        arg(args.action, TEXTOID),
-        arg(args.resource_type, TEXTOID),
-        arg(args.resource_id, TEXTOID),
-        arg(args.details, JSONBOID),
-        arg(args.actor, TEXTOID),
-        arg(args.correlation_id, TEXTOID),
-        arg(args.reason, TEXTOID),
-        arg(args.confidence, NUMERICOID),
-        arg(args.tenant, TEXTOID),
-        arg(args.before_state, JSONBOID),
-        arg(args.after_state, JSONBOID),
-    ];
+    let params: Vec<DatumWithOid<'_>> = event_columns()
+        .map(|spec| match args.get(spec.column) {
+            Some(datum) => unsafe { DatumWithOid::new(datum, datum_type(spec.sql_type)) },
+            None => DatumWithOid::null_oid(datum_type(spec.sql_type)),
+        })
+        .collect();
     let id = keyring::as_extension_owner(|| {
         Spi::connect_mut(|client| {
             // A shared handle, so an error while executing never frees the kept plan.
             let plan = match APPEND_PLAN.with(|p| p.borrow().clone()) {
                 Some(plan) => plan,
                 None => {
-                    let types = [
-                        TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, TEXTOID,
-                        JSONBOID, JSONBOID,
-                    ]
-                    .map(pgrx::PgOid::from);
-                    let plan = std::rc::Rc::new(client.prepare_mut(APPEND_INSERT, &types)?.keep());
+                    let types: Vec<pgrx::PgOid> =
+                        event_columns().map(|spec| pgrx::PgOid::from(datum_type(spec.sql_type))).collect();
+                    let plan = std::rc::Rc::new(client.prepare_mut(&append_insert(), &types)?.keep());
                     APPEND_PLAN.with(|p| *p.borrow_mut() = Some(plan.clone()));
                     plan
                 }
@@ -886,23 +915,23 @@ pub(super) fn insert_entry(args: &EventArgs) -> Result<Option<i64>, WardenError>
         let tupdesc = PgTupleDesc::from_pg_unchecked((*rel).rd_att);
         let cols = cached_positions(table, &tupdesc)?;
         let mut row = HeapRow::empty(tupdesc.len());
-        row.set(cols[Column::EventType], args.event_type);
-        row.set(cols[Column::Action], args.action);
-        row.set(cols[Column::ResourceType], args.resource_type);
-        row.set(cols[Column::ResourceId], args.resource_id);
-        row.set(cols[Column::Details], args.details);
-        row.set(cols[Column::Actor], args.actor);
-        row.set(cols[Column::CorrelationId], args.correlation_id);
-        row.set(cols[Column::Reason], args.reason);
-        row.set(cols[Column::Tenant], args.tenant);
-        row.set(cols[Column::BeforeState], args.before_state);
-        row.set(cols[Column::AfterState], args.after_state);
-        // numeric to the column's numeric(p, s), as an INSERT's assignment does.
-        let typmod = tupdesc.get(cols[Column::Confidence]).map_or(-1, |a| a.atttypmod);
-        let confidence = args.confidence.and_then(|value| {
-            pgrx::direct_function_call_as_datum(pg_sys::numeric, &[Some(value), Some(pg_sys::Datum::from(typmod))])
-        });
-        row.set(cols[Column::Confidence], confidence);
+        for spec in event_columns() {
+            let col = cols[spec.column];
+            let value = match spec.sql_type {
+                // numeric to the column's numeric(p, s), as an INSERT's assignment does.
+                ledger::SqlType::Numeric { .. } => {
+                    let typmod = tupdesc.get(col).map_or(-1, |a| a.atttypmod);
+                    args.get(spec.column).and_then(|value| {
+                        pgrx::direct_function_call_as_datum(
+                            pg_sys::numeric,
+                            &[Some(value), Some(pg_sys::Datum::from(typmod))],
+                        )
+                    })
+                }
+                _ => args.get(spec.column),
+            };
+            row.set(col, value);
+        }
         let sequence = identity_sequence(table, cols[Column::Id]);
         let id = pgrx::direct_function_call::<i64>(pg_sys::nextval_oid, &[Some(pg_sys::Datum::from(sequence))])
             .ok_or_else(|| WardenError::Internal("the ledger's identity sequence returned NULL".into()))?;

@@ -5,17 +5,26 @@
 /// A column's SQL type, as the ledger declares it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SqlType {
+    /// `integer`.
     Int4,
+    /// `bigint`.
     Int8,
+    /// `timestamptz`.
     Timestamptz,
+    /// `text`.
     Text,
     /// `numeric(precision, scale)`.
     Numeric {
+        /// Significant digits in all.
         precision: u8,
+        /// Digits after the decimal point.
         scale: u8,
     },
+    /// `jsonb`.
     Jsonb,
+    /// `inet`.
     Inet,
+    /// `bytea`.
     Bytea,
 }
 
@@ -52,10 +61,15 @@ pub enum Role {
 /// One column of the ledger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ColumnSpec {
+    /// The column this describes.
     pub column: Column,
+    /// Its name in the table.
     pub name: &'static str,
+    /// Its declared type.
     pub sql_type: SqlType,
+    /// Whether it is declared NOT NULL (or is the primary key).
     pub not_null: bool,
+    /// Who sets its value.
     pub role: Role,
 }
 
@@ -84,7 +98,7 @@ macro_rules! ledger_columns {
         /// A column of the ledger; its discriminant is its place in [`COLUMNS`].
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Column {
-            $($column,)*
+            $(#[doc = concat!("`", $name, "`")] $column,)*
         }
 
         /// The ledger's columns in table order: the content columns in encoding order,
@@ -132,10 +146,12 @@ impl Column {
         self as usize
     }
 
+    /// The column's entry in [`COLUMNS`].
     pub const fn spec(self) -> &'static ColumnSpec {
         &COLUMNS[self as usize]
     }
 
+    /// The column's name in the table.
     pub const fn name(self) -> &'static str {
         self.spec().name
     }

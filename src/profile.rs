@@ -1056,7 +1056,7 @@ fn apply_profile(
         return Err(WardenError::Internal("a profile without problems did not validate".into()).into());
     };
     // The run is recorded in the ledger: refuse before any work if it cannot be.
-    keyring::with_key(&crate::gucs::audit_key_name(), |_| ())?;
+    crate::audit::SigningKey::active()?;
     let key_version = keyring::with_key(&profile.key, |key| key.active().version)?;
     let plans = plan(&profile, &checked)?;
 

@@ -1,5 +1,5 @@
-//! Writing the ledger: chain leases, the BEFORE INSERT trigger that links and signs each
-//! entry, and the append-only guard.
+//! Writing the ledger: `warden.log_event`, chain leases, the BEFORE INSERT trigger that
+//! links and signs each entry, and the append-only guard.
 //!
 //! # Why chains are leased per session
 //!
@@ -28,10 +28,11 @@ use std::ffi::CStr;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::PgTupleDesc;
-use warden_core::ledger::{self, ChainHead, EntryContent, EntryHasher};
+use warden_core::ledger::{self, ChainHead, Column, EntryContent, EntryHasher};
+use warden_core::mac::KeyedMac;
 use warden_core::{json, secrets};
 
-use crate::error::WardenError;
+use crate::error::{SqlResult, WardenError};
 use crate::gucs;
 use crate::keyring;
 
@@ -324,98 +325,57 @@ fn advance_head(head: ChainHead, previous: ChainHead) {
     });
 }
 
-/// Column positions (0-based) of warden.audit_log, looked up by name.
-struct Columns {
-    id: usize,
-    ts: usize,
-    event_type: usize,
-    action: usize,
-    actor: usize,
-    resource_type: usize,
-    resource_id: usize,
-    correlation_id: usize,
-    tenant: usize,
-    reason: usize,
-    confidence: usize,
-    details: usize,
-    before_state: usize,
-    after_state: usize,
-    session_user_name: usize,
-    application_name: usize,
-    client_addr: usize,
-    txid: usize,
-    chain_id: usize,
-    chain_pos: usize,
-    prev_hash: usize,
-    entry_hash: usize,
-    key_name: usize,
-    key_version: usize,
-    signature: usize,
+/// Attribute positions (0-based) of warden.audit_log's columns, looked up by name:
+/// `positions[column]` is where [`Column`] `column` is in the table's tuple descriptor.
+struct Positions([usize; ledger::COLUMNS.len()]);
+
+impl std::ops::Index<Column> for Positions {
+    type Output = usize;
+
+    fn index(&self, column: Column) -> &usize {
+        &self.0[column.index()]
+    }
 }
 
 thread_local! {
     /// Column positions of the ledger table, by its oid.
-    static COLUMNS: RefCell<Option<(pg_sys::Oid, std::rc::Rc<Columns>)>> = const { RefCell::new(None) };
+    static POSITIONS: RefCell<Option<(pg_sys::Oid, std::rc::Rc<Positions>)>> = const { RefCell::new(None) };
 }
 
 /// Column positions for the ledger table `table`, looked up once per backend (a
 /// recreated table has a new oid and is looked up again).
-fn cached_columns(table: pg_sys::Oid, tupdesc: &PgTupleDesc) -> Result<std::rc::Rc<Columns>, WardenError> {
+fn cached_positions(table: pg_sys::Oid, tupdesc: &PgTupleDesc) -> Result<std::rc::Rc<Positions>, WardenError> {
     if let Some(cols) =
-        COLUMNS.with(|c| c.borrow().as_ref().filter(|(oid, _)| *oid == table).map(|(_, cols)| cols.clone()))
+        POSITIONS.with(|c| c.borrow().as_ref().filter(|(oid, _)| *oid == table).map(|(_, cols)| cols.clone()))
     {
         return Ok(cols);
     }
-    let cols = std::rc::Rc::new(columns(tupdesc)?);
-    COLUMNS.with(|c| *c.borrow_mut() = Some((table, cols.clone())));
+    let cols = std::rc::Rc::new(positions(tupdesc)?);
+    POSITIONS.with(|c| *c.borrow_mut() = Some((table, cols.clone())));
     Ok(cols)
 }
 
-fn columns(tupdesc: &PgTupleDesc) -> Result<Columns, WardenError> {
-    let find = |name: &str| {
-        tupdesc
+fn positions(tupdesc: &PgTupleDesc) -> Result<Positions, WardenError> {
+    let mut positions = [0; ledger::COLUMNS.len()];
+    for (position, spec) in positions.iter_mut().zip(&ledger::COLUMNS) {
+        *position = tupdesc
             .iter()
-            .position(|a| !a.is_dropped() && a.name() == name)
-            .ok_or_else(|| WardenError::Internal(format!("warden.audit_log has no column {name}")))
-    };
-    Ok(Columns {
-        id: find("id")?,
-        ts: find("ts")?,
-        event_type: find("event_type")?,
-        action: find("action")?,
-        actor: find("actor")?,
-        resource_type: find("resource_type")?,
-        resource_id: find("resource_id")?,
-        correlation_id: find("correlation_id")?,
-        tenant: find("tenant")?,
-        reason: find("reason")?,
-        confidence: find("confidence")?,
-        details: find("details")?,
-        before_state: find("before_state")?,
-        after_state: find("after_state")?,
-        session_user_name: find("session_user_name")?,
-        application_name: find("application_name")?,
-        client_addr: find("client_addr")?,
-        txid: find("txid")?,
-        chain_id: find("chain_id")?,
-        chain_pos: find("chain_pos")?,
-        prev_hash: find("prev_hash")?,
-        entry_hash: find("entry_hash")?,
-        key_name: find("key_name")?,
-        key_version: find("key_version")?,
-        signature: find("signature")?,
-    })
+            .position(|a| !a.is_dropped() && a.name() == spec.name)
+            .ok_or_else(|| WardenError::Internal(format!("warden.audit_log has no column {}", spec.name)))?;
+    }
+    Ok(Positions(positions))
 }
 
-/// A deformed row: one datum and null flag per attribute.
-struct Row {
+/// A deformed ledger tuple: one datum and null flag per attribute, in the table's
+/// attribute order (see [`Positions`]).
+struct HeapRow {
     values: Vec<pg_sys::Datum>,
     nulls: Vec<bool>,
 }
 
-impl Row {
+impl HeapRow {
     fn empty(natts: usize) -> Self {
-        Row { values: vec![pg_sys::Datum::from(0); natts], nulls: vec![true; natts] }
+        HeapRow { values: vec![pg_sys::Datum::from(0); natts], nulls: vec![true; natts] }
     }
 
     /// A text column in place (detoasted only when compressed or out of line).
@@ -457,9 +417,9 @@ fn bytea_datum(bytes: &[u8]) -> pg_sys::Datum {
 
 /// A jsonb column's text, refused (54001) when nested deeper than the ledger's one depth
 /// rule allows, so every entry can be exported and verified offline.
-fn jsonb_column_text(row: &Row, col: usize, column: &'static str) -> Result<Option<String>, WardenError> {
-    let Some(text) = row.output(col, pg_sys::jsonb_out) else { return Ok(None) };
-    ledger::check_jsonb_depth(column, &text)
+fn jsonb_column_text(row: &HeapRow, cols: &Positions, column: Column) -> Result<Option<String>, WardenError> {
+    let Some(text) = row.output(cols[column], pg_sys::jsonb_out) else { return Ok(None) };
+    ledger::check_jsonb_depth(column.name(), &text)
         .map_err(|e| WardenError::TooComplex(format!("audit ledger entry refused: {e}")))?;
     Ok(Some(text))
 }
@@ -467,12 +427,12 @@ fn jsonb_column_text(row: &Row, col: usize, column: &'static str) -> Result<Opti
 /// Replaces secret-named fields of a jsonb column by fingerprints, keeping the datum
 /// when it has none. Returns the column's final jsonb text, as hashed.
 fn scrub_jsonb(
-    row: &mut Row,
-    col: usize,
-    column: &'static str,
-    key: &keyring::KeyVersion,
+    row: &mut HeapRow,
+    cols: &Positions,
+    column: Column,
+    key: &KeyedMac,
 ) -> Result<Option<String>, WardenError> {
-    let Some(text) = jsonb_column_text(row, col, column)? else { return Ok(None) };
+    let Some(text) = jsonb_column_text(row, cols, column)? else { return Ok(None) };
     if !secrets::may_contain_secret_names(&text) {
         return Ok(Some(text));
     }
@@ -480,12 +440,12 @@ fn scrub_jsonb(
         json::JsonError::TooDeep => WardenError::TooComplex(e.to_string()),
         json::JsonError::Syntax(_) => WardenError::Internal(e.to_string()),
     })?;
-    if secrets::fingerprint_secrets(&mut doc, &mut |bytes| key.mac.fingerprint(bytes)) == 0 {
+    if secrets::fingerprint_secrets(&mut doc, &mut |bytes| key.fingerprint(bytes)) == 0 {
         return Ok(Some(text));
     }
     let scrubbed = pgrx::JsonB(doc).into_datum();
-    row.set(col, scrubbed);
-    Ok(row.output(col, pg_sys::jsonb_out))
+    row.set(cols[column], scrubbed);
+    Ok(row.output(cols[column], pg_sys::jsonb_out))
 }
 
 thread_local! {
@@ -630,23 +590,21 @@ fn chain_entry<'a>(
     let data = trigger.trigger_data();
     let (table, tupdesc_ptr) = unsafe { ((*data.tg_relation).rd_id, (*data.tg_relation).rd_att) };
     let tupdesc = unsafe { PgTupleDesc::from_pg_unchecked(tupdesc_ptr) };
-    let cols = cached_columns(table, &tupdesc)?;
-    let mut row = Row::empty(tupdesc.len());
+    let cols = cached_positions(table, &tupdesc)?;
+    let mut row = HeapRow::empty(tupdesc.len());
     unsafe {
         pg_sys::heap_deform_tuple(data.tg_trigtuple, tupdesc_ptr, row.values.as_mut_ptr(), row.nulls.as_mut_ptr())
     };
     if gucs::RESTORE_MODE.get() || arrives_complete(&cols, &row) {
-        for (col, column) in
-            [(cols.details, "details"), (cols.before_state, "before_state"), (cols.after_state, "after_state")]
-        {
-            jsonb_column_text(&row, col, column)?;
+        for spec in ledger::COLUMNS.iter().filter(|c| c.sql_type == ledger::SqlType::Jsonb) {
+            jsonb_column_text(&row, &cols, spec.column)?;
         }
         keep_sequence_ahead(table, &cols, &row)?;
         return trigger.new().ok_or_else(|| WardenError::Internal("chain trigger fired without a new row".into()));
     }
     // Ids, like the chain columns, are never taken from the client: an id chosen ahead
     // of the sequence (OVERRIDING SYSTEM VALUE, COPY) would make later entries collide.
-    row.set(cols.id, Some(next_id(table, cols.id)?));
+    row.set(cols[Column::Id], Some(next_id(table, cols[Column::Id])?));
     fill_entry(table, &cols, &mut row)?;
     let tuple =
         unsafe { pg_sys::heap_form_tuple(tupdesc_ptr, row.values.as_ptr().cast_mut(), row.nulls.as_ptr().cast_mut()) };
@@ -659,35 +617,24 @@ fn chain_entry<'a>(
 /// Trusting them is no weaker than the superuser-only `warden.restore_mode`: such rows
 /// are proven by verification, never by how they arrived. Rows from anyone else are
 /// chained as new entries whatever they carry.
-fn arrives_complete(cols: &Columns, row: &Row) -> bool {
-    let material = [
-        cols.id,
-        cols.ts,
-        cols.session_user_name,
-        cols.txid,
-        cols.chain_id,
-        cols.chain_pos,
-        cols.prev_hash,
-        cols.entry_hash,
-        cols.key_name,
-        cols.key_version,
-        cols.signature,
-    ];
-    material.iter().all(|&col| !row.nulls[col]) && unsafe { pg_sys::superuser() || pg_sys::IsLogicalWorker() }
+fn arrives_complete(cols: &Positions, row: &HeapRow) -> bool {
+    // The NOT NULL columns the chain trigger would otherwise compute.
+    let mut material = ledger::COLUMNS.iter().filter(|c| c.role != ledger::Role::Event && c.not_null);
+    material.all(|c| !row.nulls[cols[c.column]]) && unsafe { pg_sys::superuser() || pg_sys::IsLogicalWorker() }
 }
 
 /// After storing an entry as given: the identity sequence moves past its id, so the
 /// ledger's own later entries never take an id a restored or replicated one has.
-fn keep_sequence_ahead(table: pg_sys::Oid, cols: &Columns, row: &Row) -> Result<(), WardenError> {
-    if row.nulls[cols.id] {
+fn keep_sequence_ahead(table: pg_sys::Oid, cols: &Positions, row: &HeapRow) -> Result<(), WardenError> {
+    if row.nulls[cols[Column::Id]] {
         return Ok(());
     }
-    let id = row.values[cols.id].value() as i64;
+    let id = row.values[cols[Column::Id]].value() as i64;
     if AHEAD_OF.get().is_some_and(|(t, ahead)| t == table && ahead >= id) {
         return Ok(());
     }
     keyring::as_extension_owner(|| unsafe {
-        let sequence = pg_sys::Datum::from(identity_sequence(table, cols.id));
+        let sequence = pg_sys::Datum::from(identity_sequence(table, cols[Column::Id]));
         let last = pgrx::direct_function_call::<i64>(pg_sys::pg_sequence_last_value, &[Some(sequence)]);
         if last.is_none_or(|last| last < id) {
             pgrx::direct_function_call_as_datum(pg_sys::setval_oid, &[Some(sequence), Some(pg_sys::Datum::from(id))]);
@@ -711,17 +658,13 @@ fn next_id(table: pg_sys::Oid, id_col: usize) -> Result<pg_sys::Datum, WardenErr
 /// client supplied is replaced), secret-named JSON fields as fingerprints, the actor's
 /// default, the confidence range, then the link to this backend's chain and the
 /// signature. Advances the chain head; an abort rewinds it.
-fn fill_entry(table: pg_sys::Oid, cols: &Columns, row: &mut Row) -> Result<(), WardenError> {
-    let key_name = gucs::audit_key_name();
-    let signing = keyring::with_key(&key_name, |key| {
-        let active = key.active();
-        keyring::KeyVersion { version: active.version, mac: active.mac.clone() }
-    })?;
+fn fill_entry(table: pg_sys::Oid, cols: &Positions, row: &mut HeapRow) -> Result<(), WardenError> {
+    let signing = super::SigningKey::active()?;
 
     let ts = unsafe { pg_sys::GetCurrentTimestamp() };
-    row.set(cols.ts, Some(pg_sys::Datum::from(ts)));
+    row.set(cols[Column::Ts], Some(pg_sys::Datum::from(ts)));
     let session_user = session_user_name();
-    row.set(cols.session_user_name, Some(text_datum(&session_user)));
+    row.set(cols[Column::SessionUserName], Some(text_datum(&session_user)));
     let application_name = unsafe {
         let name = pg_sys::application_name;
         if name.is_null() {
@@ -731,32 +674,32 @@ fn fill_entry(table: pg_sys::Oid, cols: &Columns, row: &mut Row) -> Result<(), W
         }
     }
     .filter(|name| !name.is_empty());
-    row.set(cols.application_name, application_name.as_deref().map(text_datum));
+    row.set(cols[Column::ApplicationName], application_name.as_deref().map(text_datum));
     let client_addr = unsafe { pgrx::direct_function_call_as_datum(pg_sys::inet_client_addr, &[]) };
-    row.set(cols.client_addr, client_addr);
+    row.set(cols[Column::ClientAddr], client_addr);
     let client_addr_text = client_addr_text(client_addr);
     let txid = unsafe { pg_sys::GetTopFullTransactionId() }.value as i64;
-    row.set(cols.txid, Some(pg_sys::Datum::from(txid)));
-    if row.nulls[cols.actor] {
-        row.set(cols.actor, Some(text_datum(&session_user)));
+    row.set(cols[Column::Txid], Some(pg_sys::Datum::from(txid)));
+    if row.nulls[cols[Column::Actor]] {
+        row.set(cols[Column::Actor], Some(text_datum(&session_user)));
     }
 
-    let details = scrub_jsonb(row, cols.details, "details", &signing)?;
-    let before_state = scrub_jsonb(row, cols.before_state, "before_state", &signing)?;
-    let after_state = scrub_jsonb(row, cols.after_state, "after_state", &signing)?;
-    let event_type = row.text(cols.event_type)?;
-    let action = row.text(cols.action)?;
-    let actor = row.text(cols.actor)?;
-    let resource_type = row.text(cols.resource_type)?;
-    let resource_id = row.text(cols.resource_id)?;
-    let correlation_id = row.text(cols.correlation_id)?;
-    let tenant = row.text(cols.tenant)?;
-    let reason = row.text(cols.reason)?;
-    let confidence = row.output(cols.confidence, pg_sys::numeric_out);
+    let details = scrub_jsonb(row, cols, Column::Details, &signing.mac)?;
+    let before_state = scrub_jsonb(row, cols, Column::BeforeState, &signing.mac)?;
+    let after_state = scrub_jsonb(row, cols, Column::AfterState, &signing.mac)?;
+    let event_type = row.text(cols[Column::EventType])?;
+    let action = row.text(cols[Column::Action])?;
+    let actor = row.text(cols[Column::Actor])?;
+    let resource_type = row.text(cols[Column::ResourceType])?;
+    let resource_id = row.text(cols[Column::ResourceId])?;
+    let correlation_id = row.text(cols[Column::CorrelationId])?;
+    let tenant = row.text(cols[Column::Tenant])?;
+    let reason = row.text(cols[Column::Reason])?;
+    let confidence = row.output(cols[Column::Confidence], pg_sys::numeric_out);
     if let Some(text) = &confidence {
         check_confidence(text)?;
     }
-    let id = if row.nulls[cols.id] { 0 } else { row.values[cols.id].value() as i64 };
+    let id = if row.nulls[cols[Column::Id]] { 0 } else { row.values[cols[Column::Id]].value() as i64 };
 
     let content = EntryContent {
         id,
@@ -783,13 +726,13 @@ fn fill_entry(table: pg_sys::Oid, cols: &Columns, row: &mut Row) -> Result<(), W
     let link = HASHER
         .with(|h| h.borrow_mut().link(&content, chain_id, &head, &signing.mac))
         .map_err(|e| WardenError::invalid(e.to_string()))?;
-    row.set(cols.chain_id, Some(pg_sys::Datum::from(chain_id)));
-    row.set(cols.chain_pos, Some(pg_sys::Datum::from(link.chain_pos)));
-    row.set(cols.prev_hash, Some(bytea_datum(&link.prev_hash)));
-    row.set(cols.entry_hash, Some(bytea_datum(&link.entry_hash)));
-    row.set(cols.key_name, Some(text_datum(&key_name)));
-    row.set(cols.key_version, Some(pg_sys::Datum::from(signing.version)));
-    row.set(cols.signature, Some(bytea_datum(&link.signature)));
+    row.set(cols[Column::ChainId], Some(pg_sys::Datum::from(chain_id)));
+    row.set(cols[Column::ChainPos], Some(pg_sys::Datum::from(link.chain_pos)));
+    row.set(cols[Column::PrevHash], Some(bytea_datum(&link.prev_hash)));
+    row.set(cols[Column::EntryHash], Some(bytea_datum(&link.entry_hash)));
+    row.set(cols[Column::KeyName], Some(text_datum(&signing.name)));
+    row.set(cols[Column::KeyVersion], Some(pg_sys::Datum::from(signing.version)));
+    row.set(cols[Column::Signature], Some(bytea_datum(&link.signature)));
     advance_head(ChainHead { pos: link.chain_pos, hash: link.entry_hash }, head);
     Ok(())
 }
@@ -834,9 +777,54 @@ thread_local! {
     static APPEND_PLAN: RefCell<Option<std::rc::Rc<pgrx::spi::OwnedPreparedStatement>>> = const { RefCell::new(None) };
 }
 
-const APPEND_INSERT: &str = "INSERT INTO warden.audit_log (event_type, action, resource_type, resource_id, details, \
-    actor, correlation_id, reason, confidence, tenant, before_state, after_state) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
+/// The columns a writer gives ([`ledger::Role::Event`]), in table order: those of
+/// [`EventArgs`].
+fn event_columns() -> impl Iterator<Item = &'static ledger::ColumnSpec> {
+    ledger::COLUMNS.iter().filter(|c| c.role == ledger::Role::Event)
+}
+
+impl EventArgs {
+    /// The datum for an event column; `None` for any other.
+    fn get(&self, column: Column) -> Option<pg_sys::Datum> {
+        match column {
+            Column::EventType => self.event_type,
+            Column::Action => self.action,
+            Column::Actor => self.actor,
+            Column::ResourceType => self.resource_type,
+            Column::ResourceId => self.resource_id,
+            Column::CorrelationId => self.correlation_id,
+            Column::Tenant => self.tenant,
+            Column::Reason => self.reason,
+            Column::Confidence => self.confidence,
+            Column::Details => self.details,
+            Column::BeforeState => self.before_state,
+            Column::AfterState => self.after_state,
+            _ => None,
+        }
+    }
+}
+
+/// The type of the datums [`EventArgs`] holds for a column of `sql_type`.
+fn datum_type(sql_type: ledger::SqlType) -> pg_sys::Oid {
+    use ledger::SqlType::*;
+    match sql_type {
+        Int4 => pg_sys::INT4OID,
+        Int8 => pg_sys::INT8OID,
+        Timestamptz => pg_sys::TIMESTAMPTZOID,
+        Text => pg_sys::TEXTOID,
+        Numeric { .. } => pg_sys::NUMERICOID,
+        Jsonb => pg_sys::JSONBOID,
+        Inet => pg_sys::INETOID,
+        Bytea => pg_sys::BYTEAOID,
+    }
+}
+
+/// `INSERT INTO warden.audit_log (<event columns>) VALUES ($1, ...) RETURNING id`.
+fn append_insert() -> String {
+    let names: Vec<&str> = event_columns().map(|c| c.name).collect();
+    let params: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+    format!("INSERT INTO warden.audit_log ({}) VALUES ({}) RETURNING id", names.join(", "), params.join(", "))
+}
 
 /// Appends an entry and returns its id: the one privileged write of `log_event` and of
 /// row capture. Only this runs with the extension owner's rights, and it takes no name
@@ -849,37 +837,21 @@ pub(super) fn append(args: &EventArgs) -> Result<i64, WardenError> {
         return Ok(id);
     }
     use pgrx::datum::DatumWithOid;
-    use pgrx::pg_sys::{JSONBOID, NUMERICOID, TEXTOID};
-    let arg = |value: Option<pg_sys::Datum>, oid: pg_sys::Oid| match value {
-        Some(datum) => unsafe { DatumWithOid::new(datum, oid) },
-        None => DatumWithOid::null_oid(oid),
-    };
-    let params = [
-        arg(args.event_type, TEXTOID),
-        arg(args.action, TEXTOID),
-        arg(args.resource_type, TEXTOID),
-        arg(args.resource_id, TEXTOID),
-        arg(args.details, JSONBOID),
-        arg(args.actor, TEXTOID),
-        arg(args.correlation_id, TEXTOID),
-        arg(args.reason, TEXTOID),
-        arg(args.confidence, NUMERICOID),
-        arg(args.tenant, TEXTOID),
-        arg(args.before_state, JSONBOID),
-        arg(args.after_state, JSONBOID),
-    ];
+    let params: Vec<DatumWithOid<'_>> = event_columns()
+        .map(|spec| match args.get(spec.column) {
+            Some(datum) => unsafe { DatumWithOid::new(datum, datum_type(spec.sql_type)) },
+            None => DatumWithOid::null_oid(datum_type(spec.sql_type)),
+        })
+        .collect();
     let id = keyring::as_extension_owner(|| {
         Spi::connect_mut(|client| {
             // A shared handle, so an error while executing never frees the kept plan.
             let plan = match APPEND_PLAN.with(|p| p.borrow().clone()) {
                 Some(plan) => plan,
                 None => {
-                    let types = [
-                        TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, NUMERICOID, TEXTOID,
-                        JSONBOID, JSONBOID,
-                    ]
-                    .map(pgrx::PgOid::from);
-                    let plan = std::rc::Rc::new(client.prepare_mut(APPEND_INSERT, &types)?.keep());
+                    let types: Vec<pgrx::PgOid> =
+                        event_columns().map(|spec| pgrx::PgOid::from(datum_type(spec.sql_type))).collect();
+                    let plan = std::rc::Rc::new(client.prepare_mut(&append_insert(), &types)?.keep());
                     APPEND_PLAN.with(|p| *p.borrow_mut() = Some(plan.clone()));
                     plan
                 }
@@ -888,6 +860,42 @@ pub(super) fn append(args: &EventArgs) -> Result<i64, WardenError> {
         })
     })??;
     id.ok_or_else(|| WardenError::Internal("INSERT into warden.audit_log returned no id".into()))
+}
+
+/// Appends an entry and returns its id. Written in Rust rather than as a SECURITY
+/// DEFINER SQL function: no setting is switched per call and only the one write runs
+/// with the owner's privileges ([`append`]), so callers need EXECUTE
+/// (warden_user), not INSERT on the table. Declared in sql/audit.sql.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
+fn log_event(
+    event_type: Option<&str>,
+    action: Option<&str>,
+    resource_type: Option<&str>,
+    resource_id: Option<&str>,
+    details: Option<pgrx::AnyElement>,
+    actor: Option<&str>,
+    correlation_id: Option<&str>,
+    reason: Option<&str>,
+    confidence: Option<pgrx::AnyNumeric>,
+    tenant: Option<&str>,
+) -> SqlResult<i64> {
+    let datum = |v: Option<&str>| v.and_then(|v| v.into_datum());
+    let event = EventArgs {
+        event_type: datum(event_type),
+        action: datum(action),
+        resource_type: datum(resource_type),
+        resource_id: datum(resource_id),
+        details: details.as_ref().map(|doc| doc.datum()),
+        actor: datum(actor),
+        correlation_id: datum(correlation_id),
+        reason: datum(reason),
+        confidence: confidence.and_then(|n| n.into_datum()),
+        tenant: datum(tenant),
+        before_state: None,
+        after_state: None,
+    };
+    Ok(append(&event)?)
 }
 
 /// Appends an entry to `warden.audit_log` without the executor: the row is completed by
@@ -920,29 +928,29 @@ pub(super) fn insert_entry(args: &EventArgs) -> Result<Option<i64>, WardenError>
             return Ok(None);
         }
         let tupdesc = PgTupleDesc::from_pg_unchecked((*rel).rd_att);
-        let cols = cached_columns(table, &tupdesc)?;
-        let mut row = Row::empty(tupdesc.len());
-        row.set(cols.event_type, args.event_type);
-        row.set(cols.action, args.action);
-        row.set(cols.resource_type, args.resource_type);
-        row.set(cols.resource_id, args.resource_id);
-        row.set(cols.details, args.details);
-        row.set(cols.actor, args.actor);
-        row.set(cols.correlation_id, args.correlation_id);
-        row.set(cols.reason, args.reason);
-        row.set(cols.tenant, args.tenant);
-        row.set(cols.before_state, args.before_state);
-        row.set(cols.after_state, args.after_state);
-        // numeric to the column's numeric(p, s), as an INSERT's assignment does.
-        let typmod = tupdesc.get(cols.confidence).map_or(-1, |a| a.atttypmod);
-        let confidence = args.confidence.and_then(|value| {
-            pgrx::direct_function_call_as_datum(pg_sys::numeric, &[Some(value), Some(pg_sys::Datum::from(typmod))])
-        });
-        row.set(cols.confidence, confidence);
-        let sequence = identity_sequence(table, cols.id);
+        let cols = cached_positions(table, &tupdesc)?;
+        let mut row = HeapRow::empty(tupdesc.len());
+        for spec in event_columns() {
+            let col = cols[spec.column];
+            let value = match spec.sql_type {
+                // numeric to the column's numeric(p, s), as an INSERT's assignment does.
+                ledger::SqlType::Numeric { .. } => {
+                    let typmod = tupdesc.get(col).map_or(-1, |a| a.atttypmod);
+                    args.get(spec.column).and_then(|value| {
+                        pgrx::direct_function_call_as_datum(
+                            pg_sys::numeric,
+                            &[Some(value), Some(pg_sys::Datum::from(typmod))],
+                        )
+                    })
+                }
+                _ => args.get(spec.column),
+            };
+            row.set(col, value);
+        }
+        let sequence = identity_sequence(table, cols[Column::Id]);
         let id = pgrx::direct_function_call::<i64>(pg_sys::nextval_oid, &[Some(pg_sys::Datum::from(sequence))])
             .ok_or_else(|| WardenError::Internal("the ledger's identity sequence returned NULL".into()))?;
-        row.set(cols.id, Some(pg_sys::Datum::from(id)));
+        row.set(cols[Column::Id], Some(pg_sys::Datum::from(id)));
 
         fill_entry(table, &cols, &mut row)?;
         for (col, attr) in tupdesc.iter().enumerate() {

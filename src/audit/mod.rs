@@ -1,6 +1,6 @@
 //! The tamper-evident audit ledger: verification, digests, exports and retention over
-//! `warden.audit_log`. Writing (chain leases, the chain trigger, the append-only guard)
-//! is in [`chain`]; the encoding and chain math are `warden_core::ledger`, shared with
+//! `warden.audit_log`. Writing (`warden.log_event`, chain leases, the chain trigger, the
+//! append-only guard) is in [`chain`]; the encoding and chain math are `warden_core::ledger`, shared with
 //! the offline verifier `warden-verify`.
 
 mod capture;
@@ -11,20 +11,13 @@ use pgrx::prelude::*;
 use pgrx::{AnyElement, JsonB};
 use serde_json::json;
 use warden_core::ledger::{
-    ChainMaterial, Checkpoint, Digest, DigestChain, EntryContent, EntryRef, ExportWriter, LedgerError, Report, Verifier,
+    self, ChainMaterial, Checkpoint, Column, Digest, DigestChain, EntryContent, EntryRef, ExportWriter, LedgerError,
+    Report, Verifier,
 };
 use warden_core::mac::KeyedMac;
 
 use crate::error::{SqlResult, WardenError};
 use crate::keyring;
-
-/// The ledger's columns in the order `EntryRef` is built from, as text where the
-/// encoding takes PostgreSQL's output text.
-const ENTRY_COLUMNS: &str = "id, ts, event_type, action, actor, resource_type, resource_id, correlation_id, \
-    tenant, reason, confidence::pg_catalog.text, details::pg_catalog.text, before_state::pg_catalog.text, \
-    after_state::pg_catalog.text, session_user_name, application_name, \
-    pg_catalog.inet_out(client_addr)::pg_catalog.text, txid, \
-    chain_id, chain_pos, prev_hash, entry_hash, key_name, key_version, signature";
 
 /// A key version's secret for the verifier: only the audit key's (`warden.audit_key`)
 /// versions verify entries, checkpoints and digests. `None` for any other key, so a
@@ -37,67 +30,67 @@ fn verification_key(name: &str, version: i32) -> Option<KeyedMac> {
     keyring::with_key(name, |key| key.version(version).map(|v| v.mac.clone())).ok().flatten()
 }
 
-/// One ledger row as the executor produced it: the SELECT list of `ENTRY_COLUMNS`,
-/// every column already deformed.
-struct Row<'a> {
+/// One ledger row as the executor produced it from [`ledger::select_list`]: column `i` is
+/// [`ledger::COLUMNS`]`[i]`, every column already deformed.
+struct SelectedRow<'a> {
     values: &'a [pg_sys::Datum],
     nulls: &'a [bool],
 }
 
-impl Row<'_> {
-    /// Column `col`, 1-based as in the SELECT list.
-    fn datum(&self, col: usize) -> Option<pg_sys::Datum> {
-        (!self.nulls[col - 1]).then(|| self.values[col - 1])
+impl SelectedRow<'_> {
+    fn datum(&self, column: Column) -> Option<pg_sys::Datum> {
+        let col = column.index();
+        (!self.nulls[col]).then(|| self.values[col])
     }
 
-    fn int8(&self, col: usize) -> Option<i64> {
-        self.datum(col).map(|d| d.value() as i64)
+    fn int8(&self, column: Column) -> Option<i64> {
+        self.datum(column).map(|d| d.value() as i64)
     }
 
-    fn int4(&self, col: usize) -> Option<i32> {
-        self.datum(col).map(|d| d.value() as i32)
+    fn int4(&self, column: Column) -> Option<i32> {
+        self.datum(column).map(|d| d.value() as i32)
     }
 
-    fn bytes(&self, col: usize) -> Option<&[u8]> {
-        self.datum(col).map(|d| unsafe { crate::fingerprint::varlena_bytes(d) })
+    fn bytes(&self, column: Column) -> Option<&[u8]> {
+        self.datum(column).map(|d| unsafe { crate::fingerprint::varlena_bytes(d) })
     }
 
-    fn text(&self, col: usize) -> Option<&str> {
+    fn text(&self, column: Column) -> Option<&str> {
         // Text PostgreSQL stored is valid in the (UTF-8) database encoding; bytes that are
         // not are treated as absent, which makes the entry's hash mismatch.
-        self.bytes(col).and_then(|b| std::str::from_utf8(b).ok())
+        self.bytes(column).and_then(|b| std::str::from_utf8(b).ok())
     }
 
     fn entry(&self) -> EntryRef<'_> {
         EntryRef {
             content: EntryContent {
-                id: self.int8(1).unwrap_or(0),
-                ts: self.int8(2),
-                event_type: self.text(3),
-                action: self.text(4),
-                actor: self.text(5),
-                resource_type: self.text(6),
-                resource_id: self.text(7),
-                correlation_id: self.text(8),
-                tenant: self.text(9),
-                reason: self.text(10),
-                confidence: self.text(11),
-                details: self.text(12),
-                before_state: self.text(13),
-                after_state: self.text(14),
-                session_user_name: self.text(15),
-                application_name: self.text(16),
-                client_addr: self.text(17),
-                txid: self.int8(18),
+                id: self.int8(Column::Id).unwrap_or(0),
+                ts: self.int8(Column::Ts),
+                event_type: self.text(Column::EventType),
+                action: self.text(Column::Action),
+                actor: self.text(Column::Actor),
+                resource_type: self.text(Column::ResourceType),
+                resource_id: self.text(Column::ResourceId),
+                correlation_id: self.text(Column::CorrelationId),
+                tenant: self.text(Column::Tenant),
+                reason: self.text(Column::Reason),
+                confidence: self.text(Column::Confidence),
+                details: self.text(Column::Details),
+                before_state: self.text(Column::BeforeState),
+                after_state: self.text(Column::AfterState),
+                session_user_name: self.text(Column::SessionUserName),
+                application_name: self.text(Column::ApplicationName),
+                client_addr: self.text(Column::ClientAddr),
+                txid: self.int8(Column::Txid),
             },
             chain: ChainMaterial {
-                chain_id: self.int4(19),
-                chain_pos: self.int8(20),
-                prev_hash: self.bytes(21),
-                entry_hash: self.bytes(22),
-                key_name: self.text(23),
-                key_version: self.int4(24),
-                signature: self.bytes(25),
+                chain_id: self.int4(Column::ChainId),
+                chain_pos: self.int8(Column::ChainPos),
+                prev_hash: self.bytes(Column::PrevHash),
+                entry_hash: self.bytes(Column::EntryHash),
+                key_name: self.text(Column::KeyName),
+                key_version: self.int4(Column::KeyVersion),
+                signature: self.bytes(Column::Signature),
             },
         }
     }
@@ -113,8 +106,9 @@ fn for_each_entry(
     mut visit: impl FnMut(&EntryRef<'_>) -> Result<(), WardenError>,
 ) -> Result<(), WardenError> {
     let query = format!(
-        "SELECT {ENTRY_COLUMNS} FROM warden.audit_log WHERE {filter} \
-         ORDER BY chain_id, chain_pos"
+        "SELECT {} FROM warden.audit_log WHERE {filter} \
+         ORDER BY chain_id, chain_pos",
+        ledger::select_list()
     );
     keyring::as_extension_owner(|| stream_rows(&query, &args, &mut visit))?
 }
@@ -197,7 +191,7 @@ unsafe extern "C-unwind" fn receive_entry(slot: *mut pg_sys::TupleTableSlot, des
         let receiver = &mut *dest.cast::<EntryReceiver>();
         pg_sys::slot_getallattrs(slot);
         let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
-        let row = Row {
+        let row = SelectedRow {
             values: std::slice::from_raw_parts((*slot).tts_values, natts),
             nulls: std::slice::from_raw_parts((*slot).tts_isnull, natts),
         };
@@ -246,7 +240,7 @@ fn stream_rows(
             let (mut values, mut nulls) = (vec![pg_sys::Datum::from(0); natts], vec![true; natts]);
             for &tuple in tuples {
                 unsafe { pg_sys::heap_deform_tuple(tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr()) };
-                visit(&Row { values: &values, nulls: &nulls }.entry())?;
+                visit(&SelectedRow { values: &values, nulls: &nulls }.entry())?;
             }
             drop(table);
         }
@@ -380,15 +374,17 @@ fn now_micros() -> i64 {
     unsafe { pg_sys::GetCurrentTransactionStartTimestamp() }
 }
 
-/// The audit key's active version, which signs checkpoints and digests.
-struct SigningKey {
-    name: String,
-    version: i32,
-    mac: KeyedMac,
+/// The audit key's (`warden.audit_key`) active version, which signs entries,
+/// checkpoints and digests.
+pub(crate) struct SigningKey {
+    pub(crate) name: String,
+    pub(crate) version: i32,
+    pub(crate) mac: KeyedMac,
 }
 
 impl SigningKey {
-    fn active() -> Result<SigningKey, WardenError> {
+    /// The one lookup of the signing key; fails as the keyring does (unknown key, ...).
+    pub(crate) fn active() -> Result<SigningKey, WardenError> {
         let name = crate::gucs::audit_key_name();
         let (version, mac) = keyring::with_key(&name, |key| (key.active().version, key.active().mac.clone()))?;
         Ok(SigningKey { name, version, mac })
@@ -599,47 +595,18 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
     Ok(deleted)
 }
 
-/// Appends an entry and returns its id. Written in Rust rather than as a SECURITY
-/// DEFINER SQL function: no setting is switched per call and only the one write runs
-/// with the owner's privileges ([`chain::append`]), so callers need EXECUTE
-/// (warden_user), not INSERT on the table. Declared in sql/audit.sql.
-#[allow(clippy::too_many_arguments)]
-#[pg_extern(volatile, parallel_unsafe, sql = false)]
-fn log_event(
-    event_type: Option<&str>,
-    action: Option<&str>,
-    resource_type: Option<&str>,
-    resource_id: Option<&str>,
-    details: Option<AnyElement>,
-    actor: Option<&str>,
-    correlation_id: Option<&str>,
-    reason: Option<&str>,
-    confidence: Option<pgrx::AnyNumeric>,
-    tenant: Option<&str>,
-) -> SqlResult<i64> {
-    let datum = |v: Option<&str>| v.and_then(|v| v.into_datum());
-    let event = chain::EventArgs {
-        event_type: datum(event_type),
-        action: datum(action),
-        resource_type: datum(resource_type),
-        resource_id: datum(resource_id),
-        details: details.as_ref().map(|doc| doc.datum()),
-        actor: datum(actor),
-        correlation_id: datum(correlation_id),
-        reason: datum(reason),
-        confidence: confidence.and_then(|n| n.into_datum()),
-        tenant: datum(tenant),
-        before_state: None,
-        after_state: None,
-    };
-    Ok(chain::append(&event)?)
-}
-
 pgrx::extension_sql_file!(
     "../../sql/audit.sql",
     name = "audit",
-    requires =
-        ["fingerprint", log_event, verify_audit, verify_audit_digest, audit_digest, export_audit_text, purge_audit]
+    requires = [
+        "fingerprint",
+        chain::log_event,
+        verify_audit,
+        verify_audit_digest,
+        audit_digest,
+        export_audit_text,
+        purge_audit
+    ]
 );
 
 pgrx::extension_sql_file!(

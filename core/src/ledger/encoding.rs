@@ -2,6 +2,7 @@
 
 use sha2::{Digest as _, Sha256};
 
+use super::columns::{Column, COLUMNS, CONTENT_COLUMN_COUNT};
 use super::LedgerError;
 use crate::mac::KeyedMac;
 
@@ -16,28 +17,6 @@ pub const ENCODING_VERSION: u8 = 1;
 pub const ENTRY_DOMAIN: &[u8] = b"pg_warden/audit/v1";
 /// `prev_hash` of a chain's first position.
 pub const GENESIS_PREV_HASH: Hash = [0; HASH_LEN];
-
-/// Content columns of `warden.audit_log`, in encoding order.
-pub const CONTENT_COLUMNS: [&str; 18] = [
-    "id",
-    "ts",
-    "event_type",
-    "action",
-    "actor",
-    "resource_type",
-    "resource_id",
-    "correlation_id",
-    "tenant",
-    "reason",
-    "confidence",
-    "details",
-    "before_state",
-    "after_state",
-    "session_user_name",
-    "application_name",
-    "client_addr",
-    "txid",
-];
 
 const NULL_FIELD: u8 = 0;
 const PRESENT_FIELD: u8 = 1;
@@ -77,35 +56,14 @@ impl EntryContent<'_> {
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), LedgerError> {
         out.push(ENCODING_VERSION);
         put_len_prefixed(out, ENTRY_DOMAIN, "domain")?;
-        put_int(out, Some(self.id));
-        put_int(out, self.ts);
-        let texts = [
-            (self.event_type, "event_type"),
-            (self.action, "action"),
-            (self.actor, "actor"),
-            (self.resource_type, "resource_type"),
-            (self.resource_id, "resource_id"),
-            (self.correlation_id, "correlation_id"),
-            (self.tenant, "tenant"),
-            (self.reason, "reason"),
-            (self.confidence, "confidence"),
-            (self.details, "details"),
-            (self.before_state, "before_state"),
-            (self.after_state, "after_state"),
-            (self.session_user_name, "session_user_name"),
-            (self.application_name, "application_name"),
-            (self.client_addr, "client_addr"),
-        ];
-        for (value, column) in texts {
-            match value {
-                None => out.push(NULL_FIELD),
-                Some(text) => {
-                    out.push(PRESENT_FIELD);
-                    put_len_prefixed(out, text.as_bytes(), column)?;
-                }
+        let entry = EntryRef { content: *self, chain: ChainMaterial::default() };
+        for spec in &COLUMNS[..CONTENT_COLUMN_COUNT] {
+            match entry.value(spec.column) {
+                FieldValue::Int(value) => put_int(out, value),
+                FieldValue::Text(value) => put_bytes(out, value.map(str::as_bytes), spec.name)?,
+                FieldValue::Bytes(value) => put_bytes(out, value, spec.name)?,
             }
         }
-        put_int(out, self.txid);
         Ok(())
     }
 
@@ -115,6 +73,17 @@ impl EntryContent<'_> {
         self.encode_into(&mut out)?;
         Ok(out)
     }
+}
+
+fn put_bytes(out: &mut Vec<u8>, value: Option<&[u8]>, column: &'static str) -> Result<(), LedgerError> {
+    match value {
+        None => out.push(NULL_FIELD),
+        Some(bytes) => {
+            out.push(PRESENT_FIELD);
+            put_len_prefixed(out, bytes, column)?;
+        }
+    }
+    Ok(())
 }
 
 fn put_int(out: &mut Vec<u8>, value: Option<i64>) {
@@ -155,6 +124,52 @@ pub struct ChainMaterial<'a> {
 pub struct EntryRef<'a> {
     pub content: EntryContent<'a>,
     pub chain: ChainMaterial<'a>,
+}
+
+/// One column's value in an entry, as the encoding and the export take it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldValue<'a> {
+    /// `int4`, `int8`, and `timestamptz` as microseconds since 2000-01-01 UTC.
+    Int(Option<i64>),
+    /// `text`, and the output text of `numeric`, `jsonb` and `inet`.
+    Text(Option<&'a str>),
+    /// `bytea`.
+    Bytes(Option<&'a [u8]>),
+}
+
+impl<'a> EntryRef<'a> {
+    /// The value of `column`.
+    pub fn value(&self, column: Column) -> FieldValue<'a> {
+        use FieldValue::{Bytes, Int, Text};
+        let (c, m) = (&self.content, &self.chain);
+        match column {
+            Column::Id => Int(Some(c.id)),
+            Column::Ts => Int(c.ts),
+            Column::EventType => Text(c.event_type),
+            Column::Action => Text(c.action),
+            Column::Actor => Text(c.actor),
+            Column::ResourceType => Text(c.resource_type),
+            Column::ResourceId => Text(c.resource_id),
+            Column::CorrelationId => Text(c.correlation_id),
+            Column::Tenant => Text(c.tenant),
+            Column::Reason => Text(c.reason),
+            Column::Confidence => Text(c.confidence),
+            Column::Details => Text(c.details),
+            Column::BeforeState => Text(c.before_state),
+            Column::AfterState => Text(c.after_state),
+            Column::SessionUserName => Text(c.session_user_name),
+            Column::ApplicationName => Text(c.application_name),
+            Column::ClientAddr => Text(c.client_addr),
+            Column::Txid => Int(c.txid),
+            Column::ChainId => Int(m.chain_id.map(i64::from)),
+            Column::ChainPos => Int(m.chain_pos),
+            Column::PrevHash => Bytes(m.prev_hash),
+            Column::EntryHash => Bytes(m.entry_hash),
+            Column::KeyName => Text(m.key_name),
+            Column::KeyVersion => Int(m.key_version.map(i64::from)),
+            Column::Signature => Bytes(m.signature),
+        }
+    }
 }
 
 /// The last position of a chain and its hash: what the next entry links to.

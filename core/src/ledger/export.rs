@@ -25,8 +25,9 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::checkpoint::Checkpoint;
+use super::columns::{Column, SqlType, COLUMNS};
 use super::digest::Digest;
-use super::encoding::{ChainMaterial, EntryContent, EntryRef, Hash, CONTENT_COLUMNS, HASH_LEN};
+use super::encoding::{ChainMaterial, EntryContent, EntryRef, FieldValue, Hash, HASH_LEN};
 use super::jsonb::{jsonb_text, write_escaped, write_jsonb_text_within};
 use super::scan::{decode_hex, ParseError, Scanner};
 use super::time::{timestamp_from_iso, write_timestamp_iso};
@@ -42,26 +43,21 @@ pub const EXPORT_FORMAT: &str = "pg_warden-audit-export-v1";
 /// `entries` array and the entry object.
 pub const EXPORT_ENVELOPE_DEPTH: usize = 3;
 
-/// Fields of an exported entry: the content columns in encoding order, then the chain
-/// columns. Bit `i` of a seen-mask stands for field `i`.
-const ENTRY_FIELDS: [&str; 25] = {
-    const CHAIN_COLUMNS: [&str; 7] =
-        ["chain_id", "chain_pos", "prev_hash", "entry_hash", "key_name", "key_version", "signature"];
-    let mut fields = [""; 25];
+/// An exported entry has one field per column of the ledger; bit `i` of a seen-mask
+/// stands for [`COLUMNS`]`[i]`.
+/// The `jsonb` columns (`details`, `before_state`, `after_state`): left out when SQL NULL.
+const JSONB_FIELDS_MASK: u32 = {
+    let mut mask = 0;
     let mut i = 0;
-    while i < CONTENT_COLUMNS.len() {
-        fields[i] = CONTENT_COLUMNS[i];
+    while i < COLUMNS.len() {
+        if matches!(COLUMNS[i].sql_type, SqlType::Jsonb) {
+            mask |= 1 << i;
+        }
         i += 1;
     }
-    while i < fields.len() {
-        fields[i] = CHAIN_COLUMNS[i - CONTENT_COLUMNS.len()];
-        i += 1;
-    }
-    fields
+    mask
 };
-/// `details`, `before_state`, `after_state`: left out when SQL NULL.
-const JSONB_FIELDS_MASK: u32 = 0b111 << 11;
-const ALL_FIELDS_MASK: u32 = (1 << ENTRY_FIELDS.len()) - 1;
+const ALL_FIELDS_MASK: u32 = (1 << COLUMNS.len()) - 1;
 
 /// A `bytea` chain column as exported: normally 32 bytes, but a tampered row may hold any
 /// length, which verification reports rather than the parser refusing the document.
@@ -224,45 +220,45 @@ fn parse_entry<'a>(s: &mut Scanner<'a>) -> Result<ExportedEntry<'a>, ParseError>
     let mut next_bit = 0;
     s.object(|s, key| {
         let field_start = s.offset();
-        // Exports list columns in ENTRY_FIELDS order, so the field after the previous
-        // one is tried first; any order is still accepted.
-        let predicted = ENTRY_FIELDS[next_bit..].iter().position(|f| *f == key).map(|i| next_bit + i);
-        let Some(bit) = predicted.or_else(|| ENTRY_FIELDS.iter().position(|f| *f == key)) else {
+        // Exports list columns in table order, so the field after the previous one is
+        // tried first; any order is still accepted.
+        let predicted = COLUMNS[next_bit..].iter().position(|c| c.name == key).map(|i| next_bit + i);
+        let Some(bit) = predicted.or_else(|| COLUMNS.iter().position(|c| c.name == key)) else {
             return Err(s.error_at(field_start, "unknown column"));
         };
-        next_bit = (bit + 1) % ENTRY_FIELDS.len();
+        next_bit = (bit + 1) % COLUMNS.len();
         if seen & (1 << bit) != 0 {
             return Err(s.error_at(field_start, format!("column {key} appears twice")));
         }
         seen |= 1 << bit;
         let e = &mut entry;
         let mut read = |s: &mut Scanner<'a>| -> Result<(), ParseError> {
-            match ENTRY_FIELDS[bit] {
-                "id" => e.id = s.integer()?,
-                "ts" => e.ts = opt_timestamp(s)?,
-                "event_type" => e.event_type = s.opt_string()?,
-                "action" => e.action = s.opt_string()?,
-                "actor" => e.actor = s.opt_string()?,
-                "resource_type" => e.resource_type = s.opt_string()?,
-                "resource_id" => e.resource_id = s.opt_string()?,
-                "correlation_id" => e.correlation_id = s.opt_string()?,
-                "tenant" => e.tenant = s.opt_string()?,
-                "reason" => e.reason = s.opt_string()?,
-                "confidence" => e.confidence = s.opt_string()?,
-                "details" => e.details = Some(jsonb_value(s)?),
-                "before_state" => e.before_state = Some(jsonb_value(s)?),
-                "after_state" => e.after_state = Some(jsonb_value(s)?),
-                "session_user_name" => e.session_user_name = s.opt_string()?,
-                "application_name" => e.application_name = s.opt_string()?,
-                "client_addr" => e.client_addr = s.opt_string()?,
-                "txid" => e.txid = s.opt_integer()?,
-                "chain_id" => e.chain_id = s.opt_integer()?,
-                "chain_pos" => e.chain_pos = s.opt_integer()?,
-                "prev_hash" => e.prev_hash = opt_stored_bytes(s)?,
-                "entry_hash" => e.entry_hash = opt_stored_bytes(s)?,
-                "key_name" => e.key_name = s.opt_string()?,
-                "key_version" => e.key_version = s.opt_integer()?,
-                _ => e.signature = opt_stored_bytes(s)?,
+            match COLUMNS[bit].column {
+                Column::Id => e.id = s.integer()?,
+                Column::Ts => e.ts = opt_timestamp(s)?,
+                Column::EventType => e.event_type = s.opt_string()?,
+                Column::Action => e.action = s.opt_string()?,
+                Column::Actor => e.actor = s.opt_string()?,
+                Column::ResourceType => e.resource_type = s.opt_string()?,
+                Column::ResourceId => e.resource_id = s.opt_string()?,
+                Column::CorrelationId => e.correlation_id = s.opt_string()?,
+                Column::Tenant => e.tenant = s.opt_string()?,
+                Column::Reason => e.reason = s.opt_string()?,
+                Column::Confidence => e.confidence = s.opt_string()?,
+                Column::Details => e.details = Some(jsonb_value(s)?),
+                Column::BeforeState => e.before_state = Some(jsonb_value(s)?),
+                Column::AfterState => e.after_state = Some(jsonb_value(s)?),
+                Column::SessionUserName => e.session_user_name = s.opt_string()?,
+                Column::ApplicationName => e.application_name = s.opt_string()?,
+                Column::ClientAddr => e.client_addr = s.opt_string()?,
+                Column::Txid => e.txid = s.opt_integer()?,
+                Column::ChainId => e.chain_id = s.opt_integer()?,
+                Column::ChainPos => e.chain_pos = s.opt_integer()?,
+                Column::PrevHash => e.prev_hash = opt_stored_bytes(s)?,
+                Column::EntryHash => e.entry_hash = opt_stored_bytes(s)?,
+                Column::KeyName => e.key_name = s.opt_string()?,
+                Column::KeyVersion => e.key_version = s.opt_integer()?,
+                Column::Signature => e.signature = opt_stored_bytes(s)?,
             }
             Ok(())
         };
@@ -270,7 +266,7 @@ fn parse_entry<'a>(s: &mut Scanner<'a>) -> Result<ExportedEntry<'a>, ParseError>
     })?;
     let missing = ALL_FIELDS_MASK & !JSONB_FIELDS_MASK & !seen;
     if missing != 0 {
-        let name = ENTRY_FIELDS[missing.trailing_zeros() as usize];
+        let name = COLUMNS[missing.trailing_zeros() as usize].name;
         return Err(s.error_at(start, format!("missing column {name}")));
     }
     Ok(entry)
@@ -383,70 +379,50 @@ impl<W: Write> ExportWriter<W> {
     /// before the ledger's depth rule can be) is refused with an error of kind
     /// `InvalidData` wrapping [`LedgerError::TooDeep`].
     pub fn write_entry(&mut self, entry: &EntryRef<'_>) -> io::Result<()> {
-        let c = &entry.content;
-        let m = &entry.chain;
         let line = &mut self.line;
         line.clear();
         line.push_str(if self.entries == 0 { "\n  {" } else { ",\n  {" });
-        // Writing to a String cannot fail.
-        let _ = write!(line, "\"id\": {}, \"ts\": ", c.id);
-        match c.ts {
-            Some(ts) => {
-                line.push('"');
-                write_timestamp_iso(ts, line);
-                line.push('"');
-            }
-            None => line.push_str("null"),
-        }
-        let texts = [
-            ("event_type", c.event_type),
-            ("action", c.action),
-            ("actor", c.actor),
-            ("resource_type", c.resource_type),
-            ("resource_id", c.resource_id),
-            ("correlation_id", c.correlation_id),
-            ("tenant", c.tenant),
-            ("reason", c.reason),
-            ("confidence", c.confidence),
-        ];
-        for (name, value) in texts {
-            push_text_field(line, name, value);
-        }
-        for (name, value) in [("details", c.details), ("before_state", c.before_state), ("after_state", c.after_state)]
-        {
-            let Some(text) = value else { continue };
-            let canonical = match crate::json::parse(text) {
-                Ok(value) => jsonb_text(&value) == text,
-                Err(JsonError::TooDeep) => {
-                    let too_deep = LedgerError::TooDeep { column: name, max_depth: MAX_DEPTH };
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, too_deep));
+        for (i, spec) in COLUMNS.iter().enumerate() {
+            let name = spec.name;
+            let value = entry.value(spec.column);
+            if spec.sql_type == SqlType::Jsonb {
+                // SQL NULL is left out: `null` is itself a jsonb value.
+                let FieldValue::Text(Some(text)) = value else { continue };
+                let canonical = match crate::json::parse(text) {
+                    Ok(value) => jsonb_text(&value) == text,
+                    Err(JsonError::TooDeep) => {
+                        let too_deep = LedgerError::TooDeep { column: name, max_depth: MAX_DEPTH };
+                        return Err(io::Error::new(io::ErrorKind::InvalidData, too_deep));
+                    }
+                    Err(JsonError::Syntax(_)) => false,
+                };
+                if !canonical {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("entry id {}: {name} is not PostgreSQL jsonb output text", entry.content.id),
+                    ));
                 }
-                Err(JsonError::Syntax(_)) => false,
-            };
-            if !canonical {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("entry id {}: {name} is not PostgreSQL jsonb output text", c.id),
-                ));
             }
-            let _ = write!(line, ", \"{name}\": {text}");
+            if i > 0 {
+                line.push_str(", ");
+            }
+            // Writing to a String cannot fail.
+            let _ = write!(line, "\"{name}\": ");
+            match (spec.sql_type, value) {
+                (_, FieldValue::Int(None) | FieldValue::Text(None) | FieldValue::Bytes(None)) => line.push_str("null"),
+                (SqlType::Timestamptz, FieldValue::Int(Some(ts))) => {
+                    line.push('"');
+                    write_timestamp_iso(ts, line);
+                    line.push('"');
+                }
+                (_, FieldValue::Int(Some(v))) => {
+                    let _ = write!(line, "{v}");
+                }
+                (SqlType::Jsonb, FieldValue::Text(Some(text))) => line.push_str(text),
+                (_, FieldValue::Text(Some(text))) => write_escaped(text, line),
+                (_, FieldValue::Bytes(Some(bytes))) => write_hex(bytes, line),
+            }
         }
-        let texts = [
-            ("session_user_name", c.session_user_name),
-            ("application_name", c.application_name),
-            ("client_addr", c.client_addr),
-        ];
-        for (name, value) in texts {
-            push_text_field(line, name, value);
-        }
-        push_int_field(line, "txid", c.txid);
-        push_int_field(line, "chain_id", m.chain_id.map(i64::from));
-        push_int_field(line, "chain_pos", m.chain_pos);
-        push_hex_field(line, "prev_hash", m.prev_hash);
-        push_hex_field(line, "entry_hash", m.entry_hash);
-        push_text_field(line, "key_name", m.key_name);
-        push_int_field(line, "key_version", m.key_version.map(i64::from));
-        push_hex_field(line, "signature", m.signature);
         line.push('}');
         self.out.write_all(line.as_bytes())?;
         self.entries += 1;
@@ -495,15 +471,18 @@ fn push_int_field(line: &mut String, name: &str, value: Option<i64>) {
 fn push_hex_field(line: &mut String, name: &str, value: Option<&[u8]>) {
     let _ = write!(line, ", \"{name}\": ");
     match value {
-        Some(bytes) => {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            line.push('"');
-            for byte in bytes {
-                line.push(char::from(HEX[usize::from(byte >> 4)]));
-                line.push(char::from(HEX[usize::from(byte & 0x0f)]));
-            }
-            line.push('"');
-        }
+        Some(bytes) => write_hex(bytes, line),
         None => line.push_str("null"),
     }
+}
+
+/// `bytes` as a JSON string of lowercase hex.
+fn write_hex(bytes: &[u8], line: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    line.push('"');
+    for byte in bytes {
+        line.push(char::from(HEX[usize::from(byte >> 4)]));
+        line.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    line.push('"');
 }

@@ -76,6 +76,7 @@
 //! it, proves the chain was rewritten or truncated.
 
 mod checkpoint;
+mod columns;
 mod digest;
 mod encoding;
 mod export;
@@ -88,9 +89,10 @@ mod verify;
 mod tests;
 
 pub use checkpoint::{Checkpoint, CHECKPOINT_DOMAIN};
+pub use columns::{select_list, Column, ColumnSpec, Role, SqlType, COLUMNS, CONTENT_COLUMNS, CONTENT_COLUMN_COUNT};
 pub use digest::{Digest, DigestChain, DIGEST_DOMAIN, DIGEST_FORMAT};
 pub use encoding::{
-    sign_entry_hash, ChainHead, ChainMaterial, EntryContent, EntryHasher, EntryRef, Hash, NewLink, CONTENT_COLUMNS,
+    sign_entry_hash, ChainHead, ChainMaterial, EntryContent, EntryHasher, EntryRef, FieldValue, Hash, NewLink,
     ENCODING_VERSION, ENTRY_DOMAIN, GENESIS_PREV_HASH, HASH_LEN,
 };
 pub use export::{parse_export, Export, ExportWriter, ExportedEntry, EXPORT_ENVELOPE_DEPTH, EXPORT_FORMAT};

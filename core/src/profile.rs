@@ -66,6 +66,21 @@ pub struct Problem {
     pub problem: String,
 }
 
+impl std::fmt::Display for Problem {
+    /// `path: problem`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.problem)
+    }
+}
+
+/// The message refusing a profile with `problems`: how many, then each as
+/// `path: problem`, separated by `; `.
+pub fn refusal(problems: &[Problem]) -> String {
+    let listed: Vec<String> = problems.iter().map(Problem::to_string).collect();
+    let plural = if problems.len() == 1 { "" } else { "s" };
+    format!("anonymization profile is not valid ({} problem{plural}): {}", problems.len(), listed.join("; "))
+}
+
 /// A valid profile, with every column's strategy and seed resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
@@ -748,7 +763,10 @@ mod tests {
         assert_ne!(c.expect("valid").canonical_text(), a.canonical_text());
     }
 
-    fn target_summary(reading: &Reading) -> Vec<(String, Vec<(String, String, Option<&'static str>, i64)>)> {
+    /// Each target as "path schema.table", with its columns as (path, name, strategy, seed).
+    type TargetSummary = Vec<(String, Vec<(String, String, Option<&'static str>, i64)>)>;
+
+    fn target_summary(reading: &Reading) -> TargetSummary {
         reading
             .targets
             .iter()
@@ -832,7 +850,7 @@ mod tests {
         assert_eq!(
             target_summary(&reading),
             [
-                (format!("$.tables.\"public.orders\" public.orders"), vec![]),
+                ("$.tables.\"public.orders\" public.orders".to_owned(), vec![]),
                 (
                     format!("{users} public.users"),
                     vec![
@@ -886,6 +904,20 @@ mod tests {
         for doc in [json!([]), json!({}), json!({"tables": []}), json!({"tables": "public.t"})] {
             assert!(read(&doc).targets.is_empty(), "{doc}");
         }
+    }
+
+    #[test]
+    fn refusals_list_every_problem() {
+        let problem = |path: &str, problem: &str| Problem { path: path.into(), problem: problem.into() };
+        assert_eq!(problem("$.name", "must not be empty").to_string(), "$.name: must not be empty");
+        assert_eq!(
+            refusal(&[problem("$.name", "must not be empty")]),
+            "anonymization profile is not valid (1 problem): $.name: must not be empty"
+        );
+        assert_eq!(
+            refusal(&[problem("$.name", "a"), problem("$.tables", "b")]),
+            "anonymization profile is not valid (2 problems): $.name: a; $.tables: b"
+        );
     }
 
     #[test]

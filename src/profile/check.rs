@@ -16,7 +16,7 @@ use pgrx::prelude::*;
 use pgrx::{AnyElement, PgSqlErrorCode};
 use serde_json::Value;
 use warden_core::profile::compat::{self, ColumnType, KeyMasking};
-use warden_core::profile::{self, Profile, Target};
+use warden_core::profile::{self, Problem, Profile, Target};
 
 use super::spi_error;
 use crate::error::WardenError;
@@ -60,7 +60,7 @@ pub(super) struct CatalogColumn {
 /// Problems found, the tables found, by name, and the profile when the document has no
 /// structural problem.
 pub(super) struct Checked {
-    problems: Vec<(String, String)>,
+    problems: Vec<Problem>,
     pub(super) tables: HashMap<(String, String), CatalogTable>,
     profile: Option<Profile>,
 }
@@ -77,8 +77,19 @@ impl Checked {
     }
 }
 
-/// (oid, relkind, heap?, temporary?, quoted name) of `schema.table`, names passed as data.
-fn find_table(schema: &str, table: &str) -> Result<Option<(pg_sys::Oid, String, bool, bool, String)>, WardenError> {
+/// A relation as `pg_class` describes it.
+struct FoundTable {
+    oid: pg_sys::Oid,
+    relkind: String,
+    /// Of the heap access method.
+    heap: bool,
+    temporary: bool,
+    /// `schema.table` quoted for SQL.
+    sql_name: String,
+}
+
+/// The relation `schema.table`, names passed as data.
+fn find_table(schema: &str, table: &str) -> Result<Option<FoundTable>, WardenError> {
     Spi::connect(|client| {
         let rows = client.select(
             "SELECT c.oid, c.relkind::pg_catalog.text, c.relam OPERATOR(pg_catalog.=) 2::pg_catalog.oid, \
@@ -92,14 +103,14 @@ fn find_table(schema: &str, table: &str) -> Result<Option<(pg_sys::Oid, String, 
             &[schema.into(), table.into()],
         )?;
         for row in rows {
-            if let (Some(oid), Some(kind), Some(heap), Some(temp), Some(name)) = (
+            if let (Some(oid), Some(relkind), Some(heap), Some(temporary), Some(sql_name)) = (
                 row.get::<pg_sys::Oid>(1)?,
                 row.get::<String>(2)?,
                 row.get::<bool>(3)?,
                 row.get::<bool>(4)?,
                 row.get::<String>(5)?,
             ) {
-                return Ok(Some((oid, kind, heap, temp, name)));
+                return Ok(Some(FoundTable { oid, relkind, heap, temporary, sql_name }));
             }
         }
         Ok(None)
@@ -295,7 +306,7 @@ pub(super) fn column_label(table: pg_sys::Oid, attnum: i16) -> Result<String, Wa
 /// stays true until the transaction ends.
 pub(super) fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
     let reading = profile::read(doc);
-    let mut problems: Vec<(String, String)> = reading.problems.into_iter().map(|p| (p.path, p.problem)).collect();
+    let mut problems = reading.problems;
     let mut tables = HashMap::new();
     let mut rules: HashMap<(pg_sys::Oid, i16), (String, Option<KeyMasking>)> = HashMap::new();
     let targets = reading.targets;
@@ -305,12 +316,13 @@ pub(super) fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
     }
 
     for target in &targets {
-        let mut report = |problem: String| problems.push((target.path.clone(), problem));
+        let mut report = |problem: String| problems.push(Problem { path: target.path.clone(), problem });
         if compat::is_protected_schema(&target.schema) {
             report("pg_warden's own tables and system catalogs cannot be masked".into());
             continue;
         }
-        let Some((oid, kind, heap, temporary, sql_name)) = find_table(&target.schema, &target.table)? else {
+        let Some(FoundTable { oid, relkind, heap, temporary, sql_name }) = find_table(&target.schema, &target.table)?
+        else {
             report(format!("table \"{}\" does not exist in schema \"{}\"", target.table, target.schema));
             continue;
         };
@@ -318,7 +330,7 @@ pub(super) fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
             unsafe { pg_sys::LockRelationOid(oid, pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE) };
             // The table may have been dropped or replaced while the lock was awaited.
             match find_table(&target.schema, &target.table)? {
-                Some((now, ..)) if now == oid => {}
+                Some(now) if now.oid == oid => {}
                 _ => {
                     return Err(WardenError::ConcurrentChange(format!(
                         "table {sql_name} was changed by a concurrent transaction"
@@ -326,7 +338,7 @@ pub(super) fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
                 }
             }
         }
-        if let Some(problem) = compat::table_problem(&kind, temporary, heap) {
+        if let Some(problem) = compat::table_problem(&relkind, temporary, heap) {
             report(problem);
             continue;
         }
@@ -340,7 +352,7 @@ pub(super) fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
         let columns = catalog_columns(oid)?;
         let partition_keys = partition_key_columns(oid)?;
         for target_column in &target.columns {
-            let mut report = |problem: String| problems.push((target_column.path.clone(), problem));
+            let mut report = |problem: String| problems.push(Problem { path: target_column.path.clone(), problem });
             let Some(column) = columns.get(&target_column.name) else {
                 report(format!("column \"{}\" does not exist in table {sql_name}", target_column.name));
                 continue;
@@ -401,7 +413,8 @@ pub(super) fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
                 (pk_rule, (key.fk_table, fk_col))
             };
             if let Some((path, _)) = at {
-                problems.push((path.clone(), mismatch.problem(&key.name, &column_label(other.0, other.1)?)));
+                let problem = mismatch.problem(&key.name, &column_label(other.0, other.1)?);
+                problems.push(Problem { path: path.clone(), problem });
             }
         }
     }
@@ -412,7 +425,7 @@ pub(super) fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
                 WardenError::UnknownKey(name) => format!("key \"{name}\" does not exist in the keyring"),
                 other => other.to_string(),
             };
-            problems.push(("$.key".into(), problem));
+            problems.push(Problem { path: "$.key".into(), problem });
         }
     }
     Ok(Checked { problems, tables, profile: reading.profile })
@@ -442,7 +455,7 @@ fn may(oid: pg_sys::Oid, attnum: i16, user: pg_sys::Oid, mode: u32) -> bool {
 fn require_mask_privileges(targets: &[Target]) -> Result<(), WardenError> {
     let user = unsafe { pg_sys::GetUserId() };
     for target in targets.iter().filter(|t| !compat::is_protected_schema(&t.schema)) {
-        let Some((oid, ..)) = find_table(&target.schema, &target.table)? else { continue };
+        let Some(FoundTable { oid, .. }) = find_table(&target.schema, &target.table)? else { continue };
         let name = format!("{}.{}", target.schema, target.table);
         // The rewrite masks every row; a role that row-level security limits to some rows
         // must not mask the others.
@@ -502,21 +515,12 @@ fn validate_profile(
     // Parsed with pg_warden's depth limit (54001 beyond it).
     let doc = parse_jsonb(&profile)?;
     let checked = check(&doc, false)?;
-    Ok(TableIterator::new(checked.problems))
+    Ok(TableIterator::new(checked.problems.into_iter().map(|p| (p.path, p.problem))))
 }
 
-fn problems_error(problems: &[(String, String)]) -> ErrorReport {
-    let listed: Vec<String> = problems.iter().map(|(path, problem)| format!("{path}: {problem}")).collect();
-    ErrorReport::new(
-        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        format!(
-            "anonymization profile is not valid ({} problem{}): {}",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" },
-            listed.join("; ")
-        ),
-        "pg_warden",
-    )
-    .set_detail(listed.join("\n"))
-    .set_hint("Nothing was changed. SELECT * FROM warden.validate_profile(profile) lists the problems as rows.")
+fn problems_error(problems: &[Problem]) -> ErrorReport {
+    let listed: Vec<String> = problems.iter().map(Problem::to_string).collect();
+    ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, profile::refusal(problems), "pg_warden")
+        .set_detail(listed.join("\n"))
+        .set_hint("Nothing was changed. SELECT * FROM warden.validate_profile(profile) lists the problems as rows.")
 }

@@ -33,7 +33,7 @@
 //! - A column's seed is its own `seed`, else `global_seed`, else 0.
 //! - Table keys are `schema.table` as the catalog stores the names: exactly one '.',
 //!   no quotes, no case folding. Whether tables and columns exist, and their types, is
-//!   for the extension to check against the database.
+//!   for the extension to look up in the database; [`compat`] says what it accepts.
 //!
 //! [`validate`] reports every problem at once, each with the JSON path where it lies
 //! (`$.tables."public.users"[0].strategy`). [`read`] also returns what the document names
@@ -188,7 +188,9 @@ pub struct Reading {
 pub struct Target {
     /// `$.tables."schema.table"`, where the table's problems are reported.
     pub path: String,
+    /// Schema name, as the catalog stores it.
     pub schema: String,
+    /// Table name, as the catalog stores it.
     pub table: String,
     /// Every entry with a non-empty `column` string, in document order, duplicates
     /// included; none when the entries are not an array.
@@ -200,6 +202,7 @@ pub struct Target {
 pub struct TargetColumn {
     /// `$.tables."schema.table"[i].column`, where the column's problems are reported.
     pub path: String,
+    /// Column name, as the catalog stores it.
     pub name: String,
     /// The strategy its `strategy` names, resolved as for a valid profile (against the
     /// aliases, or the types alone when `$.strategies` is unusable); `None` when it names

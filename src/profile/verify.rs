@@ -1,8 +1,9 @@
-//! Constraint re-checks after every table is masked: each CHECK constraint and foreign
-//! key over a masked column must still hold (unique indexes are verified as the rewrite
-//! rebuilds them). No trigger fired during the rewrite, so deferrable or not, no foreign
-//! key saw a half-masked state; these checks run once, over the masked data, each with the
-//! rights of whoever defined the code it runs.
+//! Constraint re-checks once every table is masked: each CHECK constraint and foreign key
+//! over a masked column must still hold (unique indexes are verified as the rewrite
+//! rebuilds them). No trigger fired during the rewrite, so no foreign key, deferrable or
+//! not, saw a half-masked state; each is checked once, over the masked data. A CHECK
+//! expression runs as the table's owner, a foreign-key comparison with the caller's
+//! rights; neither ever runs with the extension owner's.
 
 use std::collections::HashSet;
 

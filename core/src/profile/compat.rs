@@ -51,7 +51,12 @@ fn not_a_table(what: &str) -> String {
 pub enum ColumnType {
     /// `text`, `varchar(n)` or `char(n)`: `max_chars` is `n`; `char(n)` values are
     /// blank-padded.
-    Text { max_chars: Option<usize>, blank_padded: bool },
+    Text {
+        /// `n` of `varchar(n)` and `char(n)`; `None` for `text` and unlimited `varchar`.
+        max_chars: Option<usize>,
+        /// `char(n)`: stored padded with blanks to `n` characters.
+        blank_padded: bool,
+    },
     /// `integer`, masked as a keyed bijection of 32-bit integers.
     Integer,
     /// `bigint`, masked as a keyed bijection of 64-bit integers.
@@ -62,8 +67,11 @@ pub enum ColumnType {
 /// (integer and bigint pseudonyms of one value differ).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinClass {
+    /// `text`, `varchar(n)` and `char(n)`, whatever `n`.
     Text,
+    /// `integer`.
     Integer,
+    /// `bigint`.
     Bigint,
 }
 
@@ -97,7 +105,7 @@ impl ColumnType {
             return Err(format!("{type_name}({limit})"));
         }
         if blank_padded {
-            masked.extend(std::iter::repeat(' ').take(limit - chars));
+            masked.extend(std::iter::repeat_n(' ', limit - chars));
         }
         Ok(masked)
     }
@@ -166,12 +174,16 @@ pub fn column_problem(
 /// two columns masked alike map equal values to equal values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyMasking {
+    /// The column's strategy.
     pub strategy: Strategy,
+    /// The column's effective seed.
     pub seed: i64,
+    /// What its values compare with.
     pub class: JoinClass,
 }
 
 impl KeyMasking {
+    /// How a column of type `column` is masked with `strategy` and `seed`.
     pub fn new(column: ColumnType, strategy: Strategy, seed: i64) -> Self {
         KeyMasking { strategy, seed, class: column.join_class() }
     }

@@ -15,7 +15,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 use warden_core::anonymize::{Pseudonymizer, Strategy};
-use warden_core::profile::compat::ColumnType;
+use warden_core::profile::compat::{ColumnType, MaskError};
 use warden_core::profile::Profile;
 
 use super::check::Checked;
@@ -93,17 +93,20 @@ impl MaskColumn {
                         self.name
                     ))
                 })?;
-                let text = self.kind.significant(text);
-                let masked = self.pseudonymizer.anonymize(text, &self.strategy).map_err(|error| {
-                    let hint = error.hint();
-                    let message = format!("cannot mask column \"{}\" of {table}: {error}", self.name);
-                    match hint {
-                        Some(hint) => WardenError::invalid_with_hint(message, format!("Nothing was changed. {hint}")),
-                        None => WardenError::invalid(message),
-                    }
-                })?;
                 let masked =
-                    self.kind.fit(masked).map_err(|type_name| string_too_long(&self.name, table, &type_name))?;
+                    self.kind.mask_text(&self.pseudonymizer, &self.strategy, text).map_err(|error| match error {
+                        MaskError::TooLong(type_name) => string_too_long(&self.name, table, &type_name),
+                        MaskError::Strategy(error) => {
+                            let message = format!("cannot mask column \"{}\" of {table}: {error}", self.name);
+                            match error.hint() {
+                                Some(hint) => {
+                                    WardenError::invalid_with_hint(message, format!("Nothing was changed. {hint}"))
+                                }
+                                None => WardenError::invalid(message),
+                            }
+                            .into()
+                        }
+                    })?;
                 Ok(pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
                     masked.as_ptr() as *const c_char,
                     masked.len() as i32,

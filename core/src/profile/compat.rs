@@ -16,7 +16,9 @@
 //!   without their trailing blanks and written blank-padded, and no value longer than `n`
 //!   is written ([`ColumnType::significant`], [`ColumnType::fit`]).
 
-use crate::anonymize::{EmailDomain, Strategy, HASH_HEX_LEN, LOCAL_LEN, MAX_DOMAIN_LEN, REDACT_LEN};
+use crate::anonymize::{
+    AnonError, EmailDomain, Pseudonymizer, Strategy, HASH_HEX_LEN, LOCAL_LEN, MAX_DOMAIN_LEN, REDACT_LEN,
+};
 
 /// Schemas whose tables are never masked, besides every `pg_toast*` schema.
 pub const PROTECTED_SCHEMAS: [&str; 3] = ["pg_catalog", "information_schema", "warden"];
@@ -108,6 +110,30 @@ impl ColumnType {
             masked.extend(std::iter::repeat_n(' ', limit - chars));
         }
         Ok(masked)
+    }
+}
+
+/// Why a stored string could not be masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaskError {
+    /// The strategy refused the value.
+    Strategy(AnonError),
+    /// The masked value is longer than the column holds; the type's name as PostgreSQL
+    /// writes it (`character varying(8)`).
+    TooLong(String),
+}
+
+impl ColumnType {
+    /// The stored string `stored` of a column of this type masked with `strategy`, as the
+    /// column stores it: read as [`Self::significant`], written as [`Self::fit`].
+    pub fn mask_text(
+        self,
+        pseudonymizer: &Pseudonymizer,
+        strategy: &Strategy,
+        stored: &str,
+    ) -> Result<String, MaskError> {
+        let masked = pseudonymizer.anonymize(self.significant(stored), strategy).map_err(MaskError::Strategy)?;
+        self.fit(masked).map_err(MaskError::TooLong)
     }
 }
 
@@ -415,6 +441,26 @@ mod tests {
         assert_eq!(char_n(3).fit("éé".into()), Ok("éé ".into()));
         assert_eq!(varchar(2).fit("abc".into()), Err("character varying(2)".into()));
         assert_eq!(char_n(2).fit("abc".into()), Err("character(2)".into()));
+    }
+
+    #[test]
+    fn stored_strings_are_masked_as_the_column_holds_them() {
+        let pseudonymizer = Pseudonymizer::new(&KeyedMac::new(&[7u8; 32]), 1);
+        let partial = Strategy::Partial(PartialOptions { prefix: 1, suffix: 1, mask_char: '*' });
+        // char(n): the blanks are not part of the value, and come back as padding.
+        assert_eq!(char_n(6).mask_text(&pseudonymizer, &partial, "abcd  "), Ok("a**d  ".into()));
+        assert_eq!(varchar(6).mask_text(&pseudonymizer, &partial, "abcd  "), Ok("a**** ".into()));
+        let hash = pseudonymizer.hash("ab");
+        assert_eq!(char_n(40).mask_text(&pseudonymizer, &Strategy::Hash, "ab"), Ok(format!("{hash:<40}")));
+        assert_eq!(char_n(40).mask_text(&pseudonymizer, &Strategy::Hash, "ab   "), Ok(format!("{hash:<40}")));
+        assert_eq!(
+            varchar(8).mask_text(&pseudonymizer, &Strategy::Hash, "ab"),
+            Err(MaskError::TooLong("character varying(8)".into()))
+        );
+        assert_eq!(
+            TEXT.mask_text(&pseudonymizer, &Strategy::Digits, "12a"),
+            Err(MaskError::Strategy(AnonError::NotDigits))
+        );
     }
 
     #[test]

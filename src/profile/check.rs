@@ -436,13 +436,13 @@ pub(super) fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
 fn may(oid: pg_sys::Oid, attnum: i16, user: pg_sys::Oid, mode: u32) -> bool {
     let mode = mode as pg_sys::AclMode;
     let mut missing = false;
-    unsafe {
-        pg_sys::pg_class_aclcheck_ext(oid, user, mode, &mut missing) == pg_sys::AclResult::ACLCHECK_OK
-            || missing
-            || pg_sys::pg_attribute_aclcheck_ext(oid, attnum, user, mode, &mut missing)
-                == pg_sys::AclResult::ACLCHECK_OK
-            || missing
+    let on_table = unsafe { pg_sys::pg_class_aclcheck_ext(oid, user, mode, &mut missing) };
+    if on_table == pg_sys::AclResult::ACLCHECK_OK || missing {
+        return true;
     }
+    // Sets `missing` again: the column may be gone while the table is not.
+    let on_column = unsafe { pg_sys::pg_attribute_aclcheck_ext(oid, attnum, user, mode, &mut missing) };
+    on_column == pg_sys::AclResult::ACLCHECK_OK || missing
 }
 
 /// Raises 42501 unless the caller may mask every table `targets` names, before any of

@@ -33,10 +33,13 @@
 //! - A column's seed is its own `seed`, else `global_seed`, else 0.
 //! - Table keys are `schema.table` as the catalog stores the names: exactly one '.',
 //!   no quotes, no case folding. Whether tables and columns exist, and their types, is
-//!   for the extension to check against the database.
+//!   for the extension to look up in the database; [`compat`] says what it accepts.
 //!
 //! [`validate`] reports every problem at once, each with the JSON path where it lies
-//! (`$.tables."public.users"[0].strategy`).
+//! (`$.tables."public.users"[0].strategy`). [`read`] also returns what the document names
+//! however many problems it has ([`Reading::targets`], [`Reading::key`]), so that the
+//! extension checks every table, column and key against the database in the same pass;
+//! [`compat`] says which tables, column types and strategies go together.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -44,6 +47,8 @@ use serde_json::{Map, Value};
 
 use crate::anonymize::{kind_of, AnonError, Strategy, STRATEGY_NAMES};
 use crate::json::canonical_text;
+
+pub mod compat;
 
 /// Keyring key used when a profile names none.
 pub const DEFAULT_KEY_NAME: &str = "default";
@@ -59,6 +64,21 @@ pub struct Problem {
     pub path: String,
     /// What is wrong there.
     pub problem: String,
+}
+
+impl std::fmt::Display for Problem {
+    /// `path: problem`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.problem)
+    }
+}
+
+/// The message refusing a profile with `problems`: how many, then each as
+/// `path: problem`, separated by `; `.
+pub fn refusal(problems: &[Problem]) -> String {
+    let listed: Vec<String> = problems.iter().map(Problem::to_string).collect();
+    let plural = if problems.len() == 1 { "" } else { "s" };
+    format!("anonymization profile is not valid ({} problem{plural}): {}", problems.len(), listed.join("; "))
 }
 
 /// A valid profile, with every column's strategy and seed resolved.
@@ -146,15 +166,65 @@ impl Profile {
     }
 }
 
+/// A profile document as read: the profile or its problems, and what it names whatever
+/// its problems.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    /// The profile, when the document has no problem.
+    pub profile: Option<Profile>,
+    /// Every problem, in document order (object keys sorted); empty when valid.
+    pub problems: Vec<Problem>,
+    /// Every table the document names as `schema.table`, in key order, even when its
+    /// columns or the rest of the document have problems.
+    pub targets: Vec<Target>,
+    /// The keyring key to look up: `$.key`, [`DEFAULT_KEY_NAME`] when the document names
+    /// none (a document that is not an object names none), `None` when `$.key` is not a
+    /// non-empty string.
+    pub key: Option<String>,
+}
+
+/// A table the document names, read past any problem in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `$.tables."schema.table"`, where the table's problems are reported.
+    pub path: String,
+    /// Schema name, as the catalog stores it.
+    pub schema: String,
+    /// Table name, as the catalog stores it.
+    pub table: String,
+    /// Every entry with a non-empty `column` string, in document order, duplicates
+    /// included; none when the entries are not an array.
+    pub columns: Vec<TargetColumn>,
+}
+
+/// A column the document names, read past any problem in its entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetColumn {
+    /// `$.tables."schema.table"[i].column`, where the column's problems are reported.
+    pub path: String,
+    /// Column name, as the catalog stores it.
+    pub name: String,
+    /// The strategy its `strategy` names, resolved as for a valid profile (against the
+    /// aliases, or the types alone when `$.strategies` is unusable); `None` when it names
+    /// nothing usable.
+    pub strategy: Option<Strategy>,
+    /// Its seed as for a valid profile; a malformed seed counts as absent.
+    pub seed: i64,
+}
+
+/// Reads `doc` once: every problem, the profile when there is none, and the targets and
+/// key it names either way.
+pub fn read(doc: &Value) -> Reading {
+    let mut checker = Checker { problems: Vec::new(), targets: Vec::new(), key: Some(DEFAULT_KEY_NAME.to_owned()) };
+    let profile = checker.profile(doc).filter(|_| checker.problems.is_empty());
+    Reading { profile, problems: checker.problems, targets: checker.targets, key: checker.key }
+}
+
 /// Checks `doc` against the profile format. Returns the profile when there is no
 /// problem, otherwise every problem found, in document order (object keys sorted).
 pub fn validate(doc: &Value) -> (Option<Profile>, Vec<Problem>) {
-    let mut checker = Checker { problems: Vec::new() };
-    let profile = checker.profile(doc);
-    match profile {
-        Some(profile) if checker.problems.is_empty() => (Some(profile), Vec::new()),
-        _ => (None, checker.problems),
-    }
+    let reading = read(doc);
+    (reading.profile, reading.problems)
 }
 
 /// `parent.key`, quoting the key unless it is a plain identifier.
@@ -178,6 +248,8 @@ type Aliases = BTreeMap<String, Option<Strategy>>;
 
 struct Checker {
     problems: Vec<Problem>,
+    targets: Vec<Target>,
+    key: Option<String>,
 }
 
 impl Checker {
@@ -238,10 +310,10 @@ impl Checker {
         let version = self
             .required("$", root, "version")
             .and_then(|v| self.integer("$.version", v, 1, "an integer of at least 1"));
-        let key = match root.get("key") {
-            Some(v) => self.text("$.key", v),
-            None => Some(DEFAULT_KEY_NAME.to_owned()),
-        };
+        if let Some(v) = root.get("key") {
+            self.key = self.text("$.key", v);
+        }
+        let key = self.key.clone();
         let global_seed = match root.get("global_seed") {
             Some(v) => self.integer("$.global_seed", v, i64::MIN, SEED_RANGE),
             None => Some(0),
@@ -270,7 +342,9 @@ impl Checker {
             if alias.is_empty() {
                 self.report(&path, "alias names must not be empty");
             }
-            let strategy = self.alias(&path, definition).filter(|_| !alias.is_empty());
+            // An empty alias name is a problem, so the profile is not returned; a target
+            // naming it still resolves to its definition.
+            let strategy = self.alias(&path, definition);
             aliases.insert(alias.clone(), strategy);
         }
         Some(aliases)
@@ -315,7 +389,11 @@ impl Checker {
         for (key, columns) in tables {
             let path = member_path("$.tables", key);
             let name = self.table_name(&path, key);
-            let columns = self.columns(&path, columns, aliases, global_seed);
+            let (columns, targets) = self.columns(&path, columns, aliases, global_seed);
+            if let Some((schema, table)) = &name {
+                let (schema, table) = (schema.clone(), table.clone());
+                self.targets.push(Target { path, schema, table, columns: targets });
+            }
             match (name, columns) {
                 (Some((schema, table)), Some(columns)) => rules.push(TableRule { schema, table, columns }),
                 _ => all_valid = false,
@@ -347,31 +425,40 @@ impl Checker {
         value: &Value,
         aliases: Option<&Aliases>,
         global_seed: i64,
-    ) -> Option<Vec<ColumnRule>> {
+    ) -> (Option<Vec<ColumnRule>>, Vec<TargetColumn>) {
         let Some(entries) = value.as_array() else {
             self.report(table_path, format!("expected an array of columns, found {}", kind_of(value)));
-            return None;
+            return (None, Vec::new());
         };
         let mut rules = Vec::with_capacity(entries.len());
+        let mut targets = Vec::new();
         let mut all_valid = true;
         let mut first_index: HashMap<&str, usize> = HashMap::new();
+        let no_aliases = Aliases::new();
         for (index, entry) in entries.iter().enumerate() {
             let path = element_path(table_path, index);
             let rule = self.column(&path, entry, aliases, global_seed);
             if let Some(name) = entry.get("column").and_then(Value::as_str).filter(|name| !name.is_empty()) {
+                let column_path = member_path(&path, "column");
                 if let Some(first) = first_index.get(name) {
-                    self.report(&member_path(&path, "column"), format!("duplicate column (first at index {first})"));
+                    self.report(&column_path, format!("duplicate column (first at index {first})"));
                     all_valid = false;
                 } else {
                     first_index.insert(name, index);
                 }
+                let strategy = entry
+                    .get("strategy")
+                    .and_then(Value::as_str)
+                    .and_then(|alias| resolve_quietly(alias, aliases.unwrap_or(&no_aliases)));
+                let seed = entry.get("seed").and_then(Value::as_i64).unwrap_or(global_seed);
+                targets.push(TargetColumn { path: column_path, name: name.to_owned(), strategy, seed });
             }
             match rule {
                 Some(rule) => rules.push(rule),
                 None => all_valid = false,
             }
         }
-        all_valid.then_some(rules)
+        (all_valid.then_some(rules), targets)
     }
 
     fn column(&mut self, path: &str, entry: &Value, aliases: Option<&Aliases>, global_seed: i64) -> Option<ColumnRule> {
@@ -394,27 +481,30 @@ impl Checker {
     }
 
     fn resolve(&mut self, path: &str, name: &str, aliases: &Aliases) -> Option<Strategy> {
-        match aliases.get(name) {
-            Some(defined) => defined.clone(),
-            None if STRATEGY_NAMES.contains(&name) => match Strategy::parse(name, None) {
-                Ok(strategy) => Some(strategy),
-                Err(error) => {
-                    self.report(path, error.to_string());
-                    None
-                }
-            },
-            None => {
-                self.report(
-                    path,
-                    format!(
-                        "{} is neither an alias defined in $.strategies nor a strategy type ({})",
-                        Value::from(name),
-                        STRATEGY_NAMES.join(", ")
-                    ),
-                );
-                None
-            }
+        let strategy = resolve_quietly(name, aliases);
+        // An alias whose definition has problems has them reported already; a type's
+        // defaults always parse.
+        if strategy.is_none() && !aliases.contains_key(name) {
+            self.report(
+                path,
+                format!(
+                    "{} is neither an alias defined in $.strategies nor a strategy type ({})",
+                    Value::from(name),
+                    STRATEGY_NAMES.join(", ")
+                ),
+            );
         }
+        strategy
+    }
+}
+
+/// What a column's `strategy` name stands for: the alias's strategy (`None` when its
+/// definition has problems), else the strategy type of that name with default options.
+fn resolve_quietly(name: &str, aliases: &Aliases) -> Option<Strategy> {
+    match aliases.get(name) {
+        Some(defined) => defined.clone(),
+        None if STRATEGY_NAMES.contains(&name) => Strategy::parse(name, None).ok(),
+        None => None,
     }
 }
 
@@ -674,6 +764,163 @@ mod tests {
         c["tables"]["public.users"][1]["seed"] = json!(8);
         let (c, _) = validate(&c);
         assert_ne!(c.expect("valid").canonical_text(), a.canonical_text());
+    }
+
+    /// Each target as "path schema.table", with its columns as (path, name, strategy, seed).
+    type TargetSummary = Vec<(String, Vec<(String, String, Option<&'static str>, i64)>)>;
+
+    fn target_summary(reading: &Reading) -> TargetSummary {
+        reading
+            .targets
+            .iter()
+            .map(|t| {
+                let columns = t
+                    .columns
+                    .iter()
+                    .map(|c| (c.path.clone(), c.name.clone(), c.strategy.as_ref().map(Strategy::name), c.seed))
+                    .collect();
+                (format!("{} {}.{}", t.path, t.schema, t.table), columns)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_profile_names_the_targets_it_masks() {
+        let reading = read(&valid());
+        assert!(reading.problems.is_empty(), "{:?}", reading.problems);
+        let profile = reading.profile.clone().expect("valid");
+        assert_eq!(reading.key.as_deref(), Some("anon"));
+        assert_eq!(
+            target_summary(&reading),
+            [
+                ("$.tables.\"billing.Invoices\" billing.Invoices".to_owned(), vec![]),
+                (
+                    "$.tables.\"public.users\" public.users".to_owned(),
+                    vec![
+                        ("$.tables.\"public.users\"[0].column".into(), "email".into(), Some("email"), 42),
+                        ("$.tables.\"public.users\"[1].column".into(), "phone".into(), Some("partial"), 7),
+                        ("$.tables.\"public.users\"[2].column".into(), "card".into(), Some("partial"), -1),
+                        ("$.tables.\"public.users\"[3].column".into(), "id_hash".into(), Some("hash"), 42),
+                    ]
+                ),
+            ]
+        );
+        // Targets say what the profile says.
+        for (target, rule) in reading.targets.iter().zip(&profile.tables) {
+            assert_eq!((&target.schema, &target.table), (&rule.schema, &rule.table));
+            for (column, rule) in target.columns.iter().zip(&rule.columns) {
+                assert_eq!(
+                    (&column.name, column.strategy.as_ref(), column.seed),
+                    (&rule.column, Some(&rule.strategy), rule.seed)
+                );
+            }
+        }
+        assert_eq!(validate(&valid()), (Some(profile), Vec::new()));
+    }
+
+    /// Targets are read past every problem, so the database checks run beside them.
+    #[test]
+    fn targets_are_read_past_problems() {
+        let doc = json!({
+            "name": "n",
+            "version": 1,
+            "global_seed": 9,
+            "strategies": {
+                "broken": {"type": "email", "options": {"domain": "nope"}},
+                "": {"type": "hash"},
+                "chatty": {"type": "digits", "comment": "unknown field"}
+            },
+            "tables": {
+                "public.users": [
+                    {"column": "a", "strategy": "broken"},
+                    {"column": "a", "strategy": "redact", "seed": 1.5},
+                    {"column": "b", "strategy": "undefined", "seed": 3},
+                    {"column": "c", "strategy": ""},
+                    {"column": "d", "strategy": "chatty", "extra": 1},
+                    {"column": "", "strategy": "hash"},
+                    {"strategy": "hash"},
+                    "e"
+                ],
+                "public.orders": {"column": "id"},
+                "bad name": [{"column": "x", "strategy": "hash"}]
+            }
+        });
+        let reading = read(&doc);
+        assert!(reading.profile.is_none());
+        assert!(!reading.problems.is_empty());
+        assert_eq!(reading.key.as_deref(), Some(DEFAULT_KEY_NAME));
+        let users = "$.tables.\"public.users\"";
+        assert_eq!(
+            target_summary(&reading),
+            [
+                ("$.tables.\"public.orders\" public.orders".to_owned(), vec![]),
+                (
+                    format!("{users} public.users"),
+                    vec![
+                        (format!("{users}[0].column"), "a".into(), None, 9),
+                        // Duplicates stay, each at its own path; a malformed seed counts as absent.
+                        (format!("{users}[1].column"), "a".into(), Some("redact"), 9),
+                        (format!("{users}[2].column"), "b".into(), None, 3),
+                        // The empty alias is a problem, but defined.
+                        (format!("{users}[3].column"), "c".into(), Some("hash"), 9),
+                        (format!("{users}[4].column"), "d".into(), Some("digits"), 9),
+                    ]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn targets_resolve_types_without_usable_aliases() {
+        for strategies in [None, Some(json!([])), Some(json!("hash"))] {
+            let mut doc = json!({
+                "name": "n", "version": 1,
+                "tables": {"s.t": [{"column": "c", "strategy": "email"}, {"column": "d", "strategy": "mine"}]}
+            });
+            if let Some(strategies) = strategies {
+                doc["strategies"] = strategies;
+            }
+            let reading = read(&doc);
+            let columns: Vec<Option<&str>> =
+                reading.targets[0].columns.iter().map(|c| c.strategy.as_ref().map(Strategy::name)).collect();
+            assert_eq!(columns, [Some("email"), None]);
+            // Only "$.strategies" is a problem: the columns are not reported again.
+            assert_eq!(paths(&doc), ["$.strategies"]);
+        }
+    }
+
+    #[test]
+    fn the_key_to_look_up() {
+        let key = |doc: Value| read(&doc).key;
+        assert_eq!(key(json!({"key": "mine"})).as_deref(), Some("mine"));
+        assert_eq!(key(json!({})).as_deref(), Some(DEFAULT_KEY_NAME));
+        // A document that is not an object names no key: the default one is looked up.
+        assert_eq!(key(json!([])).as_deref(), Some(DEFAULT_KEY_NAME));
+        assert_eq!(key(json!("x")).as_deref(), Some(DEFAULT_KEY_NAME));
+        for malformed in [json!(""), json!(1), json!(null), json!({"name": "k"})] {
+            assert_eq!(key(json!({"key": malformed})), None);
+        }
+    }
+
+    #[test]
+    fn no_targets_without_a_tables_object() {
+        for doc in [json!([]), json!({}), json!({"tables": []}), json!({"tables": "public.t"})] {
+            assert!(read(&doc).targets.is_empty(), "{doc}");
+        }
+    }
+
+    #[test]
+    fn refusals_list_every_problem() {
+        let problem = |path: &str, problem: &str| Problem { path: path.into(), problem: problem.into() };
+        assert_eq!(problem("$.name", "must not be empty").to_string(), "$.name: must not be empty");
+        assert_eq!(
+            refusal(&[problem("$.name", "must not be empty")]),
+            "anonymization profile is not valid (1 problem): $.name: must not be empty"
+        );
+        assert_eq!(
+            refusal(&[problem("$.name", "a"), problem("$.tables", "b")]),
+            "anonymization profile is not valid (2 problems): $.name: a; $.tables: b"
+        );
     }
 
     #[test]

@@ -1,0 +1,185 @@
+//! Anonymization profiles against a database: `warden.validate_profile` and
+//! `warden.apply_profile`.
+//!
+//! The document format, its structural checks and the rules of which column takes which
+//! strategy are `warden_core::profile`; this module adds what only the database knows
+//! and masks tables, one job a file:
+//!
+//! - [`check`]: the catalog checks: every problem of a profile against the database
+//!   (tables, columns, types, keys, constraints), the caller's privileges and the locks
+//!   that keep what was checked true; `warden.validate_profile`.
+//! - [`rewrite`]: the heap rewrite that masks one table in one pass, keeping its oid,
+//!   indexes, constraints, grants and dependent views.
+//! - [`verify`]: the constraint re-checks once every table is masked: CHECK constraints
+//!   and foreign keys over a masked column.
+//! - here, the apply step, `warden.apply_profile`: check and lock, plan, rewrite each
+//!   table, re-check, and record the run in the audit ledger.
+//!
+//! Everything happens in the caller's transaction: any error leaves every table as it was.
+
+mod check;
+mod rewrite;
+mod verify;
+
+use std::collections::{BTreeMap, HashSet};
+
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::AnyElement;
+use serde_json::json;
+
+use crate::error::WardenError;
+use crate::fingerprint::parse_jsonb;
+use crate::keyring;
+
+/// SPI errors of the catalog queries, typed so closures infer their error type.
+fn spi_error(error: pgrx::spi::SpiError) -> WardenError {
+    WardenError::from(error)
+}
+
+// Declared in sql/anonymize_profile.sql with a `jsonb` argument (see fingerprint::parse_jsonb).
+#[pg_extern(sql = false)]
+fn apply_profile(
+    profile: AnyElement,
+) -> Result<
+    TableIterator<
+        'static,
+        (name!(table_name, String), name!(column_name, String), name!(strategy, String), name!(rows, i64)),
+    >,
+    ErrorReport,
+> {
+    keyring::require_admin("apply anonymization profiles")?;
+    unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.apply_profile()".as_ptr()) };
+    // Parsed with pg_warden's depth limit (54001 beyond it).
+    let doc = parse_jsonb(&profile)?;
+    let checked = check::check(&doc, true)?;
+    let profile = checked.valid_profile()?;
+    // The run is recorded in the ledger: refuse before any work if it cannot be.
+    crate::audit::SigningKey::active()?;
+    let key_version = keyring::with_key(&profile.key, |key| key.active().version)?;
+    let plans = rewrite::plan(profile, &checked)?;
+
+    let mut results = Vec::new();
+    let mut audit_tables = Vec::new();
+    let mut strategy_counts: BTreeMap<&'static str, i64> = BTreeMap::new();
+    let mut masked_columns = HashSet::new();
+    for table in &plans {
+        let (rows, per_column) = rewrite::rewrite(table)?;
+        pgrx::notice!("pg_warden: masked {} column(s) of {} ({rows} rows)", table.columns.len(), table.name);
+        let mut audit_columns = Vec::new();
+        for (column, count) in table.columns.iter().zip(per_column) {
+            results.push((table.name.clone(), column.name.clone(), column.strategy.name().to_owned(), count));
+            *strategy_counts.entry(column.strategy.name()).or_default() += 1;
+            masked_columns.insert((table.oid, column.attnum));
+            audit_columns.push(json!({
+                "column": column.name, "strategy": column.strategy.name(), "alias": column.alias,
+                "seed": column.seed, "rows": count,
+            }));
+        }
+        audit_tables.push(json!({"table": table.name, "rows": rows, "columns": audit_columns}));
+    }
+    for table in &plans {
+        verify::verify_checks(table)?;
+    }
+    let oids: Vec<pg_sys::Oid> = plans.iter().map(|t| t.oid).collect();
+    verify::verify_foreign_keys(&masked_columns, &oids)?;
+
+    let canonical = profile.canonical_text();
+    let details = json!({
+        "profile": profile.name,
+        "version": profile.version,
+        "sha256": sha256_hex(&canonical)?,
+        "key_name": profile.key,
+        "key_version": key_version,
+        "tables": audit_tables,
+        "strategies": strategy_counts,
+    });
+    keyring::as_extension_owner(|| {
+        Spi::connect_mut(|client| {
+            client
+                .update(
+                    "INSERT INTO warden.audit_log (event_type, action, resource_type, resource_id, details) \
+                     VALUES ('anonymization', 'APPLY PROFILE', 'profile', $1, $2)",
+                    None,
+                    &[profile.name.as_str().into(), pgrx::JsonB(details).into()],
+                )
+                .map(|_| ())
+        })
+    })?
+    .map_err(spi_error)?;
+    Ok(TableIterator::new(results))
+}
+
+fn sha256_hex(text: &str) -> Result<String, WardenError> {
+    Spi::get_one_with_args::<String>(
+        "SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to($1, 'UTF8')), 'hex')",
+        &[text.into()],
+    )
+    .map_err(spi_error)?
+    .ok_or_else(|| WardenError::Internal("sha256 returned NULL".into()))
+}
+
+extension_sql_file!(
+    "../../sql/anonymize_profile.sql",
+    name = "anonymize_profile",
+    requires = ["anonymize", "audit", check::validate_profile, apply_profile]
+);
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    const KEY: &str =
+        "SELECT warden.create_key('default', '\\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f')";
+
+    #[pg_test]
+    fn missing_tables_and_columns_are_reported_by_path() {
+        Spi::run(KEY).unwrap();
+        Spi::run("CREATE TABLE public.t_people (id int PRIMARY KEY, email text)").unwrap();
+        let found = Spi::get_one::<String>(
+            "SELECT string_agg(path || ' ' || problem, ' | ' ORDER BY path) FROM warden.validate_profile('{
+               \"name\": \"p\", \"version\": 1, \"strategies\": {},
+               \"tables\": {\"public.t_people\": [{\"column\": \"mail\", \"strategy\": \"email\"}],
+                            \"public.nope\": []}}')",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            found,
+            "$.tables.\"public.nope\" table \"nope\" does not exist in schema \"public\" | \
+             $.tables.\"public.t_people\"[0].column column \"mail\" does not exist in table public.t_people"
+        );
+    }
+
+    #[pg_test]
+    fn apply_keeps_the_table_and_masks_every_value() {
+        Spi::run(KEY).unwrap();
+        Spi::run("SELECT warden.create_key('audit', '\\x101112131415161718191a1b1c1d1e1f')").unwrap();
+        Spi::run(
+            "CREATE TABLE public.t_users (id int PRIMARY KEY, email text UNIQUE); \
+             INSERT INTO public.t_users SELECT g, 'u' || g || '@corp.example' FROM generate_series(1, 100) g",
+        )
+        .unwrap();
+        let oid = Spi::get_one::<pg_sys::Oid>("SELECT 'public.t_users'::regclass::oid").unwrap();
+        let rows = Spi::get_one::<i64>(
+            "SELECT rows FROM warden.apply_profile('{\"name\": \"p\", \"version\": 1, \"strategies\": {},
+               \"tables\": {\"public.t_users\": [{\"column\": \"email\", \"strategy\": \"email\"}]}}')",
+        )
+        .unwrap();
+        assert_eq!(rows, Some(100));
+        assert_eq!(Spi::get_one::<pg_sys::Oid>("SELECT 'public.t_users'::regclass::oid").unwrap(), oid);
+        let same = Spi::get_one::<bool>(
+            "SELECT bool_and(email = warden.anonymize('u' || id || '@corp.example', 'email')) FROM public.t_users",
+        )
+        .unwrap();
+        assert_eq!(same, Some(true));
+    }
+
+    #[pg_test(error = "permission denied to apply anonymization profiles")]
+    fn ordinary_roles_cannot_apply_profiles() {
+        Spi::run("CREATE ROLE t_nobody; GRANT EXECUTE ON FUNCTION warden.apply_profile(jsonb) TO t_nobody; SET ROLE t_nobody")
+            .unwrap();
+        Spi::run("SELECT * FROM warden.apply_profile('{}')").unwrap();
+    }
+}

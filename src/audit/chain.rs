@@ -86,12 +86,10 @@ unsafe extern "C-unwind" fn on_xact_event(event: pg_sys::XactEvent::Type, _arg: 
         XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT => {
             rewind_to(0);
             PURGING.with(|p| p.set(false));
-            super::guard::at_transaction_end();
         }
         XACT_EVENT_COMMIT | XACT_EVENT_PARALLEL_COMMIT | XACT_EVENT_PREPARE => {
             UNDO.with(|u| u.borrow_mut().clear());
             PURGING.with(|p| p.set(false));
-            super::guard::at_transaction_end();
         }
         _ => {}
     }
@@ -109,7 +107,6 @@ unsafe extern "C-unwind" fn on_subxact_event(
         // purge_audit failed inside this subtransaction: its permission to delete ends
         // with it (while_purging's reset also runs when the error unwinds through it).
         PURGING.with(|p| p.set(false));
-        super::guard::at_transaction_end();
     }
 }
 

@@ -27,6 +27,27 @@ pub fn register_hooks() {
     unsafe {
         PREVIOUS_OBJECT_ACCESS_HOOK = pg_sys::object_access_hook;
         pg_sys::object_access_hook = Some(on_object_access);
+        pg_sys::RegisterXactCallback(Some(on_xact_end), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(on_subxact_abort), std::ptr::null_mut());
+    }
+}
+
+/// Clears the capture flag when a transaction ends or a subtransaction aborts, so no
+/// error path can leave it set.
+#[pg_guard]
+unsafe extern "C-unwind" fn on_xact_end(_event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+    CHANGING_CAPTURE.with(|c| c.set(false));
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_subxact_abort(
+    event: pg_sys::SubXactEvent::Type,
+    _subid: pg_sys::SubTransactionId,
+    _parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
+        CHANGING_CAPTURE.with(|c| c.set(false));
     }
 }
 
@@ -60,12 +81,6 @@ fn while_changing_capture<R>(f: impl FnOnce() -> R) -> R {
     CHANGING_CAPTURE.with(|c| c.set(true));
     let _reset = Reset;
     f()
-}
-
-/// Clears the capture flag at transaction end (called from the chain's transaction
-/// callback), so no error path can leave it set.
-pub fn at_transaction_end() {
-    CHANGING_CAPTURE.with(|c| c.set(false));
 }
 
 /// A table as `audit_table` / `unaudit_table` see it, read from the catalog by oid.

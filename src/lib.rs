@@ -5,6 +5,11 @@
 //! `warden-core` crate; hand-written SQL objects live in `sql/` and are loaded in the
 //! order their `requires` lists give.
 
+// The error type of pg_warden's functions is pgrx's `ErrorReport` (what `#[pg_extern]`
+// turns into an ereport), about 200 bytes. It travels only on the way to an ERROR, which
+// ends the statement, so boxing it would buy nothing and make every `?` convert.
+#![allow(clippy::result_large_err)]
+
 use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);

@@ -43,7 +43,7 @@ pub use strategy::{
     STRATEGY_NAMES,
 };
 
-use crate::mac::{hex_into, KeyedMac, FINGERPRINT_HEX_LEN, TAG_LEN};
+use crate::mac::{hex_into, hex_string, KeyedMac, FINGERPRINT_HEX_LEN, TAG_LEN};
 use digits::{DigitPermutation, IntPermutation};
 
 /// Hex characters in a `hash` token: 128 bits.
@@ -95,7 +95,8 @@ impl Pseudonymizer {
     /// HMAC(hash subkey, value).
     pub fn hash(&self, value: &str) -> String {
         let mut hex = [0u8; FINGERPRINT_HEX_LEN];
-        hex_into(&self.hash.tag(value.as_bytes()), &mut hex)[..HASH_HEX_LEN].to_owned()
+        hex_into(&self.hash.tag(value.as_bytes()), &mut hex);
+        hex_string(&hex[..HASH_HEX_LEN])
     }
 
     /// `email`: `<local>@<domain>`, always a valid address of at most 254 characters,

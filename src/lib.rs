@@ -65,3 +65,22 @@ pub mod pg_test {
         vec![]
     }
 }
+
+/// For the `#[pg_test]`s that expect an error: they check its SQLSTATE, not only its text.
+#[cfg(any(test, feature = "pg_test"))]
+mod test_support {
+    use pgrx::prelude::*;
+
+    /// `SQLSTATE: message` of the error `query` raises, or `ok`. The statement runs in a
+    /// PL/pgSQL block whose exception handler rolls back to just before it, so the test's
+    /// transaction goes on.
+    pub(crate) fn outcome(query: &str) -> String {
+        Spi::run(
+            "CREATE OR REPLACE FUNCTION pg_temp.warden_test_outcome(query text) RETURNS text LANGUAGE plpgsql AS $$ \
+             BEGIN EXECUTE query; RETURN 'ok'; \
+             EXCEPTION WHEN others THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$",
+        )
+        .unwrap();
+        Spi::get_one_with_args::<String>("SELECT pg_temp.warden_test_outcome($1)", &[query.into()]).unwrap().unwrap()
+    }
+}

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: setup install verifier demo demo-stop test test-unit test-pgrx test-regress test-multi bench soak fuzz
+.PHONY: setup install verifier demo demo-stop lint test test-unit test-pgrx test-regress test-multi bench soak fuzz
 
 setup:
 	@scripts/setup.sh
@@ -16,6 +16,12 @@ demo: install
 
 demo-stop:
 	@scripts/cluster.sh stop
+
+# Formatting and clippy with warnings as errors: the workspace (extension and core), every
+# target (tests and benches included), the PostgreSQL 15 build of the extension.
+lint: setup
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --features pg15 -- -D warnings
 
 test: setup test-unit test-pgrx test-regress test-multi
 

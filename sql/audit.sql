@@ -180,6 +180,70 @@ COMMENT ON TABLE warden.audit_log IS
     'Append-only, hash-chained audit ledger. Insert through warden.log_event or INSERT; UPDATE, DELETE and TRUNCATE are refused for everyone.';
 COMMENT ON TABLE warden.audit_checkpoint IS
     'Signed retention checkpoints: the last purged entry of each chain, so the rest stays verifiable.';
+COMMENT ON COLUMN warden.audit_log.id IS
+    'Entry id, taken from the identity sequence by the chain trigger: unique and increasing, not contiguous. Chains are walked by (chain_id, chain_pos), never by id.';
+COMMENT ON COLUMN warden.audit_log.ts IS
+    'When the entry was written (clock time), set by the chain trigger.';
+COMMENT ON COLUMN warden.audit_log.event_type IS
+    'Kind of event, as the writer gives it (row_change or table_truncate for a captured table).';
+COMMENT ON COLUMN warden.audit_log.action IS
+    'What was done, as the writer gives it (INSERT, UPDATE, DELETE or TRUNCATE for a captured table).';
+COMMENT ON COLUMN warden.audit_log.actor IS
+    'Who acted, as the writer gives it; the session user when NULL.';
+COMMENT ON COLUMN warden.audit_log.resource_type IS
+    'Kind of resource acted on, as the writer gives it (the schema-qualified table for a captured row).';
+COMMENT ON COLUMN warden.audit_log.resource_id IS
+    'The resource acted on, as the writer gives it (the primary key for a captured row).';
+COMMENT ON COLUMN warden.audit_log.correlation_id IS
+    'Writer-supplied id tying related entries together, such as a request or job id.';
+COMMENT ON COLUMN warden.audit_log.tenant IS
+    'Writer-supplied tenant the event belongs to.';
+COMMENT ON COLUMN warden.audit_log.reason IS
+    'Writer-supplied reason for the action.';
+COMMENT ON COLUMN warden.audit_log.confidence IS
+    'Writer-supplied confidence from 0 to 1, checked by the chain trigger.';
+COMMENT ON COLUMN warden.audit_log.details IS
+    'Writer-supplied JSON; secret-named fields are replaced by fingerprints under the audit key.';
+COMMENT ON COLUMN warden.audit_log.before_state IS
+    'A captured row before UPDATE or DELETE, secret-named columns fingerprinted.';
+COMMENT ON COLUMN warden.audit_log.after_state IS
+    'A captured row after INSERT or UPDATE, secret-named columns fingerprinted.';
+COMMENT ON COLUMN warden.audit_log.session_user_name IS
+    'Session user of the writing session, set by the chain trigger.';
+COMMENT ON COLUMN warden.audit_log.application_name IS
+    'application_name of the writing session, set by the chain trigger.';
+COMMENT ON COLUMN warden.audit_log.client_addr IS
+    'Client address of the writing session (NULL over a Unix socket), set by the chain trigger.';
+COMMENT ON COLUMN warden.audit_log.txid IS
+    'Top-level transaction id of the writing transaction, set by the chain trigger.';
+COMMENT ON COLUMN warden.audit_log.chain_id IS
+    'Chain the entry is on; a backend leases one chain at a time, so writers never wait for each other.';
+COMMENT ON COLUMN warden.audit_log.chain_pos IS
+    'Position on the chain, from 1; unique with chain_id.';
+COMMENT ON COLUMN warden.audit_log.prev_hash IS
+    'entry_hash of the previous position on the chain: 32 zero bytes at position 1, the checkpoint''s entry_hash after a purge.';
+COMMENT ON COLUMN warden.audit_log.entry_hash IS
+    'SHA-256 over the canonical encoding of the content columns (id to txid), chain_id, chain_pos and prev_hash (docs/audit.md).';
+COMMENT ON COLUMN warden.audit_log.key_name IS
+    'Keyring key that signed the entry.';
+COMMENT ON COLUMN warden.audit_log.key_version IS
+    'Version of key_name that signed the entry.';
+COMMENT ON COLUMN warden.audit_log.signature IS
+    'HMAC-SHA256 of entry_hash under key_name, version key_version.';
+COMMENT ON COLUMN warden.audit_checkpoint.chain_id IS
+    'Chain whose oldest entries were purged.';
+COMMENT ON COLUMN warden.audit_checkpoint.chain_pos IS
+    'Last purged position; the chain''s first remaining entry links to it.';
+COMMENT ON COLUMN warden.audit_checkpoint.entry_hash IS
+    'entry_hash of the purged entry at chain_pos.';
+COMMENT ON COLUMN warden.audit_checkpoint.created_at IS
+    'When the purge made the checkpoint.';
+COMMENT ON COLUMN warden.audit_checkpoint.key_name IS
+    'Keyring key that signed the checkpoint.';
+COMMENT ON COLUMN warden.audit_checkpoint.key_version IS
+    'Version of key_name that signed the checkpoint.';
+COMMENT ON COLUMN warden.audit_checkpoint.signature IS
+    'HMAC-SHA256 of the checkpoint''s canonical encoding under key_name, version key_version.';
 COMMENT ON FUNCTION warden.log_event(text, text, text, text, jsonb, text, text, text, numeric, text) IS
     'Appends a chained, signed entry to warden.audit_log and returns its id; actor defaults to the session user; secret-named keys in details are fingerprinted.';
 COMMENT ON FUNCTION warden.log_event(text, text, double precision, text, jsonb, text, text, text) IS

@@ -240,3 +240,11 @@ COMMENT ON FUNCTION warden.changing_capture() IS
     'Internal: true while audit_table or unaudit_table changes capture triggers (the DDL guard admits only those changes).';
 COMMENT ON FUNCTION warden.note_drop_check() IS
     'Internal: loads pg_warden before a DROP that could remove it, so its check (no ledger, checkpoint or key is dropped while it holds a row) applies in every session.';
+COMMENT ON EVENT TRIGGER warden_audit_ddl_guard IS
+    'pg_warden: after DDL, refuses changes to the ledger tables and switching a table''s capture off.';
+COMMENT ON EVENT TRIGGER warden_audit_drop_guard IS
+    'pg_warden: refuses dropping the ledger, its triggers or a capture trigger outside DROP EXTENSION and unaudit_table.';
+COMMENT ON EVENT TRIGGER warden_audit_drop_check IS
+    'pg_warden: loads pg_warden before DROP EXTENSION, DROP SCHEMA or DROP OWNED, so its check (no ledger, checkpoint or key is dropped while it holds a row) applies.';
+COMMENT ON EVENT TRIGGER warden_audit_ddl_start IS
+    'pg_warden: before DDL, refuses commands that would replace, rename, re-own or move pg_warden''s own objects, or add functions to schema warden.';

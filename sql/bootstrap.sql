@@ -19,6 +19,8 @@ $$;
 -- Everyone may look up objects in the schema; nobody but its owner may create any.
 GRANT USAGE ON SCHEMA warden TO PUBLIC;
 REVOKE CREATE ON SCHEMA warden FROM PUBLIC;
+COMMENT ON SCHEMA warden IS
+    'pg_warden: keyring, keyed fingerprints, deterministic anonymization and the tamper-evident audit ledger.';
 
 -- Key material. Only the owner (the superuser who ran CREATE EXTENSION) can read it;
 -- pg_warden's functions read it on the caller's behalf. Not marked as a configuration

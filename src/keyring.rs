@@ -74,7 +74,7 @@ thread_local! {
 
 #[pg_guard]
 unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
-    let ours = STORE.with(|s| s.get()).map_or(true, |(table, _)| table == relid);
+    let ours = STORE.with(|s| s.get()).is_none_or(|(table, _)| table == relid);
     if relid == pg_sys::InvalidOid || ours {
         STALE.with(|s| s.set(true));
     }

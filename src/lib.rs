@@ -5,6 +5,11 @@
 //! `warden-core` crate; hand-written SQL objects live in `sql/` and are loaded in the
 //! order their `requires` lists give.
 
+// The error type of pg_warden's functions is pgrx's `ErrorReport` (what `#[pg_extern]`
+// turns into an ereport), about 200 bytes. It travels only on the way to an ERROR, which
+// ends the statement, so boxing it would buy nothing and make every `?` convert.
+#![allow(clippy::result_large_err)]
+
 use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -58,5 +63,24 @@ pub mod pg_test {
     #[must_use]
     pub fn postgresql_conf_options() -> Vec<&'static str> {
         vec![]
+    }
+}
+
+/// For the `#[pg_test]`s that expect an error: they check its SQLSTATE, not only its text.
+#[cfg(any(test, feature = "pg_test"))]
+mod test_support {
+    use pgrx::prelude::*;
+
+    /// `SQLSTATE: message` of the error `query` raises, or `ok`. The statement runs in a
+    /// PL/pgSQL block whose exception handler rolls back to just before it, so the test's
+    /// transaction goes on.
+    pub(crate) fn outcome(query: &str) -> String {
+        Spi::run(
+            "CREATE OR REPLACE FUNCTION pg_temp.warden_test_outcome(query text) RETURNS text LANGUAGE plpgsql AS $$ \
+             BEGIN EXECUTE query; RETURN 'ok'; \
+             EXCEPTION WHEN others THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$",
+        )
+        .unwrap();
+        Spi::get_one_with_args::<String>("SELECT pg_temp.warden_test_outcome($1)", &[query.into()]).unwrap().unwrap()
     }
 }

@@ -3,6 +3,9 @@
 //! Nothing here links PostgreSQL: the extension wraps these functions, and
 //! command-line tools (such as an offline ledger verifier) reuse them as they are.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 pub mod anonymize;
 pub mod json;
 pub mod ledger;

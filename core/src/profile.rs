@@ -84,10 +84,13 @@ pub fn refusal(problems: &[Problem]) -> String {
 /// A valid profile, with every column's strategy and seed resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
+    /// `name`.
     pub name: String,
+    /// `version`, at least 1.
     pub version: i64,
     /// Keyring key name.
     pub key: String,
+    /// `global_seed`, 0 when absent.
     pub global_seed: i64,
     /// Aliases, by name.
     pub strategies: BTreeMap<String, Strategy>,
@@ -98,7 +101,9 @@ pub struct Profile {
 /// The columns of one table to anonymize.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableRule {
+    /// Schema name as the catalog stores it.
     pub schema: String,
+    /// Table name as the catalog stores it.
     pub table: String,
     /// In profile order.
     pub columns: Vec<ColumnRule>,
@@ -107,9 +112,11 @@ pub struct TableRule {
 /// How one column is anonymized.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnRule {
+    /// Column name as the catalog stores it.
     pub column: String,
     /// The name the profile used: an alias, or a strategy type.
     pub alias: String,
+    /// The strategy that name resolves to, with its options.
     pub strategy: Strategy,
     /// Effective seed: the column's, else the profile's global seed, else 0.
     pub seed: i64,

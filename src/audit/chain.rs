@@ -65,23 +65,21 @@ thread_local! {
 unsafe extern "C-unwind" fn on_xact_event(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
     use pg_sys::XactEvent::*;
     match event {
-        XACT_EVENT_PRE_COMMIT | XACT_EVENT_PARALLEL_PRE_COMMIT => {
-            // Entries on a chain whose lease is gone could commit beside another
-            // backend's: refuse to commit them.
-            if UNDO.with(|u| !u.borrow().is_empty()) && !lease_still_held() {
-                ErrorReport::from(lease_lost()).report(PgLogLevel::ERROR);
-            }
+        // Entries on a chain whose lease is gone could commit beside another
+        // backend's: refuse to commit them.
+        XACT_EVENT_PRE_COMMIT | XACT_EVENT_PARALLEL_PRE_COMMIT
+            if UNDO.with(|u| !u.borrow().is_empty()) && !lease_still_held() =>
+        {
+            ErrorReport::from(lease_lost()).report(PgLogLevel::ERROR);
         }
-        XACT_EVENT_PRE_PREPARE => {
-            if UNDO.with(|u| !u.borrow().is_empty()) {
-                ErrorReport::new(
-                    PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                    "cannot PREPARE a transaction that wrote audit ledger entries",
-                    "pg_warden",
-                )
-                .set_hint("Log audit events outside two-phase transactions.")
-                .report(PgLogLevel::ERROR);
-            }
+        XACT_EVENT_PRE_PREPARE if UNDO.with(|u| !u.borrow().is_empty()) => {
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "cannot PREPARE a transaction that wrote audit ledger entries",
+                "pg_warden",
+            )
+            .set_hint("Log audit events outside two-phase transactions.")
+            .report(PgLogLevel::ERROR);
         }
         XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT => {
             rewind_to(0);

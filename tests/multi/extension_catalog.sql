@@ -48,6 +48,7 @@ SELECT line FROM (
   UNION ALL
   SELECT 'event trigger ' || e.evtname || ' on ' || e.evtevent || ' enabled=' || e.evtenabled::text
          || ' function=' || e.evtfoid::regproc::text || ' tags=' || coalesce(e.evttags::text, '-')
+         || ' comment=' || coalesce(obj_description(e.oid, 'pg_event_trigger'), '-')
   FROM members m JOIN pg_event_trigger e ON m.classid = 'pg_event_trigger'::regclass AND e.oid = m.objid
   UNION ALL
   SELECT 'type ' || t.oid::regtype::text || ' kind=' || t.typtype::text
@@ -58,6 +59,7 @@ SELECT line FROM (
   WHERE m.classid NOT IN ('pg_proc'::regclass, 'pg_class'::regclass, 'pg_event_trigger'::regclass, 'pg_type'::regclass)
   UNION ALL
   SELECT 'schema ' || n.nspname || ' owner=' || n.nspowner::regrole::text || ' acl=' || coalesce(n.nspacl::text, '-')
+         || ' comment=' || coalesce(obj_description(n.oid, 'pg_namespace'), '-')
   FROM pg_namespace n WHERE n.nspname = 'warden'
   UNION ALL
   SELECT 'config dump ' || coalesce((SELECT array_agg(x::regclass::text ORDER BY x::regclass::text)

@@ -25,7 +25,12 @@ pub enum AnonError {
     /// The strategy name is not one of [`STRATEGY_NAMES`].
     UnknownStrategy,
     /// The options given to a strategy are wrong; every problem found is listed.
-    InvalidOptions { strategy: &'static str, problems: Vec<OptionProblem> },
+    InvalidOptions {
+        /// The strategy whose options they are.
+        strategy: &'static str,
+        /// Every problem found, in the order the options were checked.
+        problems: Vec<OptionProblem>,
+    },
     /// `digits` was given a character other than 0–9.
     NotDigits,
     /// `phone` was given a non-empty value without any digit 0–9.
@@ -34,7 +39,10 @@ pub enum AnonError {
     /// superscripts): passing it through unchanged could leak a number.
     NonAsciiDigit,
     /// More digits than a digit permutation accepts.
-    TooManyDigits { max: usize },
+    TooManyDigits {
+        /// The most digits accepted.
+        max: usize,
+    },
 }
 
 impl AnonError {

@@ -12,13 +12,19 @@ pub const CHECKPOINT_DOMAIN: &[u8] = b"pg_warden/checkpoint/v1";
 /// `chain_pos`, which the first remaining entry links to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Checkpoint {
+    /// The chain purged.
     pub chain_id: i32,
+    /// The last purged position.
     pub chain_pos: i64,
+    /// The hash the entry at `chain_pos` had.
     pub entry_hash: Hash,
     /// Microseconds since 2000-01-01 UTC.
     pub created_at: i64,
+    /// Keyring key that signed the checkpoint.
     pub key_name: String,
+    /// Version of `key_name` that signed it.
     pub key_version: i32,
+    /// HMAC-SHA256 of the checkpoint's encoding under that key version.
     pub signature: Hash,
 }
 

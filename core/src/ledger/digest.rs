@@ -17,8 +17,11 @@ pub const DIGEST_DOMAIN: &[u8] = b"pg_warden/digest/v1";
 /// The last position of one chain when the digest was made, and its hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DigestChain {
+    /// The chain.
     pub chain_id: i32,
+    /// Its last position.
     pub head_pos: i64,
+    /// The `entry_hash` at `head_pos`.
     pub head_hash: Hash,
 }
 
@@ -30,9 +33,13 @@ pub struct Digest {
     pub generated_at: i64,
     /// Ordered by `chain_id`, one per chain.
     pub chains: Vec<DigestChain>,
+    /// Entries in the ledger when the digest was made.
     pub total_entries: u64,
+    /// Keyring key that signed the digest.
     pub key_name: String,
+    /// Version of `key_name` that signed it.
     pub key_version: i32,
+    /// HMAC-SHA256 of the digest's encoding under that key version.
     pub signature: Hash,
 }
 

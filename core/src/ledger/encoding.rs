@@ -25,16 +25,25 @@ const PRESENT_FIELD: u8 = 1;
 /// documentation); `None` is SQL NULL.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EntryContent<'a> {
+    /// `id`, the ledger's identity column.
     pub id: i64,
     /// Microseconds since 2000-01-01 00:00:00 UTC.
     pub ts: Option<i64>,
+    /// `event_type`.
     pub event_type: Option<&'a str>,
+    /// `action`.
     pub action: Option<&'a str>,
+    /// `actor`.
     pub actor: Option<&'a str>,
+    /// `resource_type`.
     pub resource_type: Option<&'a str>,
+    /// `resource_id`.
     pub resource_id: Option<&'a str>,
+    /// `correlation_id`.
     pub correlation_id: Option<&'a str>,
+    /// `tenant`.
     pub tenant: Option<&'a str>,
+    /// `reason`.
     pub reason: Option<&'a str>,
     /// `numeric` output text, e.g. `0.9500`.
     pub confidence: Option<&'a str>,
@@ -44,10 +53,13 @@ pub struct EntryContent<'a> {
     pub before_state: Option<&'a str>,
     /// `jsonb` output text.
     pub after_state: Option<&'a str>,
+    /// `session_user_name`.
     pub session_user_name: Option<&'a str>,
+    /// `application_name`.
     pub application_name: Option<&'a str>,
     /// `inet` output text.
     pub client_addr: Option<&'a str>,
+    /// `txid`.
     pub txid: Option<i64>,
 }
 
@@ -110,19 +122,28 @@ pub(crate) fn put_len_prefixed(out: &mut Vec<u8>, bytes: &[u8], column: &'static
 /// may hold anything, and verification reports it rather than failing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ChainMaterial<'a> {
+    /// `chain_id`: the chain the entry is on.
     pub chain_id: Option<i32>,
+    /// `chain_pos`: its position there, from 1.
     pub chain_pos: Option<i64>,
+    /// `prev_hash`: the hash of the previous position.
     pub prev_hash: Option<&'a [u8]>,
+    /// `entry_hash`: the entry's own hash.
     pub entry_hash: Option<&'a [u8]>,
+    /// `key_name`: the keyring key that signed the entry.
     pub key_name: Option<&'a str>,
+    /// `key_version`: the version of that key.
     pub key_version: Option<i32>,
+    /// `signature`: HMAC-SHA256 of `entry_hash`.
     pub signature: Option<&'a [u8]>,
 }
 
 /// One stored entry: content and chain material.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EntryRef<'a> {
+    /// The content columns.
     pub content: EntryContent<'a>,
+    /// The chain columns.
     pub chain: ChainMaterial<'a>,
 }
 
@@ -175,7 +196,9 @@ impl<'a> EntryRef<'a> {
 /// The last position of a chain and its hash: what the next entry links to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChainHead {
+    /// The last position, entry or checkpoint; 0 on a chain that never had one.
     pub pos: i64,
+    /// The `entry_hash` at `pos`; [`GENESIS_PREV_HASH`] at 0.
     pub hash: Hash,
 }
 
@@ -187,9 +210,13 @@ impl ChainHead {
 /// Chain material computed for a new entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NewLink {
+    /// The position after the head.
     pub chain_pos: i64,
+    /// The head's hash.
     pub prev_hash: Hash,
+    /// The new entry's hash.
     pub entry_hash: Hash,
+    /// HMAC-SHA256 of `entry_hash`.
     pub signature: Hash,
 }
 
@@ -216,6 +243,7 @@ pub struct EntryHasher {
 }
 
 impl EntryHasher {
+    /// A hasher with an empty buffer.
     pub fn new() -> Self {
         Self::default()
     }

@@ -150,7 +150,9 @@ impl LedgerEntry for ExportedEntry<'_> {
 /// A parsed export.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Export<'a> {
+    /// The entries, in the export's order.
     pub entries: Vec<ExportedEntry<'a>>,
+    /// The retention checkpoints.
     pub checkpoints: Vec<Checkpoint>,
 }
 

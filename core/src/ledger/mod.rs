@@ -123,18 +123,32 @@ pub fn check_jsonb_depth(column: &'static str, text: &str) -> Result<(), LedgerE
 pub enum LedgerError {
     /// A value does not fit the encoding's 32-bit length prefix (4 GiB); PostgreSQL never
     /// stores one that large.
-    ValueTooLong { column: &'static str },
+    ValueTooLong {
+        /// The column holding it.
+        column: &'static str,
+    },
     /// The chain head is already at the largest position an `int8` holds.
     PositionOverflow,
     /// [`Verifier::push`] received an entry before one that sorts earlier by
     /// `(chain_id, chain_pos)`.
-    OutOfOrder { entry_id: i64 },
+    OutOfOrder {
+        /// The entry received out of order.
+        entry_id: i64,
+    },
     /// A digest listed the same chain twice.
-    DuplicateDigestChain { chain_id: i32 },
+    DuplicateDigestChain {
+        /// The chain listed twice.
+        chain_id: i32,
+    },
     /// A `jsonb` column nested deeper than `max_depth` levels of arrays and objects:
     /// [`JSONB_MAX_DEPTH`] when an entry is written; [`crate::json::MAX_DEPTH`] when an
     /// export is written, for entries stored before the rule.
-    TooDeep { column: &'static str, max_depth: usize },
+    TooDeep {
+        /// The column holding the document.
+        column: &'static str,
+        /// The deepest nesting allowed.
+        max_depth: usize,
+    },
 }
 
 impl std::fmt::Display for LedgerError {

@@ -14,8 +14,11 @@ use super::encoding::{Hash, HASH_LEN};
 /// expectations, never the offending value, since exports hold audit data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
+    /// Line of the document, from 1.
     pub line: usize,
+    /// Column in that line, from 1.
     pub column: usize,
+    /// What was wrong.
     pub message: String,
 }
 

@@ -1048,59 +1048,6 @@ fn issues_read_as_sentences() {
     assert!(report.issues[0].to_string().starts_with("checkpoint (chain 1, position 1): "), "{}", report.issues[0]);
 }
 
-/// Throughput of verification on small entries, measured in release:
-/// `cargo test --release -- --ignored --nocapture verify_throughput`.
-#[test]
-#[ignore]
-fn verify_throughput() {
-    let chains = 16;
-    let per_chain = 62_500;
-    let mut ledger = Ledger::default();
-    for _ in 0..per_chain {
-        for chain in 1..=chains {
-            ledger.append(chain, 1);
-        }
-    }
-    let total = ledger.rows.len();
-    let mut best = f64::MAX;
-    for _ in 0..3 {
-        let start = std::time::Instant::now();
-        let report = verify_entries(&ledger.rows, &[], None, keys(&[1]));
-        best = best.min(start.elapsed().as_secs_f64());
-        assert!(report.is_valid());
-    }
-    println!("verify_entries: {total} entries in {best:.3} s = {:.0} entries/s", total as f64 / best);
-
-    let mut sorted = ledger.rows.clone();
-    sorted.sort_by_key(Row::pos);
-    let start = std::time::Instant::now();
-    let mut verifier = Verifier::new(&[], None, keys(&[1]));
-    for row in &sorted {
-        verifier.push(&row.entry()).expect("in order");
-    }
-    assert!(verifier.finish().is_valid());
-    let streaming = start.elapsed().as_secs_f64();
-    println!("Verifier::push (presorted): {:.0} entries/s", total as f64 / streaming);
-
-    let mut out = ExportWriter::new(Vec::new()).expect("header");
-    for row in &ledger.rows {
-        out.write_entry(&row.entry()).expect("entry");
-    }
-    let document = String::from_utf8(out.finish(&[]).expect("finish")).expect("UTF-8");
-    let start = std::time::Instant::now();
-    let export = parse_export(&document).expect("parses");
-    let parsed = start.elapsed().as_secs_f64();
-    let report = export.verify(None, keys(&[1]));
-    let both = start.elapsed().as_secs_f64();
-    assert!(report.is_valid());
-    println!(
-        "export of {} MB: parse {:.0} entries/s, parse + verify {:.0} entries/s",
-        document.len() / 1_000_000,
-        total as f64 / parsed,
-        total as f64 / both
-    );
-}
-
 #[test]
 fn an_empty_ledger_with_history_is_reported() {
     let empty = Ledger::new(2, 0);

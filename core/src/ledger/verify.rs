@@ -20,11 +20,15 @@ pub struct Issue {
     /// The entry at fault; `None` for a problem of a checkpoint, of the digest, or of a
     /// position no entry holds.
     pub entry_id: Option<i64>,
+    /// The chain concerned, when known.
     pub chain_id: Option<i32>,
+    /// The position concerned, when known.
     pub chain_pos: Option<i64>,
+    /// What is wrong.
     pub kind: IssueKind,
 }
 
+/// The kinds of problem verification reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IssueKind {
     /// The recomputed `entry_hash` differs from the stored one: a content column, or the
@@ -34,17 +38,31 @@ pub enum IssueKind {
     /// was forged or recomputed without the key.
     BadSignature,
     /// The entry names a key version the verifier was not given.
-    UnknownKey { key_name: String, key_version: i32 },
+    UnknownKey {
+        /// The key the entry names.
+        key_name: String,
+        /// The version it names.
+        key_version: i32,
+    },
     /// `prev_hash` differs from the hash of the preceding position: an entry was
     /// deleted, inserted or moved.
     BrokenLink,
     /// Positions before this entry are missing: entries were deleted.
-    PositionGap { first_missing: i64, last_missing: i64 },
+    PositionGap {
+        /// The first position missing.
+        first_missing: i64,
+        /// The last position missing.
+        last_missing: i64,
+    },
     /// Another entry holds this position and fits the chain: a copied or inserted row.
     DuplicatePosition,
     /// The chain's first remaining entry is not at position 1 nor right after a
     /// checkpoint: its oldest entries were deleted without a checkpoint.
-    BadChainStart { expected_pos: i64 },
+    BadChainStart {
+        /// Where the chain should start: 1, or right after its last checkpoint before
+        /// the entry.
+        expected_pos: i64,
+    },
     /// `chain_id` or `chain_pos` is NULL: the row was written with the ledger trigger
     /// bypassed.
     Unchained,
@@ -54,13 +72,23 @@ pub enum IssueKind {
     /// A checkpoint's signature does not verify.
     CheckpointBadSignature,
     /// A checkpoint names a key version the verifier was not given.
-    CheckpointUnknownKey { key_name: String, key_version: i32 },
+    CheckpointUnknownKey {
+        /// The key the checkpoint names.
+        key_name: String,
+        /// The version it names.
+        key_version: i32,
+    },
     /// The entry at a checkpoint's position has a different hash than the checkpoint.
     CheckpointMismatch,
     /// The digest's signature does not verify: it was forged or edited.
     DigestBadSignature,
     /// The digest names a key version the verifier was not given.
-    DigestUnknownKey { key_name: String, key_version: i32 },
+    DigestUnknownKey {
+        /// The key the digest names.
+        key_name: String,
+        /// The version it names.
+        key_version: i32,
+    },
     /// No entry or checkpoint holds the digest's head position: the chain was truncated.
     DigestHeadMissing,
     /// The entry (or checkpoint) at the digest's head position has another hash: the
@@ -69,7 +97,12 @@ pub enum IssueKind {
     /// The ledger holds no entry, yet its history is known to have been longer: its
     /// identity sequence has issued ids, or retention checkpoints exist (a purge always
     /// logs an entry after its checkpoints). It was emptied, or a restore dropped it.
-    HistoryMissing { last_issued_id: Option<i64>, checkpoints: u64 },
+    HistoryMissing {
+        /// The identity sequence's last value, `None` before its first use.
+        last_issued_id: Option<i64>,
+        /// Retention checkpoints stored.
+        checkpoints: u64,
+    },
 }
 
 impl fmt::Display for IssueKind {
@@ -168,8 +201,11 @@ impl fmt::Display for Issue {
 /// One chain as verification found it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainSummary {
+    /// The chain.
     pub chain_id: i32,
+    /// Its lowest position held.
     pub first_pos: i64,
+    /// Its highest position held.
     pub head_pos: i64,
     /// Stored hash of the entry at `head_pos`; `None` when it is malformed.
     pub head_hash: Option<Hash>,
@@ -180,6 +216,7 @@ pub struct ChainSummary {
 /// Outcome of a verification.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
+    /// Entries verified, unchained ones included.
     pub total_entries: u64,
     /// Entries with at least one issue.
     pub invalid_entries: u64,
@@ -227,6 +264,7 @@ impl Report {
 
 /// Anything that can be seen as a stored entry.
 pub trait LedgerEntry {
+    /// The entry's columns, borrowed.
     fn entry(&self) -> EntryRef<'_>;
 
     /// `(chain_id, chain_pos)`, which ordering needs before the whole entry; override it

@@ -494,14 +494,14 @@ fn audit_chain_entry_fired<'a>(
 /// itself; anything else (a BEFORE or statement-level capture trigger, the chain trigger
 /// on another table) is refused before the function reads the trigger's data.
 pub(super) struct Firing {
-    pub function: &'static str,
+    pub(super) function: &'static str,
     /// BEFORE (true) or AFTER (false).
-    pub before: bool,
+    pub(super) before: bool,
     /// Allowed (operation, for each row) pairs; operation as in `TRIGGER_EVENT_OPMASK`.
-    pub events: &'static [(u32, bool)],
+    pub(super) events: &'static [(u32, bool)],
     /// The relation it must be on, by schema and name, if only one.
-    pub relations: &'static [&'static str],
-    pub how: &'static str,
+    pub(super) relations: &'static [&'static str],
+    pub(super) how: &'static str,
 }
 
 impl Firing {
@@ -738,18 +738,18 @@ fn check_confidence(text: &str) -> Result<(), WardenError> {
 /// `details`, `before_state`, `after_state` jsonb and `confidence` numeric).
 #[derive(Default)]
 pub(super) struct EventArgs {
-    pub event_type: Option<pg_sys::Datum>,
-    pub action: Option<pg_sys::Datum>,
-    pub resource_type: Option<pg_sys::Datum>,
-    pub resource_id: Option<pg_sys::Datum>,
-    pub details: Option<pg_sys::Datum>,
-    pub actor: Option<pg_sys::Datum>,
-    pub correlation_id: Option<pg_sys::Datum>,
-    pub reason: Option<pg_sys::Datum>,
-    pub confidence: Option<pg_sys::Datum>,
-    pub tenant: Option<pg_sys::Datum>,
-    pub before_state: Option<pg_sys::Datum>,
-    pub after_state: Option<pg_sys::Datum>,
+    pub(super) event_type: Option<pg_sys::Datum>,
+    pub(super) action: Option<pg_sys::Datum>,
+    pub(super) resource_type: Option<pg_sys::Datum>,
+    pub(super) resource_id: Option<pg_sys::Datum>,
+    pub(super) details: Option<pg_sys::Datum>,
+    pub(super) actor: Option<pg_sys::Datum>,
+    pub(super) correlation_id: Option<pg_sys::Datum>,
+    pub(super) reason: Option<pg_sys::Datum>,
+    pub(super) confidence: Option<pg_sys::Datum>,
+    pub(super) tenant: Option<pg_sys::Datum>,
+    pub(super) before_state: Option<pg_sys::Datum>,
+    pub(super) after_state: Option<pg_sys::Datum>,
 }
 
 thread_local! {

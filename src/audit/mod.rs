@@ -4,8 +4,8 @@
 //! the offline verifier `warden-verify`.
 
 mod capture;
-pub mod chain;
-pub mod guard;
+pub(crate) mod chain;
+pub(crate) mod guard;
 
 use pgrx::prelude::*;
 use pgrx::{AnyElement, JsonB};

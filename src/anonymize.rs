@@ -9,9 +9,10 @@ use std::rc::Rc;
 
 use pgrx::prelude::*;
 use pgrx::AnyElement;
-use warden_core::anonymize::{AnonError, Pseudonymizer, Strategy};
+use warden_core::anonymize::{Pseudonymizer, Strategy};
 use warden_core::mac::KeyedMac;
 
+use crate::datum::{jsonb_bytes, parse_jsonb};
 use crate::error::{SqlResult, WardenError};
 use crate::keyring;
 
@@ -45,7 +46,7 @@ type ParsedStrategy = (String, Vec<u8>, Rc<Strategy>);
 type StrategyOptions<'a> = (&'a [u8], &'a dyn Fn() -> Result<serde_json::Value, WardenError>);
 
 /// The pseudonymizer of `seed` under the active version of key `key_name`.
-pub fn pseudonymizer(key_name: &str, seed: i64) -> Result<Rc<Pseudonymizer>, WardenError> {
+pub(crate) fn pseudonymizer(key_name: &str, seed: i64) -> Result<Rc<Pseudonymizer>, WardenError> {
     keyring::with_key(key_name, |key| {
         let master = &key.active().mac;
         let last = LAST.with(|l| {
@@ -77,15 +78,6 @@ pub fn pseudonymizer(key_name: &str, seed: i64) -> Result<Rc<Pseudonymizer>, War
     })
 }
 
-/// An anonymization error as a SQL error: 22023 with the core's message and hint. The
-/// core never quotes the value or anything derived from the key.
-pub fn anon_error(error: AnonError) -> WardenError {
-    match error.hint() {
-        Some(hint) => WardenError::invalid_with_hint(error.to_string(), hint),
-        None => WardenError::invalid(error.to_string()),
-    }
-}
-
 /// The strategy `name` with `options` (raw jsonb bytes and the parsed document, parsed
 /// only when they differ from the last call's).
 fn strategy(name: &str, options: Option<StrategyOptions<'_>>) -> Result<Rc<Strategy>, WardenError> {
@@ -103,13 +95,13 @@ fn strategy(name: &str, options: Option<StrategyOptions<'_>>) -> Result<Rc<Strat
         Some((_, parse)) => Strategy::parse(name, Some(&parse()?)),
         None => Strategy::parse(name, None),
     };
-    let strategy = Rc::new(parsed.map_err(anon_error)?);
+    let strategy = Rc::new(parsed?);
     STRATEGY.with(|s| *s.borrow_mut() = Some((name.to_owned(), raw.to_vec(), Rc::clone(&strategy))));
     Ok(strategy)
 }
 
 fn anonymize_value(value: &str, strategy: &Strategy, seed: i64, key_name: &str) -> Result<String, WardenError> {
-    pseudonymizer(key_name, seed)?.anonymize(value, strategy).map_err(anon_error)
+    Ok(pseudonymizer(key_name, seed)?.anonymize(value, strategy)?)
 }
 
 /// Anonymizes `value` with a strategy under its default options; output depends only
@@ -125,16 +117,10 @@ fn anonymize_text(
     Ok(anonymize_value(value, &parsed, seed, key_name)?)
 }
 
-/// The bytes of a jsonb datum as stored, to recognise the options of the last call
-/// without parsing them again.
-fn jsonb_bytes(doc: &AnyElement) -> &[u8] {
-    unsafe { pgrx::varlena_to_byte_slice(pg_sys::pg_detoast_datum_packed(doc.datum().cast_mut_ptr())) }
-}
-
-// Declared in sql/anonymize.sql with a `jsonb` argument (see fingerprint::parse_jsonb).
+// Declared in sql/anonymize.sql with a `jsonb` argument (see datum::parse_jsonb).
 #[pg_extern(sql = false)]
 fn anonymize_options(value: &str, strategy: &str, options: AnyElement, seed: i64, key_name: &str) -> SqlResult<String> {
-    let parse = || crate::fingerprint::parse_jsonb(&options);
+    let parse = || parse_jsonb(&options);
     let parsed = self::strategy(strategy, Some((jsonb_bytes(&options), &parse)))?;
     Ok(anonymize_value(value, &parsed, seed, key_name)?)
 }

@@ -2,9 +2,19 @@
 //!
 //! Messages name objects (keys, tables, options) but never carry key material, a
 //! secret, or a value being fingerprinted or anonymized.
+//!
+//! Every error a client sees from pg_warden is a [`WardenError`]: SQL-facing functions
+//! return it through [`SqlResult`] (the one `From<WardenError> for ErrorReport` below
+//! gives it its SQLSTATE, DETAIL and HINT), and code that pgrx gives no `Result` to
+//! return (trigger functions, hooks, transaction callbacks, plain V1 functions) raises
+//! it with [`WardenError::raise`]. The cores' errors (`warden_core::json::JsonError`,
+//! `warden_core::anonymize::AnonError`) and SPI's become one with `?`.
 
 use pgrx::pg_sys::panic::ErrorReport;
-use pgrx::PgSqlErrorCode;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+use warden_core::anonymize::AnonError;
+use warden_core::json::JsonError;
+use warden_core::profile::Problem;
 
 /// What to do about an internal error.
 const INTERNAL_ERROR_HINT: &str = "This is a bug in pg_warden or damage to its objects: check the server log and \
@@ -20,15 +30,22 @@ const INTERNAL_ERROR_HINT: &str = "This is a bug in pg_warden or damage to its o
 /// makes before `_PG_init`. `RUST_LIB_BACKTRACE=0` disables it whatever `RUST_BACKTRACE`
 /// says; Rust's panic messages on stderr (the server log) still follow `RUST_BACKTRACE`.
 /// Backends are single-threaded, so changing the environment here races with nothing.
-pub fn suppress_backtraces() {
+pub(crate) fn suppress_backtraces() {
     std::env::set_var("RUST_LIB_BACKTRACE", "0");
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum WardenError {
+pub(crate) enum WardenError {
     /// 22023: an argument is malformed or out of range.
     #[error("{message}")]
     InvalidArgument { message: String, hint: Option<String> },
+    /// 22023: an anonymization profile has problems; the message lists them on one line,
+    /// the DETAIL one a line, each at its JSON path.
+    #[error("{}", warden_core::profile::refusal(.0))]
+    InvalidProfile(Vec<Problem>),
+    /// 22001: a masked value is longer than its column's type holds.
+    #[error("a masked value of column \"{column}\" of {table} is too long for type {type_name}")]
+    StringTooLong { column: String, table: String, type_name: String },
     /// 42704: the named key does not exist.
     #[error("key \"{0}\" does not exist")]
     UnknownKey(String),
@@ -66,9 +83,13 @@ pub enum WardenError {
     /// 23502: a required column of a ledger entry is NULL.
     #[error("{0}")]
     NotNull(String),
-    /// 23514: a value of a ledger entry is out of its range.
-    #[error("{0}")]
-    CheckViolation(String),
+    /// 23514: a value of a ledger entry is out of its range, or masked values violate a
+    /// table's CHECK constraint.
+    #[error("{message}")]
+    CheckViolation { message: String, hint: Option<String> },
+    /// 23503: after masking, rows of a foreign key no longer have a match.
+    #[error("after masking, {rows} rows no longer satisfy foreign key \"{key}\"")]
+    ForeignKeyViolation { key: String, rows: i64 },
     /// XX001: ledger data is not as pg_warden wrote it.
     #[error("{0}")]
     LedgerCorrupt(String),
@@ -78,18 +99,19 @@ pub enum WardenError {
 }
 
 impl WardenError {
-    pub fn invalid(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
         WardenError::InvalidArgument { message: message.into(), hint: None }
     }
 
-    pub fn invalid_with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub(crate) fn invalid_with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
         WardenError::InvalidArgument { message: message.into(), hint: Some(hint.into()) }
     }
 
     fn sqlstate(&self) -> PgSqlErrorCode {
         use PgSqlErrorCode::*;
         match self {
-            WardenError::InvalidArgument { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
+            WardenError::InvalidArgument { .. } | WardenError::InvalidProfile(_) => ERRCODE_INVALID_PARAMETER_VALUE,
+            WardenError::StringTooLong { .. } => ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
             WardenError::UnknownKey(_) => ERRCODE_UNDEFINED_OBJECT,
             WardenError::KeyExists(_) => ERRCODE_DUPLICATE_OBJECT,
             WardenError::NotAdmin(_) | WardenError::NotSuperuser { .. } | WardenError::PermissionDenied { .. } => {
@@ -102,7 +124,8 @@ impl WardenError {
             WardenError::TooComplex(_) => ERRCODE_STATEMENT_TOO_COMPLEX,
             WardenError::ConcurrentChange(_) => ERRCODE_T_R_SERIALIZATION_FAILURE,
             WardenError::NotNull(_) => ERRCODE_NOT_NULL_VIOLATION,
-            WardenError::CheckViolation(_) => ERRCODE_CHECK_VIOLATION,
+            WardenError::CheckViolation { .. } => ERRCODE_CHECK_VIOLATION,
+            WardenError::ForeignKeyViolation { .. } => ERRCODE_FOREIGN_KEY_VIOLATION,
             WardenError::LedgerCorrupt(_) => ERRCODE_DATA_CORRUPTED,
             WardenError::Internal(_) => ERRCODE_INTERNAL_ERROR,
         }
@@ -110,7 +133,17 @@ impl WardenError {
 
     fn hint(&self) -> Option<String> {
         match self {
-            WardenError::InvalidArgument { hint, .. } => hint.clone(),
+            WardenError::InvalidArgument { hint, .. } | WardenError::CheckViolation { hint, .. } => hint.clone(),
+            WardenError::InvalidProfile(_) => Some(
+                "Nothing was changed. SELECT * FROM warden.validate_profile(profile) lists the problems as rows.".into(),
+            ),
+            WardenError::StringTooLong { .. } => Some(
+                "Nothing was changed. Use a strategy that keeps the length, such as partial or phone, or widen the column."
+                    .into(),
+            ),
+            WardenError::ForeignKeyViolation { .. } => {
+                Some("Nothing was changed. Mask both sides of the key with the same strategy, seed and key.".into())
+            }
             WardenError::UnknownKey(name) => Some(format!(
                 "Create it with SELECT warden.create_key('{}'); or bind it to an environment variable with warden.create_key_from_env.",
                 name.replace('\'', "''")
@@ -127,23 +160,44 @@ impl WardenError {
             | WardenError::NotInState { hint, .. } => Some(hint.clone()),
             WardenError::TooComplex(_) => None,
             WardenError::ConcurrentChange(_) => Some("Retry the statement.".into()),
-            WardenError::NotNull(_) | WardenError::CheckViolation(_) => None,
+            WardenError::NotNull(_) => None,
             WardenError::LedgerCorrupt(_) => Some("Run warden.verify_audit() to locate the damage.".into()),
             // Never "reinstall": DROP EXTENSION would delete the ledger and every key.
             WardenError::Internal(_) => Some(INTERNAL_ERROR_HINT.into()),
         }
+    }
+
+    fn detail(&self) -> Option<String> {
+        match self {
+            WardenError::InvalidProfile(problems) => {
+                Some(problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("\n"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Raises the error, for code that has no `Result` to return it through: pgrx turns
+    /// a trigger function's `Err` into a panic (an internal error), and hooks,
+    /// transaction callbacks and plain V1 functions return no `Result` at all.
+    #[track_caller]
+    pub(crate) fn raise(self) -> ! {
+        ErrorReport::from(self).report(PgLogLevel::ERROR);
+        unreachable!("ERROR does not return")
     }
 }
 
 impl From<WardenError> for ErrorReport {
     #[track_caller]
     fn from(error: WardenError) -> Self {
-        let hint = error.hint();
-        let report = ErrorReport::new(error.sqlstate(), error.to_string(), "pg_warden");
-        match hint {
-            Some(hint) => report.set_hint(hint),
-            None => report,
+        let (hint, detail) = (error.hint(), error.detail());
+        let mut report = ErrorReport::new(error.sqlstate(), error.to_string(), "pg_warden");
+        if let Some(detail) = detail {
+            report = report.set_detail(detail);
         }
+        if let Some(hint) = hint {
+            report = report.set_hint(hint);
+        }
+        report
     }
 }
 
@@ -153,8 +207,29 @@ impl From<pgrx::spi::SpiError> for WardenError {
     }
 }
 
+/// A document pg_warden parses itself: too deep is the caller's (54001), anything else
+/// cannot come from PostgreSQL's own jsonb text and is a bug.
+impl From<JsonError> for WardenError {
+    fn from(error: JsonError) -> Self {
+        match error {
+            JsonError::TooDeep => WardenError::TooComplex(error.to_string()),
+            JsonError::Syntax(_) => WardenError::Internal(error.to_string()),
+        }
+    }
+}
+
+/// An anonymization error: 22023 with the core's message and hint. The core never quotes
+/// the value or anything derived from the key.
+impl From<AnonError> for WardenError {
+    fn from(error: AnonError) -> Self {
+        WardenError::InvalidArgument { message: error.to_string(), hint: error.hint().map(str::to_owned) }
+    }
+}
+
 /// Result type of the SQL-facing functions: errors carry their SQLSTATE to the client.
-pub type SqlResult<T> = Result<T, ErrorReport>;
+/// Set-returning functions write it out as `Result<TableIterator<…>, ErrorReport>`: pgrx
+/// recognises them by the name `Result`.
+pub(crate) type SqlResult<T> = Result<T, ErrorReport>;
 
 /// Refuses (0A000) a call of a trigger function that does not come from a trigger.
 ///
@@ -163,10 +238,10 @@ pub type SqlResult<T> = Result<T, ErrorReport>;
 pub(crate) unsafe fn require_trigger_call(fcinfo: pgrx::pg_sys::FunctionCallInfo, function: &str) {
     let context = (*fcinfo).context;
     if context.is_null() || (*context).type_ != pgrx::pg_sys::NodeTag::T_TriggerData {
-        ErrorReport::from(WardenError::NotSupported {
+        WardenError::NotSupported {
             message: format!("{function} can only be called as a trigger"),
             hint: "pg_warden attaches its trigger functions itself; use warden.audit_table to capture a table.".into(),
-        })
-        .report(pgrx::PgLogLevel::ERROR);
+        }
+        .raise();
     }
 }

@@ -3,10 +3,9 @@
 use pgrx::prelude::*;
 use pgrx::{AnyElement, JsonB};
 use warden_core::mac::{self, KeyedMac, FINGERPRINT_HEX_LEN};
-use warden_core::{json, secrets};
+use warden_core::secrets;
 
-use pgrx::pg_sys::panic::ErrorReport;
-
+use crate::datum::{parse_jsonb, varlena_bytes};
 use crate::error::{SqlResult, WardenError};
 use crate::keyring;
 
@@ -15,23 +14,6 @@ use crate::keyring;
 #[pg_extern(immutable, strict, parallel_safe)]
 fn hmac_sha256(data: &[u8], key: &[u8]) -> Vec<u8> {
     mac::hmac_sha256(key, data).to_vec()
-}
-
-/// The bytes of a text or bytea datum. Compressed or out-of-line values are detoasted
-/// (a call into the server); inline ones are read in place, which keeps per-row calls
-/// out of hot loops.
-///
-/// # Safety
-/// `datum` must be a non-NULL varlena datum that outlives the returned slice.
-pub(crate) unsafe fn varlena_bytes<'a>(datum: pg_sys::Datum) -> &'a [u8] {
-    use pgrx::varlena::{varatt_is_1b_e, varatt_is_4b_c, vardata_any, varsize_any_exhdr};
-    unsafe {
-        let mut ptr = datum.cast_mut_ptr::<pg_sys::varlena>();
-        if varatt_is_1b_e(ptr) || varatt_is_4b_c(ptr) {
-            ptr = pg_sys::pg_detoast_datum_packed(ptr);
-        }
-        std::slice::from_raw_parts(vardata_any(ptr).cast::<u8>(), varsize_any_exhdr(ptr))
-    }
 }
 
 /// `warden.fingerprint(text|bytea, key_name)`, the hot path of bulk fingerprinting,
@@ -62,13 +44,7 @@ pub unsafe extern "C-unwind" fn warden_fingerprint(fcinfo: pg_sys::FunctionCallI
                 pg_sys::Datum::from(text)
             })
         });
-    match result {
-        Ok(datum) => datum,
-        Err(error) => {
-            ErrorReport::from(error).report(PgLogLevel::ERROR);
-            unreachable!("ERROR does not return")
-        }
-    }
+    result.unwrap_or_else(|error| error.raise())
 }
 
 /// Version-1 calling convention marker for `warden_fingerprint`.
@@ -104,28 +80,12 @@ fn fingerprint_matches_bytea(
     Ok(matches(value, fingerprint, key_name)?)
 }
 
-/// The text of a jsonb datum, parsed with pg_warden's depth limit.
-///
-/// pgrx's own `JsonB` argument conversion panics on documents deeper than serde_json's
-/// limit, which would surface as an internal error; reading the datum ourselves turns
-/// that into a proper SQLSTATE.
-pub fn parse_jsonb(doc: &AnyElement) -> Result<serde_json::Value, WardenError> {
-    json::parse(&jsonb_text(doc)?).map_err(|e| match e {
-        json::JsonError::TooDeep => WardenError::TooComplex(e.to_string()),
-        json::JsonError::Syntax(_) => WardenError::Internal(e.to_string()),
-    })
-}
-
-/// A jsonb datum's text, as `jsonb_out` prints it.
-pub fn jsonb_text(doc: &AnyElement) -> Result<String, WardenError> {
-    let text = unsafe { pgrx::direct_function_call::<&std::ffi::CStr>(pg_sys::jsonb_out, &[Some(doc.datum())]) }
-        .ok_or_else(|| WardenError::Internal("jsonb_out returned NULL".into()))?;
-    text.to_str().map(str::to_owned).map_err(|_| WardenError::invalid("jsonb text is not valid UTF-8"))
-}
-
 /// Replaces every secret-named field of `doc` by `<name>_fingerprint`; the rules are in
 /// `warden_core::secrets`.
-pub fn fingerprint_secrets_value(mut doc: serde_json::Value, key_name: &str) -> Result<serde_json::Value, WardenError> {
+pub(crate) fn fingerprint_secrets_value(
+    mut doc: serde_json::Value,
+    key_name: &str,
+) -> Result<serde_json::Value, WardenError> {
     keyring::with_key(key_name, |key| {
         let active: &KeyedMac = &key.active().mac;
         secrets::fingerprint_secrets(&mut doc, &mut |bytes| active.fingerprint(bytes));
@@ -133,7 +93,7 @@ pub fn fingerprint_secrets_value(mut doc: serde_json::Value, key_name: &str) -> 
     Ok(doc)
 }
 
-// Declared in sql/fingerprint.sql with a `jsonb` argument: see `parse_jsonb`.
+// Declared in sql/fingerprint.sql with a `jsonb` argument: see `datum::parse_jsonb`.
 #[pg_extern(sql = false)]
 fn fingerprint_secrets(doc: AnyElement, key_name: &str) -> SqlResult<JsonB> {
     let value = parse_jsonb(&doc)?;

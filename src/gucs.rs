@@ -8,23 +8,23 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 /// `warden.audit_key`: the keyring key that signs new audit ledger entries. Superuser
 /// only (SUSET), so no session can sign its entries with a key of its choosing.
-pub static AUDIT_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"audit"));
+pub(crate) static AUDIT_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"audit"));
 
 /// `warden.audit_chains`: how many chains the ledger spreads concurrent writers over
 /// before it opens more (one per concurrently logging backend at most).
-pub static AUDIT_CHAINS: GucSetting<i32> = GucSetting::<i32>::new(16);
+pub(crate) static AUDIT_CHAINS: GucSetting<i32> = GucSetting::<i32>::new(16);
 
 /// `warden.restore_mode`: while on, the chain trigger stores ledger rows exactly as
 /// given instead of chaining them, so `pg_restore` can reload a dumped ledger with its
 /// original chain material. Superuser only; verification afterwards proves the rows.
-pub static RESTORE_MODE: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub(crate) static RESTORE_MODE: GucSetting<bool> = GucSetting::<bool>::new(false);
 
 /// `warden.allow_drop_extension`: while off (the default), `DROP EXTENSION pg_warden`
 /// (and `DROP SCHEMA warden CASCADE`, `DROP OWNED`) is refused while the ledger, its
 /// checkpoints or the keyring hold anything. Superuser only.
-pub static ALLOW_DROP_EXTENSION: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub(crate) static ALLOW_DROP_EXTENSION: GucSetting<bool> = GucSetting::<bool>::new(false);
 
-pub fn register() {
+pub(crate) fn register() {
     GucRegistry::define_bool_guc(
         c"warden.allow_drop_extension",
         c"Allow DROP EXTENSION pg_warden while the audit ledger or the keyring holds data.",
@@ -62,6 +62,6 @@ pub fn register() {
 }
 
 /// The audit key's name ("audit" unless configured).
-pub fn audit_key_name() -> String {
+pub(crate) fn audit_key_name() -> String {
     AUDIT_KEY.get().map(|name| name.to_string_lossy().into_owned()).unwrap_or_else(|| "audit".to_owned())
 }

@@ -38,10 +38,12 @@ macro_rules! trigger_entry {
 
 mod anonymize;
 mod audit;
+mod datum;
 mod error;
 mod fingerprint;
 mod gucs;
 mod keyring;
+mod privilege;
 mod profile;
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);

@@ -12,9 +12,9 @@
 //! SECURITY DEFINER PL/pgSQL function: a writer's temporary `jsonb` domain, or an owner's
 //! cast to `json`, ran as the superuser.)
 
+use std::convert::Infallible;
 use std::ffi::CStr;
 
-use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use super::chain;
@@ -29,14 +29,15 @@ trigger_entry!(
 
 /// AFTER INSERT OR UPDATE OR DELETE (row) and AFTER TRUNCATE (statement) on an audited
 /// table. `TG_ARGV` holds the table's primary key columns, which make the entry's
-/// `resource_id`.
+/// `resource_id`. Errors are raised with their SQLSTATE ([`WardenError::raise`]), never
+/// returned: pgrx would report an `Err` as an internal error.
 #[pg_trigger(sql = false)]
 fn audit_capture_fired<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
-) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, ErrorReport> {
+) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, Infallible> {
     match capture(trigger) {
         Ok(()) => Ok(None),
-        Err(error) => chain::raise(error.into()),
+        Err(error) => error.raise(),
     }
 }
 

@@ -25,16 +25,17 @@
 use std::cell::{Cell, RefCell};
 use std::ffi::CStr;
 
-use pgrx::pg_sys::panic::ErrorReport;
+use std::convert::Infallible;
+
 use pgrx::prelude::*;
 use pgrx::PgTupleDesc;
 use warden_core::ledger::{self, ChainHead, Column, EntryContent, EntryHasher};
 use warden_core::mac::KeyedMac;
 use warden_core::{json, secrets};
 
+use crate::datum::varlena_bytes;
 use crate::error::{SqlResult, WardenError};
-use crate::gucs;
-use crate::keyring;
+use crate::{gucs, privilege};
 
 /// First key of the ledger's advisory locks ("ward"); the second is the chain id.
 const LEASE_LOCK_CLASS: i32 = 0x7761_7264;
@@ -70,16 +71,14 @@ unsafe extern "C-unwind" fn on_xact_event(event: pg_sys::XactEvent::Type, _arg: 
         XACT_EVENT_PRE_COMMIT | XACT_EVENT_PARALLEL_PRE_COMMIT
             if UNDO.with(|u| !u.borrow().is_empty()) && !lease_still_held() =>
         {
-            ErrorReport::from(lease_lost()).report(PgLogLevel::ERROR);
+            lease_lost().raise();
         }
         XACT_EVENT_PRE_PREPARE if UNDO.with(|u| !u.borrow().is_empty()) => {
-            ErrorReport::new(
-                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                "cannot PREPARE a transaction that wrote audit ledger entries",
-                "pg_warden",
-            )
-            .set_hint("Log audit events outside two-phase transactions.")
-            .report(PgLogLevel::ERROR);
+            WardenError::NotSupported {
+                message: "cannot PREPARE a transaction that wrote audit ledger entries".into(),
+                hint: "Log audit events outside two-phase transactions.".into(),
+            }
+            .raise();
         }
         XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT => {
             rewind_to(0);
@@ -174,7 +173,7 @@ fn lease_lost() -> WardenError {
 }
 
 /// Registers the transaction callbacks; called once from `_PG_init`.
-pub fn register_callbacks() {
+pub(crate) fn register_callbacks() {
     unsafe {
         pg_sys::RegisterXactCallback(Some(on_xact_event), std::ptr::null_mut());
         pg_sys::RegisterSubXactCallback(Some(on_subxact_event), std::ptr::null_mut());
@@ -182,14 +181,14 @@ pub fn register_callbacks() {
 }
 
 /// Whether purge_audit is deleting right now.
-pub fn purging() -> bool {
+pub(crate) fn purging() -> bool {
     PURGING.with(|p| p.get())
 }
 
 /// Runs `f` with deletes from the ledger allowed; the flag is cleared when `f` returns
 /// or fails, and again at (sub)transaction abort and transaction end, so no error path
 /// can leave it set.
-pub fn while_purging<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn while_purging<R>(f: impl FnOnce() -> R) -> R {
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
@@ -210,7 +209,7 @@ fn read_head(chain_id: i32) -> Result<ChainHead, WardenError> {
         SELECT chain_pos, entry_hash FROM warden.audit_checkpoint \
          WHERE chain_id OPERATOR(pg_catalog.=) $1 ORDER BY chain_pos DESC LIMIT 1) c \
         ORDER BY pos DESC LIMIT 1";
-    let row = keyring::as_extension_owner(|| unsafe {
+    let row = privilege::as_extension_owner(|| unsafe {
         pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot());
         let row = Spi::connect(|client| {
             let table = client.select(query, Some(1), &[chain_id.into()])?;
@@ -221,7 +220,7 @@ fn read_head(chain_id: i32) -> Result<ChainHead, WardenError> {
         });
         pg_sys::PopActiveSnapshot();
         row
-    })??;
+    })?;
     match row {
         (Some(pos), Some(hash)) => {
             let hash = hash.try_into().map_err(|_| {
@@ -300,14 +299,13 @@ fn leased_head(table: pg_sys::Oid) -> Result<(i32, ChainHead), WardenError> {
 
 /// Whether the ledger table is the target of a logical replication subscription.
 pub(super) fn subscribed(table: pg_sys::Oid) -> Result<bool, WardenError> {
-    keyring::as_extension_owner(|| {
+    let found = privilege::as_extension_owner(|| {
         Spi::get_one_with_args::<bool>(
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_subscription_rel WHERE srrelid OPERATOR(pg_catalog.=) $1)",
             &[table.into()],
         )
-    })?
-    .map(|found| found == Some(true))
-    .map_err(WardenError::from)
+    })?;
+    Ok(found == Some(true))
 }
 
 fn advance_head(head: ChainHead, previous: ChainHead) {
@@ -378,7 +376,7 @@ impl HeapRow {
         if self.nulls[col] {
             return Ok(None);
         }
-        let bytes = unsafe { crate::fingerprint::varlena_bytes(self.values[col]) };
+        let bytes = unsafe { varlena_bytes(self.values[col]) };
         std::str::from_utf8(bytes).map(Some).map_err(|_| WardenError::invalid("audit entry text is not valid UTF-8"))
     }
 
@@ -431,10 +429,7 @@ fn scrub_jsonb(
     if !secrets::may_contain_secret_names(&text) {
         return Ok(Some(text));
     }
-    let mut doc = json::parse(&text).map_err(|e| match e {
-        json::JsonError::TooDeep => WardenError::TooComplex(e.to_string()),
-        json::JsonError::Syntax(_) => WardenError::Internal(e.to_string()),
-    })?;
+    let mut doc = json::parse(&text)?;
     if secrets::fingerprint_secrets(&mut doc, &mut |bytes| key.fingerprint(bytes)) == 0 {
         return Ok(Some(text));
     }
@@ -480,17 +475,16 @@ trigger_entry!(
 );
 
 /// BEFORE INSERT on warden.audit_log: captures session facts, fingerprints secrets,
-/// and links and signs the entry on this backend's chain.
+/// and links and signs the entry on this backend's chain. Errors are raised with their
+/// SQLSTATE ([`WardenError::raise`]), never returned: pgrx would report an `Err` as an
+/// internal error.
 #[pg_trigger(sql = false)]
 fn audit_chain_entry_fired<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
-) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, ErrorReport> {
-    if let Err(error) = CHAIN_FIRING.check(trigger) {
-        raise(error.into());
-    }
-    match chain_entry(trigger) {
+) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, Infallible> {
+    match CHAIN_FIRING.check(trigger).and_then(|()| chain_entry(trigger)) {
         Ok(tuple) => Ok(Some(tuple)),
-        Err(error) => raise(error.into()),
+        Err(error) => error.raise(),
     }
 }
 
@@ -498,14 +492,14 @@ fn audit_chain_entry_fired<'a>(
 /// itself; anything else (a BEFORE or statement-level capture trigger, the chain trigger
 /// on another table) is refused before the function reads the trigger's data.
 pub(super) struct Firing {
-    pub function: &'static str,
+    pub(super) function: &'static str,
     /// BEFORE (true) or AFTER (false).
-    pub before: bool,
+    pub(super) before: bool,
     /// Allowed (operation, for each row) pairs; operation as in `TRIGGER_EVENT_OPMASK`.
-    pub events: &'static [(u32, bool)],
+    pub(super) events: &'static [(u32, bool)],
     /// The relation it must be on, by schema and name, if only one.
-    pub relations: &'static [&'static str],
-    pub how: &'static str,
+    pub(super) relations: &'static [&'static str],
+    pub(super) how: &'static str,
 }
 
 impl Firing {
@@ -572,13 +566,6 @@ const GUARD_FIRING: Firing = Firing {
     how: "BEFORE UPDATE, DELETE or TRUNCATE FOR EACH STATEMENT on the ledger tables",
 };
 
-/// Raises an error from a trigger: pgrx turns a trigger's `Err` into a panic (an
-/// internal error), so the report is raised here with its own SQLSTATE instead.
-pub(super) fn raise(report: ErrorReport) -> ! {
-    report.report(PgLogLevel::ERROR);
-    unreachable!("ERROR does not return")
-}
-
 fn chain_entry<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
 ) -> Result<PgHeapTuple<'a, pgrx::AllocatedByPostgres>, WardenError> {
@@ -628,12 +615,13 @@ fn keep_sequence_ahead(table: pg_sys::Oid, cols: &Positions, row: &HeapRow) -> R
     if AHEAD_OF.get().is_some_and(|(t, ahead)| t == table && ahead >= id) {
         return Ok(());
     }
-    keyring::as_extension_owner(|| unsafe {
+    privilege::as_extension_owner(|| unsafe {
         let sequence = pg_sys::Datum::from(identity_sequence(table, cols[Column::Id]));
         let last = pgrx::direct_function_call::<i64>(pg_sys::pg_sequence_last_value, &[Some(sequence)]);
         if last.is_none_or(|last| last < id) {
             pgrx::direct_function_call_as_datum(pg_sys::setval_oid, &[Some(sequence), Some(pg_sys::Datum::from(id))]);
         }
+        Ok::<_, WardenError>(())
     })?;
     AHEAD_OF.set(Some((table, id)));
     Ok(())
@@ -642,10 +630,10 @@ fn keep_sequence_ahead(table: pg_sys::Oid, cols: &Positions, row: &HeapRow) -> R
 fn next_id(table: pg_sys::Oid, id_col: usize) -> Result<pg_sys::Datum, WardenError> {
     let sequence = unsafe { identity_sequence(table, id_col) };
     // As the extension owner: the INSERT's own default already used the caller's rights.
-    let id = keyring::as_extension_owner(|| unsafe {
+    let id = privilege::as_extension_owner(|| unsafe {
         pgrx::direct_function_call::<i64>(pg_sys::nextval_oid, &[Some(pg_sys::Datum::from(sequence))])
-    })?
-    .ok_or_else(|| WardenError::Internal("the ledger's identity sequence returned NULL".into()))?;
+            .ok_or_else(|| WardenError::Internal("the ledger's identity sequence returned NULL".into()))
+    })?;
     Ok(pg_sys::Datum::from(id))
 }
 
@@ -737,7 +725,10 @@ fn fill_entry(table: pg_sys::Oid, cols: &Positions, row: &mut HeapRow) -> Result
 fn check_confidence(text: &str) -> Result<(), WardenError> {
     match text.parse::<f64>() {
         Ok(value) if (0.0..=1.0).contains(&value) => Ok(()),
-        _ => Err(WardenError::CheckViolation(format!("confidence must be between 0 and 1, not {text}"))),
+        _ => Err(WardenError::CheckViolation {
+            message: format!("confidence must be between 0 and 1, not {text}"),
+            hint: None,
+        }),
     }
 }
 
@@ -745,18 +736,18 @@ fn check_confidence(text: &str) -> Result<(), WardenError> {
 /// `details`, `before_state`, `after_state` jsonb and `confidence` numeric).
 #[derive(Default)]
 pub(super) struct EventArgs {
-    pub event_type: Option<pg_sys::Datum>,
-    pub action: Option<pg_sys::Datum>,
-    pub resource_type: Option<pg_sys::Datum>,
-    pub resource_id: Option<pg_sys::Datum>,
-    pub details: Option<pg_sys::Datum>,
-    pub actor: Option<pg_sys::Datum>,
-    pub correlation_id: Option<pg_sys::Datum>,
-    pub reason: Option<pg_sys::Datum>,
-    pub confidence: Option<pg_sys::Datum>,
-    pub tenant: Option<pg_sys::Datum>,
-    pub before_state: Option<pg_sys::Datum>,
-    pub after_state: Option<pg_sys::Datum>,
+    pub(super) event_type: Option<pg_sys::Datum>,
+    pub(super) action: Option<pg_sys::Datum>,
+    pub(super) resource_type: Option<pg_sys::Datum>,
+    pub(super) resource_id: Option<pg_sys::Datum>,
+    pub(super) details: Option<pg_sys::Datum>,
+    pub(super) actor: Option<pg_sys::Datum>,
+    pub(super) correlation_id: Option<pg_sys::Datum>,
+    pub(super) reason: Option<pg_sys::Datum>,
+    pub(super) confidence: Option<pg_sys::Datum>,
+    pub(super) tenant: Option<pg_sys::Datum>,
+    pub(super) before_state: Option<pg_sys::Datum>,
+    pub(super) after_state: Option<pg_sys::Datum>,
 }
 
 thread_local! {
@@ -828,7 +819,7 @@ fn append_insert() -> String {
 /// kept INSERT plan through the chain trigger.
 pub(super) fn append(args: &EventArgs) -> Result<i64, WardenError> {
     #[cfg(not(feature = "pg13"))]
-    if let Some(id) = keyring::as_extension_owner(|| insert_entry(args))?? {
+    if let Some(id) = privilege::as_extension_owner(|| insert_entry(args))? {
         return Ok(id);
     }
     use pgrx::datum::DatumWithOid;
@@ -838,7 +829,7 @@ pub(super) fn append(args: &EventArgs) -> Result<i64, WardenError> {
             None => DatumWithOid::null_oid(datum_type(spec.sql_type)),
         })
         .collect();
-    let id = keyring::as_extension_owner(|| {
+    let id = privilege::as_extension_owner(|| {
         Spi::connect_mut(|client| {
             // A shared handle, so an error while executing never frees the kept plan.
             let plan = match APPEND_PLAN.with(|p| p.borrow().clone()) {
@@ -853,7 +844,7 @@ pub(super) fn append(args: &EventArgs) -> Result<i64, WardenError> {
             };
             client.update(&*plan, Some(1), &params)?.first().get_one::<i64>()
         })
-    })??;
+    })?;
     id.ok_or_else(|| WardenError::Internal("INSERT into warden.audit_log returned no id".into()))
 }
 
@@ -1041,18 +1032,16 @@ unsafe fn insert_index_entries(rel: pg_sys::Relation, tuple: pg_sys::HeapTuple) 
 trigger_entry!(audit_guard_wrapper, pg_finfo_audit_guard_wrapper, audit_guard_fired_wrapper, "warden.audit_guard()");
 
 /// BEFORE UPDATE OR DELETE OR TRUNCATE (statement level, ENABLE ALWAYS) on the ledger
-/// tables: refused for everyone, except deletes made by warden.purge_audit.
+/// tables: refused for everyone, except deletes made by warden.purge_audit. Raises its
+/// refusals (as [`audit_chain_entry_fired`]).
 #[pg_trigger(sql = false)]
 fn audit_guard_fired<'a>(
     trigger: &'a pgrx::PgTrigger<'a>,
-) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, ErrorReport> {
+) -> Result<Option<PgHeapTuple<'a, pgrx::AllocatedByPostgres>>, Infallible> {
     if let Err(error) = GUARD_FIRING.check(trigger) {
-        raise(error.into());
+        error.raise();
     }
-    let op = match trigger.op() {
-        Ok(op) => op,
-        Err(e) => raise(WardenError::Internal(e.to_string()).into()),
-    };
+    let op = trigger.op().unwrap_or_else(|e| WardenError::Internal(e.to_string()).raise());
     if matches!(op, pgrx::PgTriggerOperation::Delete) && purging() {
         return Ok(None);
     }
@@ -1063,12 +1052,9 @@ fn audit_guard_fired<'a>(
         pgrx::PgTriggerOperation::Truncate => "TRUNCATE",
         pgrx::PgTriggerOperation::Insert => "INSERT",
     };
-    raise(
-        ErrorReport::new(
-            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("warden.{table} is append-only: {op} is not allowed"),
-            "pg_warden",
-        )
-        .set_hint("Ledger entries are never changed; use warden.purge_audit for retention."),
-    )
+    WardenError::PermissionDenied {
+        message: format!("warden.{table} is append-only: {op} is not allowed"),
+        hint: "Ledger entries are never changed; use warden.purge_audit for retention.".into(),
+    }
+    .raise()
 }

@@ -11,7 +11,7 @@ use pgrx::prelude::*;
 
 use super::chain::{self, EventArgs};
 use crate::error::{SqlResult, WardenError};
-use crate::{gucs, keyring};
+use crate::{gucs, privilege};
 
 thread_local! {
     /// Set while `audit_table` / `unaudit_table` change a table's capture triggers: the
@@ -23,7 +23,7 @@ thread_local! {
 static mut PREVIOUS_OBJECT_ACCESS_HOOK: pg_sys::object_access_hook_type = None;
 
 /// Installs the drop check; called once from `_PG_init`.
-pub fn register_hooks() {
+pub(crate) fn register_hooks() {
     unsafe {
         PREVIOUS_OBJECT_ACCESS_HOOK = pg_sys::object_access_hook;
         pg_sys::object_access_hook = Some(on_object_access);
@@ -111,7 +111,7 @@ impl Target {
                   WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid AND i.indisprimary) \
            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
           WHERE c.oid OPERATOR(pg_catalog.=) $1";
-        let row = keyring::with_pinned_search_path(|| {
+        let row = privilege::with_pinned_search_path(|| {
             Spi::connect(|client| {
                 let rows = client.select(query, Some(1), &[table.into()])?;
                 if rows.is_empty() {
@@ -204,7 +204,7 @@ fn partitions(table: pg_sys::Oid) -> Result<Vec<(String, bool)>, WardenError> {
 /// told that the change is pg_warden's own.
 fn capture_ddl(statements: &[String]) -> Result<(), WardenError> {
     while_changing_capture(|| {
-        keyring::with_pinned_search_path(|| {
+        privilege::with_pinned_search_path(|| {
             Spi::connect_mut(|client| {
                 for statement in statements {
                     client.update(statement, None, &[])?;
@@ -212,8 +212,7 @@ fn capture_ddl(statements: &[String]) -> Result<(), WardenError> {
                 Ok::<_, pgrx::spi::SpiError>(())
             })
         })
-    })?;
-    Ok(())
+    })
 }
 
 /// The statements that capture TRUNCATE of `quoted` (a partition of an audited table).
@@ -246,7 +245,7 @@ fn audit_table(tbl: pg_sys::Oid) -> SqlResult<()> {
     let target = Target::of(tbl)?;
     target.check_auditable()?;
     let (mut statements, partitions) =
-        keyring::with_pinned_search_path(|| Ok::<_, WardenError>((capture_drops(&target)?, partitions(tbl)?)))?;
+        privilege::with_pinned_search_path(|| Ok::<_, WardenError>((capture_drops(&target)?, partitions(tbl)?)))?;
     statements.push(format!(
         "CREATE TRIGGER warden_audit_row AFTER INSERT OR UPDATE OR DELETE ON {} \
          FOR EACH ROW EXECUTE FUNCTION warden.audit_capture({})",
@@ -270,7 +269,7 @@ fn unaudit_table(tbl: pg_sys::Oid) -> SqlResult<()> {
     unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.unaudit_table()".as_ptr()) };
     let target = Target::of(tbl)?;
     let (mut statements, partitions) =
-        keyring::with_pinned_search_path(|| Ok::<_, WardenError>((capture_drops(&target)?, partitions(tbl)?)))?;
+        privilege::with_pinned_search_path(|| Ok::<_, WardenError>((capture_drops(&target)?, partitions(tbl)?)))?;
     if statements.is_empty() {
         // Nothing to stop, so nothing for the ledger to record.
         pgrx::notice!("table {} is not audited", target.display);
@@ -348,11 +347,6 @@ unsafe fn is_capture_function(function: pg_sys::Oid) -> bool {
     pg_sys::get_func_namespace(function) == pg_sys::get_namespace_oid(c"warden".as_ptr(), true)
 }
 
-fn refuse(error: WardenError) -> ! {
-    pgrx::pg_sys::panic::ErrorReport::from(error).report(PgLogLevel::ERROR);
-    unreachable!("ERROR does not return")
-}
-
 #[pg_guard]
 unsafe extern "C-unwind" fn on_object_access(
     access: pg_sys::ObjectAccessType::Type,
@@ -376,13 +370,14 @@ unsafe extern "C-unwind" fn on_object_access(
             && !CHANGING_CAPTURE.with(|c| c.get())
             && trigger_function(object_id).is_some_and(|f| is_capture_function(f))
         {
-            refuse(WardenError::PermissionDenied {
+            WardenError::PermissionDenied {
                 message: "a partition of an audited table cannot be detached: its rows would leave capture unrecorded"
                     .into(),
                 hint:
                     "Stop capturing the table with warden.unaudit_table first (a ledger event), or drop the partition."
                         .into(),
-            });
+            }
+            .raise();
         }
         return;
     }
@@ -395,10 +390,11 @@ unsafe extern "C-unwind" fn on_object_access(
     }
     let kept = KEPT_TABLES.iter().any(|name| pg_sys::get_relname_relid(name.as_ptr(), namespace) == object_id);
     if kept && holds_rows(object_id) {
-        refuse(WardenError::DropRefused {
+        WardenError::DropRefused {
             message: "pg_warden's audit ledger or keyring holds data; dropping the extension would destroy every entry and key".into(),
             hint: "Export the ledger (warden.export_audit) and escrow the keys first; then a superuser may SET warden.allow_drop_extension = on and drop it.".into(),
-        });
+        }
+        .raise();
     }
 }
 
@@ -414,20 +410,22 @@ unsafe extern "C-unwind" fn on_object_access(
 pub unsafe extern "C-unwind" fn audit_ddl_start(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     let context = (*fcinfo).context;
     if context.is_null() || (*context).type_ != pg_sys::NodeTag::T_EventTriggerData {
-        refuse(WardenError::NotSupported {
+        WardenError::NotSupported {
             message: "warden.audit_ddl_start() must be fired as a ddl_command_start event trigger".into(),
             hint: "pg_warden creates its event triggers itself.".into(),
-        });
+        }
+        .raise();
     }
     if creating_extension() {
         return pg_sys::Datum::from(0);
     }
     let tree = (*(context as *mut pg_sys::EventTriggerData)).parsetree;
     if let Some(what) = touches_own_object(tree) {
-        refuse(WardenError::PermissionDenied {
+        WardenError::PermissionDenied {
             message: format!("pg_warden's own objects cannot be changed by DDL ({what})"),
             hint: "Only pg_warden's extension scripts (CREATE EXTENSION, ALTER EXTENSION pg_warden UPDATE) change its functions and schema.".into(),
-        });
+        }
+        .raise();
     }
     pg_sys::Datum::from(0)
 }

@@ -4,8 +4,8 @@
 //! the offline verifier `warden-verify`.
 
 mod capture;
-pub mod chain;
-pub mod guard;
+pub(crate) mod chain;
+pub(crate) mod guard;
 
 use pgrx::prelude::*;
 use pgrx::{AnyElement, JsonB};
@@ -17,7 +17,7 @@ use warden_core::ledger::{
 use warden_core::mac::KeyedMac;
 
 use crate::error::{SqlResult, WardenError};
-use crate::keyring;
+use crate::{keyring, privilege};
 
 /// A key version's secret for the verifier: only the audit key's (`warden.audit_key`)
 /// versions verify entries, checkpoints and digests. `None` for any other key, so a
@@ -52,7 +52,7 @@ impl SelectedRow<'_> {
     }
 
     fn bytes(&self, column: Column) -> Option<&[u8]> {
-        self.datum(column).map(|d| unsafe { crate::fingerprint::varlena_bytes(d) })
+        self.datum(column).map(|d| unsafe { crate::datum::varlena_bytes(d) })
     }
 
     fn text(&self, column: Column) -> Option<&str> {
@@ -110,7 +110,7 @@ fn for_each_entry(
          ORDER BY chain_id, chain_pos",
         ledger::select_list()
     );
-    keyring::as_extension_owner(|| stream_rows(&query, &args, &mut visit))?
+    privilege::as_extension_owner(|| stream_rows(&query, &args, &mut visit))
 }
 
 /// Runs `query` and hands every row to `visit` as the executor produces it: a
@@ -248,7 +248,7 @@ fn stream_rows(
 }
 
 fn load_checkpoints() -> Result<Vec<Checkpoint>, WardenError> {
-    keyring::as_extension_owner(|| {
+    privilege::as_extension_owner(|| {
         Spi::connect(|client| {
             let table = client.select(
                 "SELECT chain_id, chain_pos, entry_hash, \
@@ -275,8 +275,7 @@ fn load_checkpoints() -> Result<Vec<Checkpoint>, WardenError> {
             }
             Ok::<_, pgrx::spi::SpiError>(checkpoints)
         })
-    })?
-    .map_err(WardenError::from)
+    })
 }
 
 /// Verifies the whole ledger, optionally against a digest.
@@ -302,8 +301,9 @@ fn last_issued_id() -> Result<Option<i64>, WardenError> {
 /// read-only SPI select: `Spi::get_one` would ask for a transaction id, which a standby
 /// refuses (XX000) and a primary would spend on a read.
 fn ledger_scalar(query: &str) -> Result<Option<i64>, WardenError> {
-    keyring::as_extension_owner(|| Spi::connect(|client| client.select(query, Some(1), &[])?.first().get_one::<i64>()))?
-        .map_err(WardenError::from)
+    privilege::as_extension_owner(|| {
+        Spi::connect(|client| client.select(query, Some(1), &[])?.first().get_one::<i64>())
+    })
 }
 
 fn issues_json(report: &Report) -> serde_json::Value {
@@ -339,11 +339,11 @@ fn verify_audit() -> Result<
     >,
     pgrx::pg_sys::panic::ErrorReport,
 > {
-    keyring::require_admin("verify the audit ledger")?;
+    privilege::require_admin("verify the audit ledger")?;
     Ok(report_row(verify_ledger(None)?))
 }
 
-// Declared in sql/audit.sql with a `jsonb` argument (see fingerprint::parse_jsonb).
+// Declared in sql/audit.sql with a `jsonb` argument (see datum::parse_jsonb).
 #[pg_extern(sql = false)]
 fn verify_audit_digest(
     digest: AnyElement,
@@ -354,8 +354,8 @@ fn verify_audit_digest(
     >,
     pgrx::pg_sys::panic::ErrorReport,
 > {
-    keyring::require_admin("verify the audit ledger")?;
-    let text = crate::fingerprint::jsonb_text(&digest)?;
+    privilege::require_admin("verify the audit ledger")?;
+    let text = crate::datum::jsonb_text(&digest)?;
     let digest = Digest::parse(&text).map_err(|e| {
         WardenError::invalid_with_hint(
             format!("malformed audit digest: {e}"),
@@ -406,7 +406,7 @@ fn chain_positions(
     query: &str,
     args: &[pgrx::datum::DatumWithOid<'_>],
 ) -> Result<Vec<(i32, i64, Vec<u8>)>, WardenError> {
-    keyring::as_extension_owner(|| {
+    privilege::as_extension_owner(|| {
         Spi::connect(|client| {
             let mut rows = Vec::new();
             for row in client.select(query, None, args)? {
@@ -418,13 +418,12 @@ fn chain_positions(
             }
             Ok::<_, pgrx::spi::SpiError>(rows)
         })
-    })?
-    .map_err(WardenError::from)
+    })
 }
 
 #[pg_extern(volatile, parallel_unsafe)]
 fn audit_digest() -> SqlResult<JsonB> {
-    keyring::require_admin("sign an audit digest")?;
+    privilege::require_admin("sign an audit digest")?;
     let heads = chain_positions(
         "SELECT chain_id, pos, hash FROM ( \
            SELECT DISTINCT ON (chain_id) chain_id, pos, hash FROM ( \
@@ -442,7 +441,7 @@ fn audit_digest() -> SqlResult<JsonB> {
     let key = SigningKey::active()?;
     let digest = Digest::new_signed(now_micros(), heads, total as u64, &key.name, key.version, &key.mac)
         .map_err(|e| WardenError::LedgerCorrupt(e.to_string()))?;
-    let value = warden_core::json::parse(&digest.to_json()).map_err(|e| WardenError::Internal(e.to_string()))?;
+    let value = warden_core::json::parse(&digest.to_json()).map_err(WardenError::from)?;
     Ok(JsonB(value))
 }
 
@@ -452,7 +451,7 @@ fn export_audit_text(
     from: pgrx::datum::TimestampWithTimeZone,
     to: pgrx::datum::TimestampWithTimeZone,
 ) -> SqlResult<String> {
-    keyring::require_admin("export the audit ledger")?;
+    privilege::require_admin("export the audit ledger")?;
     let mut checkpoints = load_checkpoints()?;
     checkpoints.extend(window_anchors(from, to)?);
     let io = |e: std::io::Error| WardenError::Internal(format!("export failed: {e}"));
@@ -503,7 +502,7 @@ fn window_anchors(
 
 #[pg_extern(volatile, parallel_unsafe)]
 fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
-    keyring::require_admin("purge the audit ledger")?;
+    privilege::require_admin("purge the audit ledger")?;
     unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.purge_audit()".as_ptr()) };
     let negative = Spi::get_one_with_args::<bool>(
         "SELECT $1 OPERATOR(pg_catalog.<) pg_catalog.interval '0'",
@@ -543,7 +542,7 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
     let mut chains = Vec::new();
     for (chain_id, pos, hash) in plan {
         let checkpoint = key.checkpoint(chain_id, pos, hash, created_at)?;
-        let removed = keyring::as_extension_owner(|| {
+        let removed = privilege::as_extension_owner(|| {
             Spi::connect_mut(|client| {
                 client.update(
                     "INSERT INTO warden.audit_checkpoint (chain_id, chain_pos, entry_hash, created_at, key_name, key_version, signature) \
@@ -570,8 +569,7 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
                         .map(|_| unsafe { pg_sys::SPI_processed } as i64)
                 })
             })
-        })?
-    .map_err(WardenError::from)?;
+        })?;
         if removed > 0 {
             chains.push(json!({"chain_id": chain_id, "through_pos": pos, "deleted": removed}));
         }
@@ -579,7 +577,7 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
     }
     let details =
         json!({"purged_at": warden_core::ledger::timestamp_to_iso(created_at), "deleted": deleted, "chains": chains});
-    keyring::as_extension_owner(|| {
+    privilege::as_extension_owner(|| {
         Spi::connect_mut(|client| {
             client
                 .update(
@@ -590,8 +588,7 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
                 )
                 .map(|_| ())
         })
-    })?
-    .map_err(WardenError::from)?;
+    })?;
     Ok(deleted)
 }
 

@@ -13,14 +13,14 @@ use std::collections::{HashMap, HashSet};
 
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{AnyElement, PgSqlErrorCode};
+use pgrx::AnyElement;
 use serde_json::Value;
 use warden_core::profile::compat::{self, ColumnType, KeyMasking};
 use warden_core::profile::{self, Problem, Profile, Target};
 
 use super::spi_error;
+use crate::datum::parse_jsonb;
 use crate::error::WardenError;
-use crate::fingerprint::parse_jsonb;
 use crate::keyring;
 
 /// How masking sees a column of type `type_oid` with modifier `typmod`; `None` for a
@@ -67,13 +67,11 @@ pub(super) struct Checked {
 
 impl Checked {
     /// The profile, or 22023 listing every problem.
-    pub(super) fn valid_profile(&self) -> Result<&Profile, ErrorReport> {
+    pub(super) fn valid_profile(&self) -> Result<&Profile, WardenError> {
         if !self.problems.is_empty() {
-            return Err(problems_error(&self.problems));
+            return Err(WardenError::InvalidProfile(self.problems.clone()));
         }
-        self.profile
-            .as_ref()
-            .ok_or_else(|| WardenError::Internal("a profile without problems did not validate".into()).into())
+        self.profile.as_ref().ok_or_else(|| WardenError::Internal("a profile without problems did not validate".into()))
     }
 }
 
@@ -507,7 +505,7 @@ fn require_mask_privileges(targets: &[Target]) -> Result<(), WardenError> {
     Ok(())
 }
 
-// Declared in sql/anonymize_profile.sql with a `jsonb` argument (see fingerprint::parse_jsonb).
+// Declared in sql/anonymize_profile.sql with a `jsonb` argument (see datum::parse_jsonb).
 #[pg_extern(sql = false)]
 fn validate_profile(
     profile: AnyElement,
@@ -516,11 +514,4 @@ fn validate_profile(
     let doc = parse_jsonb(&profile)?;
     let checked = check(&doc, false)?;
     Ok(TableIterator::new(checked.problems.into_iter().map(|p| (p.path, p.problem))))
-}
-
-fn problems_error(problems: &[Problem]) -> ErrorReport {
-    let listed: Vec<String> = problems.iter().map(Problem::to_string).collect();
-    ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, profile::refusal(problems), "pg_warden")
-        .set_detail(listed.join("\n"))
-        .set_hint("Nothing was changed. SELECT * FROM warden.validate_profile(profile) lists the problems as rows.")
 }

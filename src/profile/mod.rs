@@ -28,16 +28,16 @@ use pgrx::prelude::*;
 use pgrx::AnyElement;
 use serde_json::json;
 
+use crate::datum::parse_jsonb;
 use crate::error::WardenError;
-use crate::fingerprint::parse_jsonb;
-use crate::keyring;
+use crate::{keyring, privilege};
 
 /// SPI errors of the catalog queries, typed so closures infer their error type.
 fn spi_error(error: pgrx::spi::SpiError) -> WardenError {
     WardenError::from(error)
 }
 
-// Declared in sql/anonymize_profile.sql with a `jsonb` argument (see fingerprint::parse_jsonb).
+// Declared in sql/anonymize_profile.sql with a `jsonb` argument (see datum::parse_jsonb).
 #[pg_extern(sql = false)]
 fn apply_profile(
     profile: AnyElement,
@@ -48,7 +48,7 @@ fn apply_profile(
     >,
     ErrorReport,
 > {
-    keyring::require_admin("apply anonymization profiles")?;
+    privilege::require_admin("apply anonymization profiles")?;
     unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.apply_profile()".as_ptr()) };
     // Parsed with pg_warden's depth limit (54001 beyond it).
     let doc = parse_jsonb(&profile)?;
@@ -94,7 +94,7 @@ fn apply_profile(
         "tables": audit_tables,
         "strategies": strategy_counts,
     });
-    keyring::as_extension_owner(|| {
+    privilege::as_extension_owner(|| {
         Spi::connect_mut(|client| {
             client
                 .update(
@@ -105,8 +105,7 @@ fn apply_profile(
                 )
                 .map(|_| ())
         })
-    })?
-    .map_err(spi_error)?;
+    })?;
     Ok(TableIterator::new(results))
 }
 

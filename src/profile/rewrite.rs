@@ -11,9 +11,8 @@
 use std::ffi::c_char;
 use std::rc::Rc;
 
-use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{PgMemoryContexts, PgSqlErrorCode};
+use pgrx::PgMemoryContexts;
 use warden_core::anonymize::{Pseudonymizer, Strategy};
 use warden_core::profile::compat::{ColumnType, MaskError};
 use warden_core::profile::Profile;
@@ -65,23 +64,12 @@ pub(super) struct MaskTable {
     pub(super) columns: Vec<MaskColumn>,
 }
 
-fn string_too_long(column: &str, table: &str, type_name: &str) -> ErrorReport {
-    ErrorReport::new(
-        PgSqlErrorCode::ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
-        format!("a masked value of column \"{column}\" of {table} is too long for type {type_name}"),
-        "pg_warden",
-    )
-    .set_hint(
-        "Nothing was changed. Use a strategy that keeps the length, such as partial or phone, or widen the column.",
-    )
-}
-
 impl MaskColumn {
     /// The masked datum of a non-NULL value.
     ///
     /// # Safety
     /// `datum` is a non-NULL value of the column's type.
-    unsafe fn mask(&self, datum: pg_sys::Datum, table: &str) -> Result<pg_sys::Datum, ErrorReport> {
+    unsafe fn mask(&self, datum: pg_sys::Datum, table: &str) -> Result<pg_sys::Datum, WardenError> {
         match self.kind {
             ColumnType::Integer => Ok(pg_sys::Datum::from(self.pseudonymizer.integer(datum.value() as i32))),
             ColumnType::Bigint => Ok(pg_sys::Datum::from(self.pseudonymizer.bigint(datum.value() as i64))),
@@ -95,17 +83,13 @@ impl MaskColumn {
                 })?;
                 let masked =
                     self.kind.mask_text(&self.pseudonymizer, &self.strategy, text).map_err(|error| match error {
-                        MaskError::TooLong(type_name) => string_too_long(&self.name, table, &type_name),
-                        MaskError::Strategy(error) => {
-                            let message = format!("cannot mask column \"{}\" of {table}: {error}", self.name);
-                            match error.hint() {
-                                Some(hint) => {
-                                    WardenError::invalid_with_hint(message, format!("Nothing was changed. {hint}"))
-                                }
-                                None => WardenError::invalid(message),
-                            }
-                            .into()
+                        MaskError::TooLong(type_name) => {
+                            WardenError::StringTooLong { column: self.name.clone(), table: table.into(), type_name }
                         }
+                        MaskError::Strategy(error) => WardenError::InvalidArgument {
+                            message: format!("cannot mask column \"{}\" of {table}: {error}", self.name),
+                            hint: error.hint().map(|hint| format!("Nothing was changed. {hint}")),
+                        },
                     })?;
                 Ok(pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
                     masked.as_ptr() as *const c_char,
@@ -118,7 +102,7 @@ impl MaskColumn {
 
 /// Rewrites `table`'s heap with its columns masked and swaps it in, rebuilding every
 /// index. Returns the rows scanned and, per column, the values masked (non-NULL).
-pub(super) fn rewrite(table: &MaskTable) -> Result<(i64, Vec<i64>), ErrorReport> {
+pub(super) fn rewrite(table: &MaskTable) -> Result<(i64, Vec<i64>), WardenError> {
     let lockmode = pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE;
     let mut masked = vec![0i64; table.columns.len()];
     let mut rows = 0i64;
@@ -149,7 +133,7 @@ pub(super) fn rewrite(table: &MaskTable) -> Result<(i64, Vec<i64>), ErrorReport>
             if tuple.is_null() {
                 break;
             }
-            per_row.switch_to(|_| -> Result<(), ErrorReport> {
+            per_row.switch_to(|_| -> Result<(), WardenError> {
                 pg_sys::heap_deform_tuple(tuple, old_desc, values.as_mut_ptr(), nulls.as_mut_ptr());
                 for (column, count) in table.columns.iter().zip(masked.iter_mut()) {
                     let at = (column.attnum - 1) as usize;

@@ -7,29 +7,26 @@
 
 use std::collections::HashSet;
 
-use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::PgSqlErrorCode;
 
 use super::check::foreign_keys;
 use super::rewrite::MaskTable;
-use super::spi_error;
-use crate::keyring;
+use crate::error::WardenError;
+use crate::privilege;
 
 /// CHECK constraints of a masked table over a masked column: each must still hold.
-pub(super) fn verify_checks(table: &MaskTable) -> Result<(), ErrorReport> {
+pub(super) fn verify_checks(table: &MaskTable) -> Result<(), WardenError> {
     let attnums: Vec<i16> = table.columns.iter().map(|c| c.attnum).collect();
     let owner = Spi::get_one_with_args::<pg_sys::Oid>(
         "SELECT relowner FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) $1",
         &[table.oid.into()],
-    )
-    .map_err(spi_error)?;
+    )?;
     let Some(owner) = owner else { return Ok(()) };
     // As the table's owner: the expression is the owner's, never run with the caller's
     // rights. It is deparsed under the same pinned search_path it is then parsed under,
     // so every name it prints resolves to the object the constraint uses, whatever the
     // caller's search_path.
-    let violated = keyring::as_user(owner, || {
+    let violated = privilege::as_user(owner, || {
         Spi::connect(|client| {
             let rows = client.select(
                 "SELECT conname::pg_catalog.text, pg_catalog.pg_get_expr(conbin, conrelid), conkey \
@@ -56,15 +53,12 @@ pub(super) fn verify_checks(table: &MaskTable) -> Result<(), ErrorReport> {
             }
             Ok::<_, pgrx::spi::SpiError>(None)
         })
-    })
-    .map_err(spi_error)?;
+    })?;
     if let Some(name) = violated {
-        return Err(ErrorReport::new(
-            PgSqlErrorCode::ERRCODE_CHECK_VIOLATION,
-            format!("masked values of {} violate check constraint \"{name}\"", table.name),
-            "pg_warden",
-        )
-        .set_hint("Nothing was changed. Choose a strategy whose output the constraint accepts."));
+        return Err(WardenError::CheckViolation {
+            message: format!("masked values of {} violate check constraint \"{name}\"", table.name),
+            hint: Some("Nothing was changed. Choose a strategy whose output the constraint accepts.".into()),
+        });
     }
     Ok(())
 }
@@ -120,13 +114,13 @@ SELECT pg_catalog.format('SELECT pg_catalog.count(*) FROM %s%I.%I f WHERE %s AND
 /// over the masked data, as PostgreSQL validates a new foreign key. Comparing a key can
 /// run code the tables' owners define (an implicit cast of their own type, the function
 /// behind an operator), so the check runs with the caller's rights, in a
-/// security-restricted operation with `search_path` pinned ([`keyring::as_user`]), never
+/// security-restricted operation with `search_path` pinned ([`privilege::as_user`]), never
 /// with the extension owner's; the caller's SELECT on the keys' columns is checked
 /// before any table is locked (`check::require_mask_privileges`).
 pub(super) fn verify_foreign_keys(
     masked: &HashSet<(pg_sys::Oid, i16)>,
     tables: &[pg_sys::Oid],
-) -> Result<(), ErrorReport> {
+) -> Result<(), WardenError> {
     let caller = unsafe { pg_sys::GetUserId() };
     for key in foreign_keys(tables)? {
         let touched = key.fk_columns.iter().any(|c| masked.contains(&(key.fk_table, *c)))
@@ -134,21 +128,15 @@ pub(super) fn verify_foreign_keys(
         if !touched {
             continue;
         }
-        let broken = keyring::as_user(caller, || {
+        let broken = privilege::as_user(caller, || {
             match Spi::get_one_with_args::<String>(FOREIGN_KEY_CHECK_QUERY, &[key.oid.into()])? {
                 Some(query) => Spi::get_one::<i64>(&query),
                 None => Ok(None),
             }
-        })
-        .map_err(spi_error)?
+        })?
         .unwrap_or(0);
         if broken > 0 {
-            return Err(ErrorReport::new(
-                PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
-                format!("after masking, {broken} rows no longer satisfy foreign key \"{}\"", key.name),
-                "pg_warden",
-            )
-            .set_hint("Nothing was changed. Mask both sides of the key with the same strategy, seed and key."));
+            return Err(WardenError::ForeignKeyViolation { key: key.name, rows: broken });
         }
     }
     Ok(())

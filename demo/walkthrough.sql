@@ -105,5 +105,23 @@ ALTER EVENT TRIGGER warden_audit_ddl_guard DISABLE;
 ALTER TABLE warden.audit_log DISABLE TRIGGER audit_append_only;
 UPDATE warden.audit_log SET actor = 'someone_else' WHERE event_type = 'login';
 ALTER TABLE warden.audit_log ENABLE ALWAYS TRIGGER audit_append_only;
-ALTER EVENT TRIGGER warden_audit_ddl_guard ENABLE;
+ALTER EVENT TRIGGER warden_audit_ddl_guard ENABLE ALWAYS;
 SELECT valid, invalid_entries, jsonb_pretty(issues) FROM warden.verify_audit(:'digest');
+
+-- ---------------------------------------------------------------------------
+-- 6. Guards: capture stays on, the ledger stays whole, the extension stays installed.
+-- ---------------------------------------------------------------------------
+\set ON_ERROR_STOP 0
+-- A table's owner (here the superuser) cannot switch capture off behind the ledger's
+-- back; warden.unaudit_table can, and the ledger records it.
+ALTER TABLE api_clients DISABLE TRIGGER warden_audit_row;
+DROP TRIGGER warden_audit_row ON api_clients;
+-- Nor hang the ledger under a table it controls, or replace pg_warden's own guards.
+CREATE TABLE ledger_parent (LIKE warden.audit_log) PARTITION BY RANGE (id);
+ALTER TABLE ledger_parent ATTACH PARTITION warden.audit_log FOR VALUES FROM (MINVALUE) TO (MAXVALUE);
+CREATE OR REPLACE FUNCTION warden.audit_guard() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+-- A migration's downgrade cannot drop the ledger and the keys with the extension.
+DROP EXTENSION pg_warden CASCADE;
+\set ON_ERROR_STOP 1
+DROP TABLE ledger_parent;
+SELECT evtname, evtenabled FROM pg_event_trigger WHERE evtname LIKE 'warden%' ORDER BY 1;

@@ -115,7 +115,12 @@ BEGIN
     END IF;
     -- A new partition of an audited table (CREATE TABLE ... PARTITION OF, ATTACH
     -- PARTITION) gets capture of TRUNCATE: PostgreSQL clones row triggers onto it, not
-    -- statement triggers, and TRUNCATE of a partition fires none of its parent's.
+    -- statement triggers, and TRUNCATE of a partition fires none of its parent's. Only
+    -- for those commands (the ddl_command_start guard says which): a restore's ENABLE
+    -- ALWAYS on the parent comes before its own CREATE TRIGGER on each partition.
+    IF NOT warden.adding_partition() THEN
+        RETURN;
+    END IF;
     FOR hit IN
         SELECT DISTINCT p.relid::pg_catalog.regclass AS part
           FROM pg_catalog.pg_event_trigger_ddl_commands() c
@@ -130,6 +135,9 @@ BEGIN
                             WHERE t.tgrelid OPERATOR(pg_catalog.=) p.relid
                               AND t.tgname OPERATOR(pg_catalog.=) 'warden_audit_truncate')
     LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                               WHERE t.tgrelid OPERATOR(pg_catalog.=) hit.part
+                                 AND t.tgname OPERATOR(pg_catalog.=) 'warden_audit_truncate');
         EXECUTE pg_catalog.format('CREATE TRIGGER warden_audit_truncate AFTER TRUNCATE ON %s '
                                   'FOR EACH STATEMENT EXECUTE FUNCTION warden.audit_capture()', hit.part);
         EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER warden_audit_truncate', hit.part);
@@ -236,6 +244,8 @@ COMMENT ON FUNCTION warden.audit_drop_check() IS
     'Internal: event trigger loading pg_warden before a DROP that could remove it, so its drop check applies.';
 COMMENT ON FUNCTION warden.creating_extension() IS
     'Internal: true while pg_warden''s own extension script runs (lets the DDL guard admit it, and no other extension''s).';
+COMMENT ON FUNCTION warden.adding_partition() IS
+    'Internal: true while the present DDL command creates or attaches a partition (the DDL guard then gives new partitions of audited tables capture of TRUNCATE).';
 COMMENT ON FUNCTION warden.changing_capture() IS
     'Internal: true while audit_table or unaudit_table changes capture triggers (the DDL guard admits only those changes).';
 COMMENT ON FUNCTION warden.note_drop_check() IS

@@ -108,6 +108,9 @@ CREATE OR REPLACE FUNCTION warden.unaudit_table(tbl regclass) RETURNS void
 CREATE FUNCTION warden.changing_capture() RETURNS bool
     VOLATILE STRICT PARALLEL SAFE
     LANGUAGE c AS 'MODULE_PATHNAME', 'changing_capture_wrapper';
+CREATE FUNCTION warden.adding_partition() RETURNS bool
+    VOLATILE STRICT PARALLEL SAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'adding_partition_wrapper';
 CREATE FUNCTION warden.note_drop_check() RETURNS void
     VOLATILE STRICT PARALLEL UNSAFE
     LANGUAGE c AS 'MODULE_PATHNAME', 'note_drop_check_wrapper';
@@ -207,7 +210,12 @@ BEGIN
     END IF;
     -- A new partition of an audited table (CREATE TABLE ... PARTITION OF, ATTACH
     -- PARTITION) gets capture of TRUNCATE: PostgreSQL clones row triggers onto it, not
-    -- statement triggers, and TRUNCATE of a partition fires none of its parent's.
+    -- statement triggers, and TRUNCATE of a partition fires none of its parent's. Only
+    -- for those commands (the ddl_command_start guard says which): a restore's ENABLE
+    -- ALWAYS on the parent comes before its own CREATE TRIGGER on each partition.
+    IF NOT warden.adding_partition() THEN
+        RETURN;
+    END IF;
     FOR hit IN
         SELECT DISTINCT p.relid::pg_catalog.regclass AS part
           FROM pg_catalog.pg_event_trigger_ddl_commands() c
@@ -222,6 +230,9 @@ BEGIN
                             WHERE t.tgrelid OPERATOR(pg_catalog.=) p.relid
                               AND t.tgname OPERATOR(pg_catalog.=) 'warden_audit_truncate')
     LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                               WHERE t.tgrelid OPERATOR(pg_catalog.=) hit.part
+                                 AND t.tgname OPERATOR(pg_catalog.=) 'warden_audit_truncate');
         EXECUTE pg_catalog.format('CREATE TRIGGER warden_audit_truncate AFTER TRUNCATE ON %s '
                                   'FOR EACH STATEMENT EXECUTE FUNCTION warden.audit_capture()', hit.part);
         EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER warden_audit_truncate', hit.part);
@@ -293,6 +304,8 @@ COMMENT ON FUNCTION warden.audit_drop_check() IS
     'Internal: event trigger loading pg_warden before a DROP that could remove it, so its drop check applies.';
 COMMENT ON FUNCTION warden.creating_extension() IS
     'Internal: true while pg_warden''s own extension script runs (lets the DDL guard admit it, and no other extension''s).';
+COMMENT ON FUNCTION warden.adding_partition() IS
+    'Internal: true while the present DDL command creates or attaches a partition (the DDL guard then gives new partitions of audited tables capture of TRUNCATE).';
 COMMENT ON FUNCTION warden.changing_capture() IS
     'Internal: true while audit_table or unaudit_table changes capture triggers (the DDL guard admits only those changes).';
 COMMENT ON FUNCTION warden.note_drop_check() IS
@@ -385,3 +398,29 @@ COMMENT ON EVENT TRIGGER warden_audit_drop_check IS
     'pg_warden: loads pg_warden before DROP EXTENSION, DROP SCHEMA or DROP OWNED, so its check (no ledger, checkpoint or key is dropped while it holds a row) applies.';
 COMMENT ON EVENT TRIGGER warden_audit_ddl_start IS
     'pg_warden: before DDL, refuses commands that would replace, rename, re-own or move pg_warden''s own objects, or add functions to schema warden.';
+
+-- Partitions of tables audited under 0.2.0 get capture of TRUNCATE, as audit_table
+-- gives them in 0.3.0 (PostgreSQL does not clone statement triggers, and TRUNCATE of a
+-- partition fires none of its parent's).
+DO $$
+DECLARE
+    part regclass;
+BEGIN
+    FOR part IN
+        SELECT DISTINCT p.relid::regclass
+          FROM pg_catalog.pg_trigger t
+         CROSS JOIN LATERAL pg_catalog.pg_partition_tree(t.tgrelid) p
+          JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.relid
+         WHERE t.tgfoid OPERATOR(pg_catalog.=) 'warden.audit_capture()'::pg_catalog.regprocedure
+           AND t.tgname OPERATOR(pg_catalog.=) 'warden_audit_row' AND t.tgparentid OPERATOR(pg_catalog.=) 0
+           AND p.level OPERATOR(pg_catalog.>) 0 AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p}'::pg_catalog."char"[])
+           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger x
+                            WHERE x.tgrelid OPERATOR(pg_catalog.=) p.relid
+                              AND x.tgname OPERATOR(pg_catalog.=) 'warden_audit_truncate')
+    LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER warden_audit_truncate AFTER TRUNCATE ON %s '
+                                  'FOR EACH STATEMENT EXECUTE FUNCTION warden.audit_capture()', part);
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER warden_audit_truncate', part);
+    END LOOP;
+END
+$$;

@@ -17,6 +17,11 @@ thread_local! {
     /// Set while `audit_table` / `unaudit_table` change a table's capture triggers: the
     /// DDL guard admits those changes and no others.
     static CHANGING_CAPTURE: Cell<bool> = const { Cell::new(false) };
+    /// Set by the `ddl_command_start` trigger while the present command creates or
+    /// attaches a partition (`CREATE TABLE … PARTITION OF`, `ALTER TABLE … ATTACH
+    /// PARTITION`): only then does the DDL guard give the new partitions of an audited
+    /// table capture of TRUNCATE (a restore's own `CREATE TRIGGER` must not collide).
+    static ADDING_PARTITION: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The object access hook that was installed before ours.
@@ -37,6 +42,7 @@ pub(crate) fn register_hooks() {
 #[pg_guard]
 unsafe extern "C-unwind" fn on_xact_end(_event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
     CHANGING_CAPTURE.with(|c| c.set(false));
+    ADDING_PARTITION.with(|a| a.set(false));
 }
 
 #[pg_guard]
@@ -67,6 +73,13 @@ pub(crate) fn creating_extension() -> bool {
 #[pg_extern(volatile, parallel_safe)]
 fn changing_capture() -> bool {
     CHANGING_CAPTURE.with(|c| c.get())
+}
+
+/// Whether the present DDL command creates or attaches a partition (see
+/// [`ADDING_PARTITION`]).
+#[pg_extern(volatile, parallel_safe)]
+fn adding_partition() -> bool {
+    ADDING_PARTITION.with(|a| a.get())
 }
 
 /// Runs `f` with capture changes admitted; the flag is cleared again even when `f`
@@ -416,10 +429,29 @@ pub unsafe extern "C-unwind" fn audit_ddl_start(fcinfo: pg_sys::FunctionCallInfo
         }
         .raise();
     }
+    let tree = (*(context as *mut pg_sys::EventTriggerData)).parsetree;
+    ADDING_PARTITION.with(|a| a.set(adds_partition(tree)));
     if creating_extension() {
         return pg_sys::Datum::from(0);
     }
-    let tree = (*(context as *mut pg_sys::EventTriggerData)).parsetree;
+    if !CHANGING_CAPTURE.with(|c| c.get()) && detaches_audited_partition(tree) {
+        // Refused before it starts: DETACH ... CONCURRENTLY commits its first phase
+        // before the hook on the cloned trigger's drop could refuse it.
+        WardenError::PermissionDenied {
+            message: "a partition of an audited table cannot be detached: its rows would leave capture unrecorded"
+                .into(),
+            hint: "Stop capturing the table with warden.unaudit_table first (a ledger event), or drop the partition."
+                .into(),
+        }
+        .raise();
+    }
+    if !CHANGING_CAPTURE.with(|c| c.get()) && replaces_capture_trigger(tree) {
+        WardenError::PermissionDenied {
+            message: "a capture trigger cannot be replaced (CREATE OR REPLACE TRIGGER)".into(),
+            hint: "Capture triggers change only through warden.audit_table and warden.unaudit_table, which record the change in the ledger.".into(),
+        }
+        .raise();
+    }
     if let Some(what) = touches_own_object(tree) {
         WardenError::PermissionDenied {
             message: format!("pg_warden's own objects cannot be changed by DDL ({what})"),
@@ -437,6 +469,68 @@ pub extern "C" fn pg_finfo_audit_ddl_start() -> &'static pg_sys::Pg_finfo_record
     &V1
 }
 
+/// Whether a statement creates or attaches a partition.
+unsafe fn adds_partition(tree: *mut pg_sys::Node) -> bool {
+    if tree.is_null() {
+        return false;
+    }
+    match (*tree).type_ {
+        pg_sys::NodeTag::T_CreateStmt => !(*(tree as *mut pg_sys::CreateStmt)).partbound.is_null(),
+        pg_sys::NodeTag::T_AlterTableStmt => {
+            let cmds = (*(tree as *mut pg_sys::AlterTableStmt)).cmds;
+            pgrx::PgList::<pg_sys::AlterTableCmd>::from_pg(cmds)
+                .iter_ptr()
+                .any(|cmd| (*cmd).subtype == pg_sys::AlterTableType::AT_AttachPartition)
+        }
+        _ => false,
+    }
+}
+
+/// Whether a statement detaches a partition from a table whose capture trigger is on it.
+unsafe fn detaches_audited_partition(tree: *mut pg_sys::Node) -> bool {
+    if tree.is_null() || (*tree).type_ != pg_sys::NodeTag::T_AlterTableStmt {
+        return false;
+    }
+    let stmt = tree as *mut pg_sys::AlterTableStmt;
+    let detaches = pgrx::PgList::<pg_sys::AlterTableCmd>::from_pg((*stmt).cmds).iter_ptr().any(|cmd| {
+        matches!(
+            (*cmd).subtype,
+            pg_sys::AlterTableType::AT_DetachPartition | pg_sys::AlterTableType::AT_DetachPartitionFinalize
+        )
+    });
+    detaches && has_capture_trigger((*stmt).relation, c"warden_audit_row")
+}
+
+/// Whether the relation `relation` names has a trigger `name` calling audit_capture.
+unsafe fn has_capture_trigger(relation: *mut pg_sys::RangeVar, name: &std::ffi::CStr) -> bool {
+    if relation.is_null() {
+        return false;
+    }
+    let relid = pg_sys::RangeVarGetRelidExtended(
+        relation,
+        pg_sys::NoLock as pg_sys::LOCKMODE,
+        pg_sys::RVROption::RVR_MISSING_OK,
+        None,
+        std::ptr::null_mut(),
+    );
+    if relid == pg_sys::InvalidOid {
+        return false;
+    }
+    let trigger = pg_sys::get_trigger_oid(relid, name.as_ptr(), true);
+    trigger != pg_sys::InvalidOid && trigger_function(trigger).is_some_and(|f| is_capture_function(f))
+}
+
+/// Whether a statement is `CREATE OR REPLACE TRIGGER` over a capture trigger.
+unsafe fn replaces_capture_trigger(tree: *mut pg_sys::Node) -> bool {
+    if tree.is_null() || (*tree).type_ != pg_sys::NodeTag::T_CreateTrigStmt {
+        return false;
+    }
+    let stmt = tree as *mut pg_sys::CreateTrigStmt;
+    (*stmt).replace
+        && !(*stmt).trigname.is_null()
+        && has_capture_trigger((*stmt).relation, std::ffi::CStr::from_ptr((*stmt).trigname))
+}
+
 /// What a statement would change of pg_warden's own objects, if anything.
 unsafe fn touches_own_object(tree: *mut pg_sys::Node) -> Option<&'static str> {
     use pg_sys::NodeTag::*;
@@ -450,8 +544,15 @@ unsafe fn touches_own_object(tree: *mut pg_sys::Node) -> Option<&'static str> {
     }
     // Whether the object a statement names (by `object`, else by `relation`) belongs to
     // pg_warden.
+    // Only the kinds of object pg_warden owns are resolved, each in the shape the parser
+    // gives it: functions (an ObjectWithArgs) and relations (a RangeVar). Other object
+    // kinds come in other shapes (a type as a plain name list, a domain constraint as
+    // a list with its name) that would be misread.
     let member = |objtype: pg_sys::ObjectType::Type, object: *mut pg_sys::Node, relation: *mut pg_sys::RangeVar| {
-        let (class_id, object_id) = if !object.is_null() {
+        use pg_sys::ObjectType::*;
+        let function = matches!(objtype, OBJECT_FUNCTION | OBJECT_PROCEDURE | OBJECT_ROUTINE | OBJECT_AGGREGATE);
+        let function_object = function && !object.is_null() && (*object).type_ == T_ObjectWithArgs;
+        let (class_id, object_id) = if function_object {
             let mut rel: pg_sys::Relation = std::ptr::null_mut();
             let address = pg_sys::get_object_address(
                 objtype,

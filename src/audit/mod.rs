@@ -615,6 +615,7 @@ pgrx::extension_sql_file!(
         guard::unaudit_table,
         guard::creating_extension,
         guard::changing_capture,
+        guard::adding_partition,
         guard::note_drop_check
     ]
 );

@@ -64,10 +64,21 @@ expect_eq "$(q -c "SELECT count(*) FROM warden.audit_log")" "1" "the ledger kept
 # guarded in the restored database.
 q -c "CREATE TABLE public.orders (id int PRIMARY KEY, total int);
       SELECT warden.audit_table('public.orders');
-      INSERT INTO public.orders VALUES (1, 10)" >/dev/null
+      INSERT INTO public.orders VALUES (1, 10);
+      CREATE TABLE public.events (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+      CREATE TABLE public.events_1 PARTITION OF public.events FOR VALUES FROM (0) TO (100);
+      CREATE TABLE public.events_2 PARTITION OF public.events FOR VALUES FROM (100) TO (200) PARTITION BY RANGE (id);
+      CREATE TABLE public.events_2a PARTITION OF public.events_2 FOR VALUES FROM (100) TO (150);
+      SELECT warden.audit_table('public.events');
+      INSERT INTO public.events VALUES (1, 'a'), (120, 'b')" >/dev/null
+# DETACH ... CONCURRENTLY (which commits a first phase of its own) is refused before it
+# starts, leaving no partition pending detach.
+expect_eq "$(sqlstate_of -c "ALTER TABLE public.events DETACH PARTITION public.events_1 CONCURRENTLY")" "42501" \
+  "DETACH CONCURRENTLY of an audited partition"
+expect_eq "$(q -c "SELECT count(*) FROM pg_inherits WHERE inhdetachpending")" "0" "no partition is left pending detach"
 "$PG_BIN/createdb" "$restored"
-"$PG_BIN/pg_dump" -Fc -d "$PGDATABASE" | "$PG_BIN/pg_restore" -d "$restored" --exit-on-error \
-  || fail "pg_restore of a database with an audited table failed"
+"$PG_BIN/pg_dump" -Fc -d "$PGDATABASE" | "$PG_BIN/pg_restore" -d "$restored" --single-transaction --exit-on-error \
+  || fail "pg_restore of a database with audited tables (one partitioned) failed"
 r() { q -d "$restored" "$@"; }
 expect_eq "$(r -c "SELECT string_agg(tgname || ':' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger
                     WHERE tgrelid = 'public.orders'::regclass")" \
@@ -78,6 +89,14 @@ expect_eq "$(r -c "SELECT count(*) FROM warden.audit_log WHERE resource_type = '
   "the restored table is captured"
 expect_eq "$(sqlstate_of -d "$restored" -c "ALTER TABLE public.orders DISABLE TRIGGER warden_audit_row")" "42501" \
   "the restored capture trigger is guarded"
+expect_eq "$(r -c "SELECT string_agg(c.relname || ':' || t.tgname || ':' || t.tgenabled::text, ',' ORDER BY c.relname, t.tgname)
+                    FROM pg_partition_tree('public.events') p JOIN pg_class c ON c.oid = p.relid
+                    JOIN pg_trigger t ON t.tgrelid = p.relid AND t.tgname LIKE 'warden_audit%'")" \
+  "events:warden_audit_row:A,events:warden_audit_truncate:A,events_1:warden_audit_row:A,events_1:warden_audit_truncate:A,events_2:warden_audit_row:A,events_2:warden_audit_truncate:A,events_2a:warden_audit_row:A,events_2a:warden_audit_truncate:A" \
+  "restored capture triggers of a partitioned table"
+r -c "TRUNCATE public.events_2a" >/dev/null
+expect_eq "$(r -c "SELECT count(*) FROM warden.audit_log WHERE event_type = 'table_truncate' AND resource_type = 'public.events_2a'")" "1" \
+  "TRUNCATE of a restored partition is captured"
 expect_eq "$(r -c "SELECT valid FROM warden.verify_audit()")" "t" "the restored ledger verifies"
 
 # 5. purge_audit's permission to delete ends with the statement that failed inside it:

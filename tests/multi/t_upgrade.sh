@@ -25,6 +25,9 @@ SELECT warden.create_key('default', '\x$k_default');
 SELECT warden.create_key('audit', '\x$k_audit');
 CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL, password text);
 SELECT warden.audit_table('people');
+CREATE TABLE parted (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (100);
+SELECT warden.audit_table('parted');
 INSERT INTO people SELECT g, 'p' || g || '@corp.example', 'pw' || g FROM generate_series(1, 20) g;
 UPDATE people SET email = 'q1@corp.example' WHERE id = 1;
 SELECT warden.log_event('e' || g, 'NOTE', details => jsonb_build_object('n', g, 'api_key', 'k' || g))
@@ -56,6 +59,9 @@ SQL
   expect_eq "$(q -d "$db" -c "SELECT details ? 'password_fingerprint' AND NOT details ? 'password' FROM warden.audit_log WHERE event_type = 'after_upgrade'")" \
     "t" "secret-named details are still fingerprinted after upgrade from $old"
   expect_eq "$(q -d "$db" -c "SELECT count(*) FROM warden.audit_log WHERE action = 'DELETE' AND before_state ? 'password_fingerprint' AND NOT before_state ? 'password'")" "1" "capture works after upgrade from $old"
+  q -d "$db" -c "TRUNCATE parted_1" >/dev/null
+  expect_eq "$(q -d "$db" -c "SELECT count(*) FROM warden.audit_log WHERE event_type = 'table_truncate' AND resource_type = 'public.parted_1'")" "1" \
+    "TRUNCATE of a partition of a table audited under $old is captured after the upgrade"
   q -d "$db" -c "UPDATE warden.audit_log SET reason = 'x' WHERE id = 1" >/dev/null 2>&1 && fail "ledger writable after upgrade from $old"
   expect_eq "$(q -d "$db" -c "SELECT valid FROM warden.verify_audit()")" "t" "ledger verifies after more use ($old)"
   # Catalog equality with a fresh installation of the current version.

@@ -103,6 +103,23 @@ SELECT action, resource_type FROM warden.audit_log
 -- Detaching a partition takes its rows out of capture: refused.
 SELECT outcome('ALTER TABLE guard.q DETACH PARTITION guard.q1');
 SELECT outcome('DROP TRIGGER warden_audit_truncate ON guard.q2');
+-- Replacing a capture trigger with the owner's own function is switching it off.
+CREATE FUNCTION guard.noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+SELECT outcome('CREATE OR REPLACE TRIGGER warden_audit_row AFTER INSERT OR UPDATE OR DELETE ON guard.orders FOR EACH ROW EXECUTE FUNCTION guard.noop()');
+SELECT outcome('CREATE OR REPLACE TRIGGER warden_audit_truncate AFTER TRUNCATE ON guard.q2 FOR EACH STATEMENT EXECUTE FUNCTION guard.noop()');
+-- A partitioned table with partitions of its own, attached: every new partition
+-- captures TRUNCATE, once.
+CREATE TABLE guard.sub (id int NOT NULL, v text) PARTITION BY RANGE (id);
+CREATE TABLE guard.sub_a PARTITION OF guard.sub FOR VALUES FROM (200) TO (250);
+CREATE TABLE guard.sub_b PARTITION OF guard.sub FOR VALUES FROM (250) TO (300) PARTITION BY LIST (id);
+CREATE TABLE guard.sub_b1 PARTITION OF guard.sub_b FOR VALUES IN (250);
+RESET ROLE;
+SELECT outcome($$ALTER TABLE guard.q ATTACH PARTITION guard.sub FOR VALUES FROM (200) TO (300)$$);
+SET ROLE regress_guard_owner;
+SELECT c.relname, string_agg(t.tgname || ':' || t.tgenabled::text, ', ' ORDER BY t.tgname) AS triggers
+  FROM pg_partition_tree('guard.sub') p JOIN pg_class c ON c.oid = p.relid
+  JOIN pg_trigger t ON t.tgrelid = p.relid AND t.tgname LIKE 'warden_audit%'
+ GROUP BY c.relname ORDER BY 1;
 -- Inheritance children of an audited table would change unseen.
 SELECT outcome('CREATE TABLE guard.child () INHERITS (guard.orders)');
 CREATE TABLE guard.loose (id int NOT NULL, total int, note text);
@@ -126,6 +143,18 @@ SELECT warden.unaudit_table('guard.loose');
 SELECT count(*) - :entries_before AS new_entries FROM warden.audit_log;
 DROP TABLE guard.r;
 DROP SERVER guard_loop;
+
+-- DDL on object kinds pg_warden does not own, in the shapes the parser gives them,
+-- reaches PostgreSQL's own checks (through 0.3.0-dev some crashed the server).
+SET ROLE regress_guard_owner;
+SELECT q, outcome(q) FROM (VALUES
+    ('ALTER DOMAIN no_such RENAME CONSTRAINT a TO b'),
+    ('ALTER TYPE no_such RENAME TO b'),
+    ('ALTER DOMAIN no_such OWNER TO regress_guard_owner'),
+    ('ALTER TYPE no_such SET SCHEMA public'),
+    ('ALTER TRIGGER tr ON no_such DEPENDS ON EXTENSION plpgsql'),
+    ('ALTER FUNCTION no_such() OWNER TO regress_guard_owner')) AS t(q);
+RESET ROLE;
 
 -- 5c. What sits beside the ledger: its sequence and schema, and pg_warden's own
 -- functions, change only through pg_warden's scripts.

@@ -69,6 +69,7 @@ CREATE TEMP TABLE matrix (what text, fn regprocedure UNIQUE, class text NOT NULL
 INSERT INTO matrix (fn, class, call) VALUES
     ('warden.creating_extension()', 'everyone', $$SELECT warden.creating_extension()$$),
     ('warden.changing_capture()', 'everyone', $$SELECT warden.changing_capture()$$),
+    ('warden.adding_partition()', 'everyone', $$SELECT warden.adding_partition()$$),
     ('warden.note_drop_check()', 'everyone', $$SELECT warden.note_drop_check()$$),
     ('warden.hmac_sha256(bytea,bytea)', 'everyone', $$SELECT warden.hmac_sha256('data', 'key')$$),
     ('warden.validate_profile(jsonb)', 'everyone',

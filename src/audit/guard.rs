@@ -501,18 +501,23 @@ unsafe fn detaches_audited_partition(tree: *mut pg_sys::Node) -> bool {
     detaches && has_capture_trigger((*stmt).relation, c"warden_audit_row")
 }
 
-/// Whether the relation `relation` names has a trigger `name` calling audit_capture.
-unsafe fn has_capture_trigger(relation: *mut pg_sys::RangeVar, name: &std::ffi::CStr) -> bool {
+/// The relation a statement names, without locking it; InvalidOid if there is none.
+unsafe fn relation_oid(relation: *mut pg_sys::RangeVar) -> pg_sys::Oid {
     if relation.is_null() {
-        return false;
+        return pg_sys::InvalidOid;
     }
-    let relid = pg_sys::RangeVarGetRelidExtended(
+    pg_sys::RangeVarGetRelidExtended(
         relation,
         pg_sys::NoLock as pg_sys::LOCKMODE,
         pg_sys::RVROption::RVR_MISSING_OK,
         None,
         std::ptr::null_mut(),
-    );
+    )
+}
+
+/// Whether the relation `relation` names has a trigger `name` calling audit_capture.
+unsafe fn has_capture_trigger(relation: *mut pg_sys::RangeVar, name: &std::ffi::CStr) -> bool {
+    let relid = relation_oid(relation);
     if relid == pg_sys::InvalidOid {
         return false;
     }
@@ -566,14 +571,7 @@ unsafe fn touches_own_object(tree: *mut pg_sys::Node) -> Option<&'static str> {
             }
             (address.classId, address.objectId)
         } else if !relation.is_null() {
-            let relid = pg_sys::RangeVarGetRelidExtended(
-                relation,
-                pg_sys::NoLock as pg_sys::LOCKMODE,
-                pg_sys::RVROption::RVR_MISSING_OK,
-                None,
-                std::ptr::null_mut(),
-            );
-            (pg_sys::RelationRelationId, relid)
+            (pg_sys::RelationRelationId, relation_oid(relation))
         } else {
             return false;
         };

@@ -1,9 +1,12 @@
 //! The guards around the ledger and around capture: which changes to capture triggers
 //! are pg_warden's own (`audit_table` / `unaudit_table`), which extension script is
-//! running, and the refusal to drop the extension while the ledger or the keyring hold
-//! anything. The event triggers themselves are SQL (`sql/audit_guard.sql`): they read
-//! the catalog with every name qualified and ask these functions what only this
-//! backend's state can tell.
+//! running, whether a command adds a partition; the object access hook that refuses to
+//! drop the ledger or the keyring while they hold rows and to detach an audited
+//! partition; and `audit_ddl_start`, the `ddl_command_start` trigger in C that refuses
+//! commands replacing pg_warden's own objects or capture triggers before they run. The
+//! other event triggers are SQL (`sql/audit_guard.sql`): they read the catalog with
+//! every name qualified and ask these functions what only this backend's state can
+//! tell.
 
 use std::cell::Cell;
 

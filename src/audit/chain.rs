@@ -497,8 +497,8 @@ pub(super) struct Firing {
     pub(super) before: bool,
     /// Allowed (operation, for each row) pairs; operation as in `TRIGGER_EVENT_OPMASK`.
     pub(super) events: &'static [(u32, bool)],
-    /// The relation it must be on, by schema and name, if only one.
-    pub(super) relations: &'static [&'static str],
+    /// The tables of schema `warden` it must be on; empty: any table.
+    pub(super) relations: &'static [&'static std::ffi::CStr],
     pub(super) how: &'static str,
 }
 
@@ -512,20 +512,14 @@ impl Firing {
         let op = event & pg_sys::TRIGGER_EVENT_OPMASK;
         let row = event & pg_sys::TRIGGER_EVENT_ROW != 0;
         let event_ok = self.events.iter().any(|&(o, r)| o == op && r == row);
-        let relation_ok = self.relations.is_empty() || {
-            let (schema, name) = unsafe {
-                let rel = data.tg_relation;
-                let schema = pg_sys::get_namespace_name((*(*rel).rd_rel).relnamespace);
-                let name = std::ffi::CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr());
-                let schema = if schema.is_null() {
-                    String::new()
-                } else {
-                    std::ffi::CStr::from_ptr(schema).to_string_lossy().into_owned()
-                };
-                (schema, name.to_string_lossy().into_owned())
+        // No allocation per row: the relation's namespace and name compared in place.
+        let relation_ok = self.relations.is_empty()
+            || unsafe {
+                let rel = (*data.tg_relation).rd_rel;
+                let name = std::ffi::CStr::from_ptr((*rel).relname.data.as_ptr());
+                (*rel).relnamespace == pg_sys::get_namespace_oid(c"warden".as_ptr(), true)
+                    && self.relations.contains(&name)
             };
-            self.relations.iter().any(|r| *r == format!("{schema}.{name}"))
-        };
         if timing_ok && event_ok && relation_ok {
             return Ok(());
         }
@@ -554,7 +548,7 @@ const CHAIN_FIRING: Firing = Firing {
     function: "audit_chain_entry",
     before: true,
     events: &[(INSERT, true)],
-    relations: &["warden.audit_log"],
+    relations: &[c"audit_log"],
     how: "BEFORE INSERT FOR EACH ROW on warden.audit_log",
 };
 
@@ -562,7 +556,7 @@ const GUARD_FIRING: Firing = Firing {
     function: "audit_guard",
     before: true,
     events: &[(UPDATE, false), (DELETE, false), (TRUNCATE, false)],
-    relations: &["warden.audit_log", "warden.audit_checkpoint"],
+    relations: &[c"audit_log", c"audit_checkpoint"],
     how: "BEFORE UPDATE, DELETE or TRUNCATE FOR EACH STATEMENT on the ledger tables",
 };
 

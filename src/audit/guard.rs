@@ -1,9 +1,9 @@
 //! The guards around the ledger and around capture: which changes to capture triggers
 //! are pg_warden's own (`audit_table` / `unaudit_table`), which extension script is
 //! running, whether a command adds a partition; the object access hook that refuses to
-//! drop the ledger or the keyring while they hold rows and to detach an audited
-//! partition; and `audit_ddl_start`, the `ddl_command_start` trigger in C that refuses
-//! commands replacing pg_warden's own objects or capture triggers before they run. The
+//! drop the ledger or the keyring while they hold rows; and `audit_ddl_start`, the
+//! `ddl_command_start` trigger in C that refuses, before they run, commands replacing
+//! pg_warden's own objects or capture triggers and detaching audited partitions. The
 //! other event triggers are SQL (`sql/audit_guard.sql`): they read the catalog with
 //! every name qualified and ask these functions what only this backend's state can
 //! tell.
@@ -176,19 +176,12 @@ impl Target {
 }
 
 /// DROP statements for the capture triggers the table has now.
-fn capture_drops(target: &Target) -> Result<Vec<String>, WardenError> {
-    let mut drops = Vec::new();
-    for name in ["warden_audit_row", "warden_audit_truncate"] {
-        let exists = Spi::get_one_with_args::<bool>(
-            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger \
-              WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND tgname OPERATOR(pg_catalog.=) $2::pg_catalog.name)",
-            &[target.oid.into(), name.into()],
-        )?;
-        if exists == Some(true) {
-            drops.push(format!("DROP TRIGGER {name} ON {}", target.quoted));
-        }
-    }
-    Ok(drops)
+fn capture_drops(target: &Target) -> Vec<String> {
+    [c"warden_audit_row", c"warden_audit_truncate"]
+        .into_iter()
+        .filter(|name| unsafe { pg_sys::get_trigger_oid(target.oid, name.as_ptr(), true) } != pg_sys::InvalidOid)
+        .map(|name| format!("DROP TRIGGER {} ON {}", name.to_string_lossy(), target.quoted))
+        .collect()
 }
 
 /// The partitions below `table` that can have a TRUNCATE trigger (tables, partitioned
@@ -261,7 +254,7 @@ fn audit_table(tbl: pg_sys::Oid) -> SqlResult<()> {
     let target = Target::of(tbl)?;
     target.check_auditable()?;
     let (mut statements, partitions) =
-        privilege::with_pinned_search_path(|| Ok::<_, WardenError>((capture_drops(&target)?, partitions(tbl)?)))?;
+        privilege::with_pinned_search_path(|| Ok::<_, WardenError>((capture_drops(&target), partitions(tbl)?)))?;
     statements.push(format!(
         "CREATE TRIGGER warden_audit_row AFTER INSERT OR UPDATE OR DELETE ON {} \
          FOR EACH ROW EXECUTE FUNCTION warden.audit_capture({})",
@@ -285,7 +278,7 @@ fn unaudit_table(tbl: pg_sys::Oid) -> SqlResult<()> {
     unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.unaudit_table()".as_ptr()) };
     let target = Target::of(tbl)?;
     let (mut statements, partitions) =
-        privilege::with_pinned_search_path(|| Ok::<_, WardenError>((capture_drops(&target)?, partitions(tbl)?)))?;
+        privilege::with_pinned_search_path(|| Ok::<_, WardenError>((capture_drops(&target), partitions(tbl)?)))?;
     if statements.is_empty() {
         // Nothing to stop, so nothing for the ledger to record.
         pgrx::notice!("table {} is not audited", target.display);
@@ -375,26 +368,6 @@ unsafe extern "C-unwind" fn on_object_access(
         previous(access, class_id, object_id, sub_id, arg);
     }
     if access != pg_sys::ObjectAccessType::OAT_DROP || sub_id != 0 {
-        return;
-    }
-    let flags = if arg.is_null() { 0 } else { (*(arg as *const pg_sys::ObjectAccessDrop)).dropflags };
-    if class_id == pg_sys::TriggerRelationId {
-        // PostgreSQL drops the capture triggers it cloned onto a partition when the
-        // partition is detached (an internal deletion, which no event trigger sees): the
-        // partition's rows would leave capture unrecorded.
-        if flags & pg_sys::PERFORM_DELETION_INTERNAL as i32 != 0
-            && !CHANGING_CAPTURE.with(|c| c.get())
-            && trigger_function(object_id).is_some_and(|f| is_capture_function(f))
-        {
-            WardenError::PermissionDenied {
-                message: "a partition of an audited table cannot be detached: its rows would leave capture unrecorded"
-                    .into(),
-                hint:
-                    "Stop capturing the table with warden.unaudit_table first (a ledger event), or drop the partition."
-                        .into(),
-            }
-            .raise();
-        }
         return;
     }
     if class_id != pg_sys::RelationRelationId || gucs::ALLOW_DROP_EXTENSION.get() {

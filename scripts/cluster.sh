@@ -32,7 +32,7 @@ CONF
   fi
   # RUST_BACKTRACE in a developer's shell would make pgrx append Rust backtraces to the
   # DETAIL of errors that pass through nested calls; a server never runs with it.
-  as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "WARDEN_DEMO_KEY=$WARDEN_DEMO_ENV_KEY" \
+  as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE $(server_env) \
     "$PG_BIN/pg_ctl" -D "$WARDEN_PGDATA" -l "$WARDEN_LOG" -w -t 60 start >/dev/null
   echo "cluster: started on $WARDEN_SOCKDIR port $WARDEN_PGPORT (log: $WARDEN_LOG)"
 }

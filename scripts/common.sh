@@ -14,6 +14,20 @@ WARDEN_LOG="${WARDEN_LOG:-$WARDEN_ROOT/server.log}"
 # A fixed, public test key for the environment-bound key in tests and the demo. Real
 # deployments set their own WARDEN_* variables in the server's service environment.
 WARDEN_DEMO_ENV_KEY="${WARDEN_DEMO_ENV_KEY:-hex:70675f77617264656e2064656d6f20656e76206b65792030303031}"
+# A fixed, public vault master key for the test and demo clusters (never use it for real
+# data). WARDEN_MASTER_KEY=none starts a cluster without a master key.
+WARDEN_TEST_MASTER_KEY="${WARDEN_TEST_MASTER_KEY:-hex:70675f77617264656e207075626c69632074657374206d6173746572206b6579}"
+# The environment a test or demo server starts with: the demo's environment-bound key
+# and the vault master key (WARDEN_MASTER_KEY, WARDEN_MASTER_KEY_PREVIOUS and the
+# passphrase variables pass through when set, so a test can change them).
+server_env() {
+  local key="${WARDEN_MASTER_KEY:-$WARDEN_TEST_MASTER_KEY}"
+  echo "WARDEN_DEMO_KEY=$WARDEN_DEMO_ENV_KEY"
+  [ "$key" = none ] || echo "WARDEN_MASTER_KEY=$key"
+  [ -z "${WARDEN_MASTER_KEY_PREVIOUS:-}" ] || echo "WARDEN_MASTER_KEY_PREVIOUS=$WARDEN_MASTER_KEY_PREVIOUS"
+  [ -z "${WARDEN_MASTER_PASSPHRASE:-}" ] || echo "WARDEN_MASTER_PASSPHRASE=$WARDEN_MASTER_PASSPHRASE"
+  [ -z "${WARDEN_MASTER_PASSPHRASE_PREVIOUS:-}" ] || echo "WARDEN_MASTER_PASSPHRASE_PREVIOUS=$WARDEN_MASTER_PASSPHRASE_PREVIOUS"
+}
 export PATH="$HOME/.cargo/bin:$PATH"
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi

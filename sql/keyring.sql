@@ -27,3 +27,12 @@ COMMENT ON FUNCTION warden.rotate_key_from_env(text, text) IS
     'Adds a new active key version bound to a WARDEN_* environment variable of the server. Superusers and warden_admin only; superusers only for the audit key.';
 COMMENT ON FUNCTION warden.key_store_changed() IS
     'Internal: makes every backend reload keys after warden.key_store changes.';
+
+REVOKE ALL ON FUNCTION warden.set_key_policy(text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.set_key_policy(text, interval) TO warden_admin;
+REVOKE ALL ON FUNCTION warden.rotate_due_keys() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.rotate_due_keys() TO warden_admin;
+COMMENT ON FUNCTION warden.set_key_policy(text, interval) IS
+    'Sets how often a key should be rotated (NULL removes the policy); warden.keys shows age and rotation_due. Superusers and warden_admin.';
+COMMENT ON FUNCTION warden.rotate_due_keys() IS
+    'Rotates, with generated material, every key whose policy says rotation is due and returns how many (keys bound to environment variables are named in a NOTICE instead). Schedule it with pg_cron. Superusers and warden_admin.';

@@ -90,6 +90,35 @@ pub(crate) enum WardenError {
     /// 23503: after masking, rows of a foreign key no longer have a match.
     #[error("after masking, {rows} rows no longer satisfy foreign key \"{key}\"")]
     ForeignKeyViolation { key: String, rows: i64 },
+    /// 42704: no secret has this reference (or name).
+    #[error("secret {0} does not exist")]
+    UnknownSecret(String),
+    /// 42710: a secret of this tenant and name exists already.
+    #[error("a secret named \"{name}\" exists already{}", .tenant.as_ref().map(|t| format!(" for tenant \"{t}\"")).unwrap_or_default())]
+    SecretExists { name: String, tenant: Option<String> },
+    /// 42501: the secret exists but was not granted to the caller, or the caller may not
+    /// learn whether it exists.
+    #[error("permission denied to read secret {0}")]
+    SecretNotGranted(String),
+    /// 42501: managing secrets needs superuser or warden_secret_admin.
+    #[error("permission denied to {0}")]
+    NotSecretAdmin(&'static str),
+    /// 28000: the secret version's expiry time has passed.
+    #[error("secret {reference} version {version} expired at {expired_at}")]
+    SecretExpired { reference: String, version: i32, expired_at: String },
+    /// 54000: a value is larger than the vault keeps.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 22021: a secret stored as bytes is not text.
+    #[error("secret {0} is not valid text")]
+    NotText(String),
+    /// XX001: a vault ciphertext (a secret's version, its data key, a sealed keyring key)
+    /// does not authenticate: it was changed outside pg_warden. Names the object, never
+    /// a value.
+    #[error(
+        "{0} does not decrypt: its ciphertext, its data key or the row it belongs to was changed outside pg_warden"
+    )]
+    Tampered(String),
     /// XX001: ledger data is not as pg_warden wrote it.
     #[error("{0}")]
     LedgerCorrupt(String),
@@ -126,7 +155,13 @@ impl WardenError {
             WardenError::NotNull(_) => ERRCODE_NOT_NULL_VIOLATION,
             WardenError::CheckViolation { .. } => ERRCODE_CHECK_VIOLATION,
             WardenError::ForeignKeyViolation { .. } => ERRCODE_FOREIGN_KEY_VIOLATION,
-            WardenError::LedgerCorrupt(_) => ERRCODE_DATA_CORRUPTED,
+            WardenError::LedgerCorrupt(_) | WardenError::Tampered(_) => ERRCODE_DATA_CORRUPTED,
+            WardenError::UnknownSecret(_) => ERRCODE_UNDEFINED_OBJECT,
+            WardenError::SecretExists { .. } => ERRCODE_DUPLICATE_OBJECT,
+            WardenError::SecretNotGranted(_) | WardenError::NotSecretAdmin(_) => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            WardenError::SecretExpired { .. } => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+            WardenError::TooLarge(_) => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            WardenError::NotText(_) => ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
             WardenError::Internal(_) => ERRCODE_INTERNAL_ERROR,
         }
     }
@@ -162,6 +197,25 @@ impl WardenError {
             WardenError::ConcurrentChange(_) => Some("Retry the statement.".into()),
             WardenError::NotNull(_) => None,
             WardenError::LedgerCorrupt(_) => Some("Run warden.verify_audit() to locate the damage.".into()),
+            WardenError::UnknownSecret(_) => Some("warden.secrets lists every secret.".into()),
+            WardenError::SecretExists { .. } => Some("Use warden.rotate_secret to give it a new value.".into()),
+            WardenError::SecretNotGranted(_) => Some(
+                "A secret can be read only by roles it was granted to with warden.grant_secret; this attempt was \
+                 recorded in the audit ledger."
+                    .into(),
+            ),
+            WardenError::NotSecretAdmin(_) => {
+                Some("Only superusers and members of the warden_secret_admin role may manage secrets.".into())
+            }
+            WardenError::SecretExpired { .. } => {
+                Some("Rotate it with warden.rotate_secret, or read an unexpired version by number.".into())
+            }
+            WardenError::TooLarge(_) => None,
+            WardenError::NotText(_) => Some("Read it with warden.get_secret_bytes.".into()),
+            WardenError::Tampered(_) => Some(
+                "Restore the row from a backup. Nothing was decrypted; a wrong master key would have been reported as such."
+                    .into(),
+            ),
             // Never "reinstall": DROP EXTENSION would delete the ledger and every key.
             WardenError::Internal(_) => Some(INTERNAL_ERROR_HINT.into()),
         }

@@ -99,6 +99,12 @@ pub(crate) fn store_owner() -> Result<pg_sys::Oid, WardenError> {
     Ok(store_ids()?.1)
 }
 
+/// The extension owner if this backend has looked it up already, without a query: for
+/// code that runs where no query may (transaction abort).
+pub(crate) fn cached_store_owner() -> Option<pg_sys::Oid> {
+    STORE.with(|s| s.get()).map(|(_, owner)| owner)
+}
+
 fn store_ids() -> Result<(pg_sys::Oid, pg_sys::Oid), WardenError> {
     if let Some(ids) = STORE.with(|s| s.get()) {
         return Ok(ids);
@@ -213,40 +219,70 @@ fn generated_secret() -> Result<Vec<u8>, WardenError> {
     }
 }
 
+/// One stored key version: its material in plaintext, sealed, or bound to a variable.
+struct StoredVersion {
+    version: i32,
+    secret: Option<Vec<u8>>,
+    env_var: Option<String>,
+    check_value: Option<String>,
+    wrapped_key: Option<Vec<u8>>,
+    sealed: Option<Vec<u8>>,
+}
+
 fn load_key(name: &str) -> Result<Option<Key>, WardenError> {
-    let rows = as_extension_owner(|| {
+    // The vault's state comes in the same query (one snapshot) as the sealed rows.
+    // Before the upgrade from 0.2.0 there is no vault: nothing is sealed.
+    let query = if crate::vault::installed() {
+        "SELECT k.version, k.secret, k.env_var, k.check_value, k.wrapped_key, k.sealed, st.check_value, st.kdf \
+           FROM warden.key_store k LEFT JOIN warden.vault_state st ON true \
+          WHERE k.name OPERATOR(pg_catalog.=) $1::pg_catalog.text ORDER BY k.version"
+    } else {
+        "SELECT version, secret, env_var, check_value, NULL::pg_catalog.bytea, NULL::pg_catalog.bytea, \
+                NULL::pg_catalog.bytea, NULL::pg_catalog.text \
+           FROM warden.key_store WHERE name OPERATOR(pg_catalog.=) $1::pg_catalog.text ORDER BY version"
+    };
+    let (rows, state) = as_extension_owner(|| {
         Spi::connect(|client| {
-            let table = client.select(
-                "SELECT version, secret, env_var, check_value FROM warden.key_store \
-                 WHERE name OPERATOR(pg_catalog.=) $1::pg_catalog.text ORDER BY version",
-                None,
-                &[name.into()],
-            )?;
+            let table = client.select(query, None, &[name.into()])?;
             let mut rows = Vec::new();
+            let mut state = None;
             for row in table {
-                rows.push((row.get::<i32>(1)?, row.get::<Vec<u8>>(2)?, row.get::<String>(3)?, row.get::<String>(4)?));
+                rows.push(StoredVersion {
+                    version: row.get::<i32>(1)?.unwrap_or(0),
+                    secret: row.get::<Vec<u8>>(2)?,
+                    env_var: row.get::<String>(3)?,
+                    check_value: row.get::<String>(4)?,
+                    wrapped_key: row.get::<Vec<u8>>(5)?,
+                    sealed: row.get::<Vec<u8>>(6)?,
+                });
+                state = crate::vault::State::from_row(row.get::<Vec<u8>>(7)?, row.get::<String>(8)?);
             }
-            Ok::<_, pgrx::spi::SpiError>(rows)
+            Ok::<_, pgrx::spi::SpiError>((rows, state))
         })
     })?;
     if rows.is_empty() {
         return Ok(None);
     }
     let mut versions = Vec::with_capacity(rows.len());
-    for (version, secret, env_var, check_value) in rows {
-        let version = version.ok_or_else(|| WardenError::Internal("key version is NULL".into()))?;
-        let secret = match (secret, env_var) {
-            (Some(secret), _) => secret,
-            (None, Some(var)) => secret_from_env(&var).map_err(|problem| WardenError::KeyUnavailable {
-                message: format!(
-                    "key \"{name}\" version {version} is bound to environment variable {var}, which {problem}"
-                ),
-                hint: format!("Start the server with {var} set to the key it was created with."),
-            })?,
-            (None, None) => return Err(WardenError::Internal("key version has neither secret nor variable".into())),
+    for row in rows {
+        let version = row.version;
+        let secret = match (row.secret, row.env_var, row.wrapped_key, row.sealed) {
+            (Some(secret), _, _, _) => zeroize::Zeroizing::new(secret),
+            (None, Some(var), _, _) => {
+                zeroize::Zeroizing::new(secret_from_env(&var).map_err(|problem| WardenError::KeyUnavailable {
+                    message: format!(
+                        "key \"{name}\" version {version} is bound to environment variable {var}, which {problem}"
+                    ),
+                    hint: format!("Start the server with {var} set to the key it was created with."),
+                })?)
+            }
+            (None, None, Some(wrapped), Some(sealed)) => {
+                crate::vault::open_key_material(state.as_ref(), name, version, &wrapped, &sealed)?
+            }
+            _ => return Err(WardenError::Internal("key version has neither secret nor variable".into())),
         };
         let mac = KeyedMac::new(&secret);
-        if check_value.as_deref() != Some(mac.check_value().as_str()) {
+        if row.check_value.as_deref() != Some(mac.check_value().as_str()) {
             return Err(WardenError::KeyUnavailable {
                 message: format!("key \"{name}\" version {version} does not match its check value"),
                 hint: "The environment variable or stored secret changed since the key was created; restore the original key material.".into(),
@@ -379,50 +415,80 @@ fn require_audit_key_material_allowed(name: &str, material: &Material, first: bo
     })
 }
 
-/// Inserts a key version; `first` distinguishes create (version 1) from rotate.
+/// Inserts a key version; `first` distinguishes create (version 1) from rotate. With a
+/// vault master key configured, stored material is sealed under it (never written in
+/// plaintext); without one it is stored as before 0.3.0, until `rewrap_vault` seals it.
 fn add_version(name: &str, material: Material, first: bool) -> Result<i32, WardenError> {
     validate_key_name(name)?;
     require_audit_key_material_allowed(name, &material, first)?;
     let check_value = material.check_value()?;
-    let (secret, env_var) = match material {
-        Material::Generated(secret) | Material::Given(secret) => (Some(secret), None),
-        Material::Env(var) => (None, Some(var)),
+    let latest = as_extension_owner(|| {
+        Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT pg_catalog.max(version) FROM warden.key_store WHERE name OPERATOR(pg_catalog.=) $1::pg_catalog.text",
+                    None,
+                    &[name.into()],
+                )?
+                .first()
+                .get_one::<i32>()
+        })
+    })?;
+    let version = match (first, latest) {
+        (true, None) => 1,
+        (true, Some(_)) => return Err(WardenError::KeyExists(name.to_owned())),
+        (false, None) => return Err(WardenError::UnknownKey(name.to_owned())),
+        (false, Some(latest)) => latest + 1,
     };
-    let exists_query =
-        "SELECT pg_catalog.count(*) FROM warden.key_store WHERE name OPERATOR(pg_catalog.=) $1::pg_catalog.text";
-    let insert = if first {
-        "INSERT INTO warden.key_store (name, version, secret, env_var, check_value) \
-         VALUES ($1, 1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING version"
+    let (secret, env_var, wrapped_key, sealed) = match material {
+        Material::Generated(secret) | Material::Given(secret) => {
+            let secret = zeroize::Zeroizing::new(secret);
+            if crate::vault::installed() && crate::vault::master_key_configured()? {
+                let kek = crate::vault::kek_for_writing()?;
+                let (wrapped, sealed) = crate::vault::seal_key_material(&kek, name, version, &secret)?;
+                (None, None, Some(wrapped), Some(sealed))
+            } else {
+                (Some(secret.to_vec()), None, None, None)
+            }
+        }
+        Material::Env(var) => (None, Some(var), None, None),
+    };
+    // Before the upgrade from 0.2.0, key_store has no sealed columns (both are NULL then).
+    let insert = if crate::vault::installed() {
+        "INSERT INTO warden.key_store (name, version, secret, env_var, check_value, wrapped_key, sealed) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING version"
     } else {
         "INSERT INTO warden.key_store (name, version, secret, env_var, check_value) \
-         SELECT $1, pg_catalog.max(version) OPERATOR(pg_catalog.+) 1, $2, $3, $4 FROM warden.key_store \
-         WHERE name OPERATOR(pg_catalog.=) $1::pg_catalog.text ON CONFLICT DO NOTHING RETURNING version"
+         SELECT $1, $2, $3, $4, $5 WHERE $6::pg_catalog.bytea IS NULL AND $7::pg_catalog.bytea IS NULL \
+         ON CONFLICT DO NOTHING RETURNING version"
     };
-    let outcome = as_extension_owner(|| {
+    let inserted = as_extension_owner(|| {
         Spi::connect_mut(|client| {
-            let existing = client.select(exists_query, None, &[name.into()])?.first().get_one::<i64>()?.unwrap_or(0);
-            if first == (existing > 0) {
-                return Ok::<_, pgrx::spi::SpiError>(Err(existing));
-            }
-            let version = client
+            client
                 .update(
                     insert,
                     None,
-                    &[name.into(), secret.clone().into(), env_var.clone().into(), check_value.clone().into()],
+                    &[
+                        name.into(),
+                        version.into(),
+                        secret.into(),
+                        env_var.into(),
+                        check_value.as_str().into(),
+                        wrapped_key.into(),
+                        sealed.into(),
+                    ],
                 )?
                 .first()
-                .get_one::<i32>()?;
-            Ok(Ok(version))
+                .get_one::<i32>()
         })
     })?;
-    match outcome {
-        Ok(Some(version)) => Ok(version),
-        Ok(None) => {
-            Err(WardenError::ConcurrentChange(format!("key \"{name}\" was changed by a concurrent transaction")))
+    inserted.ok_or_else(|| {
+        if first {
+            WardenError::KeyExists(name.to_owned())
+        } else {
+            WardenError::ConcurrentChange(format!("key \"{name}\" was changed by a concurrent transaction"))
         }
-        Err(0) => Err(WardenError::UnknownKey(name.to_owned())),
-        Err(_) => Err(WardenError::KeyExists(name.to_owned())),
-    }
+    })
 }
 
 /// Creates version 1 of a key; a NULL secret means 32 bytes from the server's CSPRNG.
@@ -459,6 +525,106 @@ fn rotate_key_from_env(name: &str, env_var: &str) -> SqlResult<i32> {
     Ok(add_version(name, Material::env(env_var)?, false)?)
 }
 
+/// `warden.set_key_policy(name, rotate_every)`: how often a key should be rotated;
+/// NULL removes the policy. `warden.keys` shows `rotation_due`.
+#[pg_extern(volatile, parallel_unsafe)]
+fn set_key_policy(name: &str, rotate_every: Option<pgrx::datum::Interval>) -> SqlResult<()> {
+    require_admin("set key policies")?;
+    unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.set_key_policy()".as_ptr()) };
+    validate_key_name(name)?;
+    let outcome = as_extension_owner(|| {
+        Spi::connect_mut(|client| {
+            let exists = client
+                .select(
+                    "SELECT pg_catalog.count(*) FROM warden.key_store WHERE name OPERATOR(pg_catalog.=) $1::pg_catalog.text",
+                    None,
+                    &[name.into()],
+                )?
+                .first()
+                .get_one::<i64>()?
+                .unwrap_or(0)
+                > 0;
+            if !exists {
+                return Ok::<_, pgrx::spi::SpiError>(Err(WardenError::UnknownKey(name.to_owned())));
+            }
+            match rotate_every {
+                None => {
+                    client.update(
+                        "DELETE FROM warden.key_policy WHERE name OPERATOR(pg_catalog.=) $1::pg_catalog.text",
+                        None,
+                        &[name.into()],
+                    )?;
+                }
+                Some(every) => {
+                    let positive = client
+                        .select(
+                            "SELECT $1::pg_catalog.interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval",
+                            None,
+                            &[every.into()],
+                        )?
+                        .first()
+                        .get_one::<bool>()?
+                        .unwrap_or(false);
+                    if !positive {
+                        return Ok(Err(WardenError::invalid("rotate_every must be a positive interval")));
+                    }
+                    client.update(
+                        "INSERT INTO warden.key_policy (name, rotate_every) VALUES ($1, $2) \
+                         ON CONFLICT (name) DO UPDATE SET rotate_every = excluded.rotate_every, \
+                         set_at = pg_catalog.now(), set_by = session_user",
+                        None,
+                        &[name.into(), every.into()],
+                    )?;
+                }
+            }
+            Ok(Ok(()))
+        })
+    })?;
+    outcome?;
+    crate::audit::chain::append_own(&crate::audit::chain::OwnEvent {
+        event_type: "key_change",
+        action: "set_key_policy",
+        resource_type: "key",
+        resource_id: Some(name),
+        tenant: None,
+        actor: None,
+        details: serde_json::json!({"rotate_every": rotate_every.map(|i| i.to_string())}),
+    })?;
+    Ok(())
+}
+
+/// `warden.rotate_due_keys()`: rotates every key whose policy says rotation is due, with
+/// generated material, and returns how many. Keys bound to environment variables are
+/// skipped (a new variable must be set first) and named in a NOTICE.
+#[pg_extern(volatile, parallel_unsafe)]
+fn rotate_due_keys() -> SqlResult<i32> {
+    require_admin("rotate keys")?;
+    unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.rotate_due_keys()".as_ptr()) };
+    let due = as_extension_owner(|| {
+        Spi::connect(|client| {
+            let mut due = Vec::new();
+            for row in client.select(
+                "SELECT name, source FROM warden.keys WHERE active AND rotation_due ORDER BY name",
+                None,
+                &[],
+            )? {
+                due.push((row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default()));
+            }
+            Ok::<_, pgrx::spi::SpiError>(due)
+        })
+    })?;
+    let mut rotated = 0;
+    for (name, source) in due {
+        if source.starts_with("env:") {
+            pgrx::notice!("key \"{name}\" is due for rotation but bound to an environment variable; rotate it with warden.rotate_key_from_env");
+            continue;
+        }
+        add_version(&name, Material::Generated(generated_secret()?), false)?;
+        rotated += 1;
+    }
+    Ok(rotated)
+}
+
 trigger_entry!(
     key_store_changed_wrapper,
     pg_finfo_key_store_changed_wrapper,
@@ -480,7 +646,15 @@ fn key_store_changed_fired<'a>(
 extension_sql_file!(
     "../sql/keyring.sql",
     name = "keyring",
-    requires = ["bootstrap", create_key, rotate_key, create_key_from_env, rotate_key_from_env]
+    requires = [
+        "bootstrap",
+        create_key,
+        rotate_key,
+        create_key_from_env,
+        rotate_key_from_env,
+        set_key_policy,
+        rotate_due_keys
+    ]
 );
 
 #[cfg(any(test, feature = "pg_test"))]

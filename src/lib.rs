@@ -45,6 +45,7 @@ mod gucs;
 mod keyring;
 mod privilege;
 mod profile;
+mod vault;
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 
@@ -55,6 +56,7 @@ pub extern "C-unwind" fn _PG_init() {
     keyring::register_invalidation_callback();
     audit::chain::register_callbacks();
     audit::guard::register_hooks();
+    vault::record::register_callbacks();
 }
 
 /// Required by `cargo pgrx test`.

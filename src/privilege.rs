@@ -89,17 +89,41 @@ where
     as_user(crate::keyring::store_owner()?, f)
 }
 
+/// Role whose members may manage vault secrets (but read only those granted to them).
+const SECRET_ADMIN_ROLE: &CStr = c"warden_secret_admin";
+
+/// Whether the current user is a superuser or has the privileges of `role`.
+fn superuser_or_has_privs_of(role: &CStr) -> bool {
+    unsafe {
+        if pg_sys::superuser() {
+            return true;
+        }
+        let role = pg_sys::get_role_oid(role.as_ptr(), true);
+        role != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetUserId(), role)
+    }
+}
+
 /// Raises 42501 unless the current user is a superuser or has the privileges of
 /// `warden_admin`. Checked inside the function so that an EXECUTE grant is not enough.
 pub(crate) fn require_admin(action: &'static str) -> Result<(), WardenError> {
-    unsafe {
-        if pg_sys::superuser() {
-            return Ok(());
-        }
-        let admin = pg_sys::get_role_oid(ADMIN_ROLE.as_ptr(), true);
-        if admin != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetUserId(), admin) {
-            return Ok(());
-        }
+    if superuser_or_has_privs_of(ADMIN_ROLE) {
+        Ok(())
+    } else {
+        Err(WardenError::NotAdmin(action))
     }
-    Err(WardenError::NotAdmin(action))
+}
+
+/// Raises 42501 unless the current user is a superuser or has the privileges of
+/// `warden_secret_admin`.
+pub(crate) fn require_secret_admin(action: &'static str) -> Result<(), WardenError> {
+    if is_secret_admin() {
+        Ok(())
+    } else {
+        Err(WardenError::NotSecretAdmin(action))
+    }
+}
+
+/// Whether the current user may manage secrets.
+pub(crate) fn is_secret_admin() -> bool {
+    superuser_or_has_privs_of(SECRET_ADMIN_ROLE)
 }

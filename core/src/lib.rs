@@ -13,3 +13,4 @@ pub mod mac;
 pub mod printable;
 pub mod profile;
 pub mod secrets;
+pub mod vault;

@@ -424,3 +424,296 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- ---------------------------------------------------------------------------------------
+-- vault (issue 11)
+-- Secrets encrypted under a master key from the server's environment; keyring material
+-- sealed under the same key (new columns of warden.key_store, one of secret, env_var or
+-- sealed set); key rotation policies and the age of each key in warden.keys; a role
+-- that manages secrets.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'warden_secret_admin') THEN
+        CREATE ROLE warden_secret_admin NOLOGIN;
+    END IF;
+END
+$$;
+
+ALTER TABLE warden.key_store
+    ADD COLUMN wrapped_key bytea,
+    ADD COLUMN sealed bytea,
+    DROP CONSTRAINT key_store_check,
+    ADD CONSTRAINT key_store_check CHECK (pg_catalog.num_nonnulls(secret, env_var, sealed) = 1),
+    ADD CONSTRAINT key_store_sealed_check CHECK ((wrapped_key IS NULL) = (sealed IS NULL));
+COMMENT ON COLUMN warden.key_store.secret IS
+    'Key material in plaintext: only while no vault master key is configured; warden.rewrap_vault() seals it.';
+COMMENT ON COLUMN warden.key_store.sealed IS
+    'Key material encrypted under wrapped_key (XChaCha20-Poly1305, bound to name and version).';
+COMMENT ON COLUMN warden.key_store.wrapped_key IS
+    'The data key of sealed, wrapped under the key-encryption key derived from the vault master key.';
+
+CREATE TABLE warden.key_policy (
+    name         text        PRIMARY KEY,
+    rotate_every interval    NOT NULL CHECK (rotate_every > '0'::interval),
+    set_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    set_by       name        NOT NULL DEFAULT session_user
+);
+REVOKE ALL ON warden.key_policy FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('warden.key_policy', '');
+COMMENT ON TABLE warden.key_policy IS
+    'How often each key should be rotated (warden.set_key_policy); warden.keys shows whether rotation is due.';
+
+CREATE OR REPLACE VIEW warden.keys AS
+SELECT name,
+       version,
+       version = pg_catalog.max(version) OVER (PARTITION BY name) AS active,
+       created_at,
+       CASE WHEN pg_catalog.pg_has_role('warden_admin', 'USAGE') THEN check_value END AS check_value,
+       CASE WHEN env_var IS NOT NULL THEN 'env:' || env_var
+            WHEN sealed IS NOT NULL THEN 'sealed'
+            ELSE 'stored' END AS source,
+       pg_catalog.now() OPERATOR(pg_catalog.-) created_at AS age,
+       (SELECT p.rotate_every FROM warden.key_policy p WHERE p.name OPERATOR(pg_catalog.=) k.name) AS rotate_every,
+       version = pg_catalog.max(version) OVER (PARTITION BY name)
+         AND created_at OPERATOR(pg_catalog.+)
+             (SELECT p.rotate_every FROM warden.key_policy p WHERE p.name OPERATOR(pg_catalog.=) k.name)
+             OPERATOR(pg_catalog.<=) pg_catalog.now() AS rotation_due
+  FROM warden.key_store k;
+COMMENT ON VIEW warden.keys IS
+    'Keys and versions; never key material. source: stored (plaintext, no master key yet), sealed (under the vault master key) or env:VAR. age, rotate_every (warden.set_key_policy) and rotation_due (active version older than rotate_every). check_value (first 4 bytes of HMAC(key, ''check'')) is shown to superusers and warden_admin only, NULL for everyone else.';
+
+CREATE FUNCTION warden.create_secret(name text, value text, tenant text DEFAULT NULL,
+        expires_at timestamptz DEFAULT NULL, metadata jsonb DEFAULT NULL, description text DEFAULT NULL)
+    RETURNS uuid VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'create_secret_wrapper';
+CREATE FUNCTION warden.create_secret(name text, value bytea, tenant text DEFAULT NULL,
+        expires_at timestamptz DEFAULT NULL, metadata jsonb DEFAULT NULL, description text DEFAULT NULL)
+    RETURNS uuid VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'create_secret_bytes_wrapper';
+CREATE FUNCTION warden.rotate_secret(secret_ref uuid, value text, expires_at timestamptz DEFAULT NULL)
+    RETURNS integer VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'rotate_secret_wrapper';
+CREATE FUNCTION warden.rotate_secret(secret_ref uuid, value bytea, expires_at timestamptz DEFAULT NULL)
+    RETURNS integer VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'rotate_secret_bytes_wrapper';
+CREATE FUNCTION warden.retire_secret_version(secret_ref uuid, version integer)
+    RETURNS void STRICT VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'retire_secret_version_wrapper';
+CREATE FUNCTION warden.delete_secret(secret_ref uuid)
+    RETURNS void STRICT VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'delete_secret_wrapper';
+CREATE FUNCTION warden.get_secret(secret_ref uuid, version integer DEFAULT NULL)
+    RETURNS text VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'get_secret_wrapper';
+CREATE FUNCTION warden.get_secret(name text, tenant text DEFAULT NULL)
+    RETURNS text VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'get_secret_by_name_wrapper';
+CREATE FUNCTION warden.get_secret_bytes(secret_ref uuid, version integer DEFAULT NULL)
+    RETURNS bytea VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'get_secret_bytes_wrapper';
+CREATE FUNCTION warden.rewrap_vault()
+    RETURNS jsonb STRICT VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'rewrap_vault_wrapper';
+CREATE FUNCTION warden.vault_status()
+    RETURNS jsonb STRICT VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'vault_status_wrapper';
+CREATE FUNCTION warden.set_key_policy(name text, rotate_every interval)
+    RETURNS void VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'set_key_policy_wrapper';
+CREATE FUNCTION warden.rotate_due_keys()
+    RETURNS integer STRICT VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'rotate_due_keys_wrapper';
+
+REVOKE ALL ON FUNCTION warden.set_key_policy(text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.set_key_policy(text, interval) TO warden_admin;
+REVOKE ALL ON FUNCTION warden.rotate_due_keys() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.rotate_due_keys() TO warden_admin;
+COMMENT ON FUNCTION warden.set_key_policy(text, interval) IS
+    'Sets how often a key should be rotated (NULL removes the policy); warden.keys shows age and rotation_due. Superusers and warden_admin.';
+COMMENT ON FUNCTION warden.rotate_due_keys() IS
+    'Rotates, with generated material, every key whose policy says rotation is due and returns how many (keys bound to environment variables are named in a NOTICE instead). Schedule it with pg_cron. Superusers and warden_admin.';
+
+-- One row once the vault is first used: which master key the data keys are wrapped
+-- under, as a check value (HMAC under a key derived from it), and, for a passphrase,
+-- the Argon2id parameters and salt.
+CREATE TABLE warden.vault_state (
+    singleton    boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+    check_value  bytea       NOT NULL,
+    kdf          text,
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    rewrapped_at timestamptz
+);
+REVOKE ALL ON warden.vault_state FROM PUBLIC;
+COMMENT ON TABLE warden.vault_state IS
+    'The vault''s master key check value and, for a passphrase, its Argon2id parameters and salt; no key material.';
+COMMENT ON COLUMN warden.vault_state.check_value IS
+    'HMAC-SHA256 under a key derived from the master key: tells a wrong master key from a tampered ciphertext.';
+COMMENT ON COLUMN warden.vault_state.kdf IS
+    'Argon2id parameters and salt (argon2id$v=19$m=...,t=...,p=...$salt) when the master key is a passphrase; NULL for a raw key.';
+
+CREATE TABLE warden.secret (
+    secret_ref     uuid        PRIMARY KEY,
+    tenant         text        CHECK (tenant <> ''),
+    name           text        NOT NULL CHECK (name <> ''),
+    description    text,
+    metadata       jsonb,
+    wrapped_key    bytea       NOT NULL,
+    active_version integer     NOT NULL CHECK (active_version > 0),
+    created_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by     name        NOT NULL DEFAULT session_user,
+    rotated_at     timestamptz
+);
+-- (tenant, name) is unique, NULL tenant included ('' is refused, so it cannot collide).
+CREATE UNIQUE INDEX secret_tenant_name ON warden.secret (COALESCE(tenant, ''), name);
+REVOKE ALL ON warden.secret FROM PUBLIC;
+COMMENT ON TABLE warden.secret IS
+    'Vault secrets: reference, tenant, name and the data key wrapped under the master key. Use warden.secrets to list them.';
+COMMENT ON COLUMN warden.secret.wrapped_key IS
+    'The secret''s data key, XChaCha20-Poly1305 under the key-encryption key derived from the master key, bound to reference, tenant and name.';
+
+CREATE TABLE warden.secret_version (
+    secret_ref uuid        NOT NULL REFERENCES warden.secret (secret_ref),
+    version    integer     NOT NULL CHECK (version > 0),
+    ciphertext bytea       NOT NULL,
+    expires_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by name        NOT NULL DEFAULT session_user,
+    PRIMARY KEY (secret_ref, version)
+);
+REVOKE ALL ON warden.secret_version FROM PUBLIC;
+COMMENT ON TABLE warden.secret_version IS
+    'Each version of each secret, encrypted under the secret''s data key and bound to its reference, tenant, name and version.';
+
+-- Who may read a secret, by role name: grants survive pg_dump and restore onto another
+-- cluster (role oids do not). Revoke before dropping a role.
+CREATE TABLE warden.secret_grant (
+    secret_ref uuid        NOT NULL REFERENCES warden.secret (secret_ref),
+    grantee    name        NOT NULL,
+    granted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    granted_by name        NOT NULL DEFAULT session_user,
+    PRIMARY KEY (secret_ref, grantee)
+);
+REVOKE ALL ON warden.secret_grant FROM PUBLIC;
+COMMENT ON TABLE warden.secret_grant IS
+    'Roles that may read a secret with warden.get_secret, by name. Nobody else may, superusers included.';
+
+-- Ciphertexts only: backups keep the vault, readable again under the same master key.
+SELECT pg_catalog.pg_extension_config_dump('warden.vault_state', '');
+SELECT pg_catalog.pg_extension_config_dump('warden.secret', '');
+SELECT pg_catalog.pg_extension_config_dump('warden.secret_version', '');
+SELECT pg_catalog.pg_extension_config_dump('warden.secret_grant', '');
+
+-- Secrets without values: reference, names, versions, times and readers.
+CREATE VIEW warden.secrets AS
+SELECT s.secret_ref,
+       s.tenant,
+       s.name,
+       s.active_version,
+       s.created_at,
+       s.rotated_at,
+       v.expires_at,
+       s.metadata,
+       s.description,
+       ARRAY(SELECT g.grantee FROM warden.secret_grant g
+              WHERE g.secret_ref OPERATOR(pg_catalog.=) s.secret_ref ORDER BY g.grantee) AS readers
+  FROM warden.secret s
+  JOIN warden.secret_version v
+    ON v.secret_ref OPERATOR(pg_catalog.=) s.secret_ref
+   AND v.version OPERATOR(pg_catalog.=) s.active_version;
+REVOKE ALL ON warden.secrets FROM PUBLIC;
+GRANT SELECT ON warden.secrets TO warden_secret_admin;
+COMMENT ON VIEW warden.secrets IS
+    'Every secret: reference, tenant, name, active version, created/rotated/expires times, metadata, description and readers. Never values or ciphertexts. Superusers and warden_secret_admin.';
+
+CREATE FUNCTION warden.expiring_secrets(within interval)
+RETURNS TABLE (secret_ref uuid, tenant text, name text, version integer, expires_at timestamptz)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT v.secret_ref, s.tenant, s.name, v.version, v.expires_at
+      FROM warden.secrets s
+      JOIN warden.secret_version v ON v.secret_ref OPERATOR(pg_catalog.=) s.secret_ref
+     WHERE v.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() OPERATOR(pg_catalog.+) within
+     ORDER BY v.expires_at, s.tenant NULLS FIRST, s.name, v.version
+$$;
+REVOKE ALL ON FUNCTION warden.expiring_secrets(interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.expiring_secrets(interval) TO warden_secret_admin;
+COMMENT ON FUNCTION warden.expiring_secrets(interval) IS
+    'Secret versions that have expired or expire within the interval, soonest first (warden.secrets must be readable: superusers and warden_secret_admin).';
+
+-- grant_secret / revoke_secret take a regrole; the C function reads it as an oid.
+CREATE FUNCTION warden.grant_secret(secret_ref uuid, role regrole) RETURNS void
+    LANGUAGE c STRICT VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'grant_secret_wrapper';
+CREATE FUNCTION warden.revoke_secret(secret_ref uuid, role regrole) RETURNS void
+    LANGUAGE c STRICT VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'revoke_secret_wrapper';
+
+-- Managing secrets: superusers and warden_secret_admin (checked inside as well).
+REVOKE ALL ON FUNCTION warden.create_secret(text, text, text, timestamptz, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.create_secret(text, bytea, text, timestamptz, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.rotate_secret(uuid, text, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.rotate_secret(uuid, bytea, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.retire_secret_version(uuid, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.delete_secret(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.grant_secret(uuid, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.revoke_secret(uuid, regrole) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.create_secret(text, text, text, timestamptz, jsonb, text) TO warden_secret_admin;
+GRANT EXECUTE ON FUNCTION warden.create_secret(text, bytea, text, timestamptz, jsonb, text) TO warden_secret_admin;
+GRANT EXECUTE ON FUNCTION warden.rotate_secret(uuid, text, timestamptz) TO warden_secret_admin;
+GRANT EXECUTE ON FUNCTION warden.rotate_secret(uuid, bytea, timestamptz) TO warden_secret_admin;
+GRANT EXECUTE ON FUNCTION warden.retire_secret_version(uuid, integer) TO warden_secret_admin;
+GRANT EXECUTE ON FUNCTION warden.delete_secret(uuid) TO warden_secret_admin;
+GRANT EXECUTE ON FUNCTION warden.grant_secret(uuid, regrole) TO warden_secret_admin;
+GRANT EXECUTE ON FUNCTION warden.revoke_secret(uuid, regrole) TO warden_secret_admin;
+
+-- Reading: warden_user, and then only secrets granted to the caller (checked inside;
+-- every read, granted or refused, goes to the ledger).
+REVOKE ALL ON FUNCTION warden.get_secret(uuid, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.get_secret(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.get_secret_bytes(uuid, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.get_secret(uuid, integer) TO warden_user, warden_secret_admin;
+GRANT EXECUTE ON FUNCTION warden.get_secret(text, text) TO warden_user, warden_secret_admin;
+GRANT EXECUTE ON FUNCTION warden.get_secret_bytes(uuid, integer) TO warden_user, warden_secret_admin;
+
+-- The master key: superusers and warden_admin.
+REVOKE ALL ON FUNCTION warden.rewrap_vault() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.rewrap_vault() TO warden_admin;
+REVOKE ALL ON FUNCTION warden.vault_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.vault_status() TO warden_admin, warden_secret_admin;
+
+COMMENT ON FUNCTION warden.create_secret(text, text, text, timestamptz, jsonb, text) IS
+    'Stores a secret (version 1) encrypted under the master key and returns its secret_ref. (tenant, name) is unique. Superusers and warden_secret_admin; nobody may read it until warden.grant_secret.';
+COMMENT ON FUNCTION warden.create_secret(text, bytea, text, timestamptz, jsonb, text) IS
+    'Stores a binary secret (version 1) encrypted under the master key and returns its secret_ref; read it with warden.get_secret_bytes.';
+COMMENT ON FUNCTION warden.rotate_secret(uuid, text, timestamptz) IS
+    'Adds a new active version of a secret and returns its number; older versions stay readable by number until retired.';
+COMMENT ON FUNCTION warden.rotate_secret(uuid, bytea, timestamptz) IS
+    'Adds a new active binary version of a secret and returns its number.';
+COMMENT ON FUNCTION warden.retire_secret_version(uuid, integer) IS
+    'Destroys one older version of a secret; the active version cannot be retired (rotate first, or delete the secret).';
+COMMENT ON FUNCTION warden.delete_secret(uuid) IS
+    'Destroys a secret: every version, its grants and its data key.';
+COMMENT ON FUNCTION warden.grant_secret(uuid, regrole) IS
+    'Lets a role (and the roles that have its privileges) read one secret with warden.get_secret.';
+COMMENT ON FUNCTION warden.revoke_secret(uuid, regrole) IS
+    'Takes back a role''s read access to one secret.';
+COMMENT ON FUNCTION warden.get_secret(uuid, integer) IS
+    'The active (or given) version of a secret, decrypted, for a role it is granted to. Every read, granted or refused, is recorded in the audit ledger; refused in read-only transactions and on standbys, where it could not be.';
+COMMENT ON FUNCTION warden.get_secret(text, text) IS
+    'The active version of the secret named name (in tenant, NULL for none), decrypted, for a role it is granted to; recorded in the audit ledger like get_secret(uuid).';
+COMMENT ON FUNCTION warden.get_secret_bytes(uuid, integer) IS
+    'The active (or given) version of a secret as bytea (for binary secrets); granted and recorded like get_secret.';
+COMMENT ON FUNCTION warden.rewrap_vault() IS
+    'Rewraps every data key under the master key in WARDEN_MASTER_KEY (after a change, the old one in WARDEN_MASTER_KEY_PREVIOUS) and seals plaintext keyring keys; atomic and idempotent; returns what it did. Superusers and warden_admin.';
+COMMENT ON FUNCTION warden.vault_status() IS
+    'Whether a master key is configured and matches the vault, how many secrets and keyring keys are sealed and how many keys are still stored in plaintext.';
+
+-- With a master key in the server's environment, the plaintext keyring is sealed now
+-- (fingerprints, pseudonyms and ledger signatures stay as they are: the material is the
+-- same). Without one it stays as it was until warden.rewrap_vault() runs.
+DO $$
+BEGIN
+    IF (warden.vault_status() OPERATOR(pg_catalog.->>) 'master_key_configured')::boolean THEN
+        PERFORM warden.rewrap_vault();
+    END IF;
+END
+$$;

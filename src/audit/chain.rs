@@ -842,6 +842,35 @@ pub(super) fn append(args: &EventArgs) -> Result<i64, WardenError> {
     id.ok_or_else(|| WardenError::Internal("INSERT into warden.audit_log returned no id".into()))
 }
 
+/// An entry pg_warden writes about its own operations: vault reads and changes to
+/// secrets and key policies. Nothing here comes from a caller's SQL text but the values
+/// themselves, which travel as datums.
+pub(crate) struct OwnEvent<'a> {
+    pub(crate) event_type: &'a str,
+    pub(crate) action: &'a str,
+    pub(crate) resource_type: &'a str,
+    pub(crate) resource_id: Option<&'a str>,
+    pub(crate) tenant: Option<&'a str>,
+    /// `None`: the session user, as for any entry.
+    pub(crate) actor: Option<&'a str>,
+    pub(crate) details: serde_json::Value,
+}
+
+/// Appends an [`OwnEvent`] through the one privileged write, [`append`].
+pub(crate) fn append_own(event: &OwnEvent<'_>) -> Result<i64, WardenError> {
+    let text = |v: Option<&str>| v.and_then(|v| v.into_datum());
+    append(&EventArgs {
+        event_type: text(Some(event.event_type)),
+        action: text(Some(event.action)),
+        resource_type: text(Some(event.resource_type)),
+        resource_id: text(event.resource_id),
+        tenant: text(event.tenant),
+        actor: text(event.actor),
+        details: pgrx::JsonB(event.details.clone()).into_datum(),
+        ..Default::default()
+    })
+}
+
 /// Appends an entry and returns its id. Written in Rust rather than as a SECURITY
 /// DEFINER SQL function: no setting is switched per call and only the one write runs
 /// with the owner's privileges ([`append`]), so callers need EXECUTE

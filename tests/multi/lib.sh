@@ -70,7 +70,7 @@ extra_configure() {  # name, port, setting...
   } | as_postgres tee -a "$conf" >/dev/null
 }
 extra_cluster_start() {  # name
-  as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "WARDEN_DEMO_KEY=$WARDEN_DEMO_ENV_KEY" \
+  as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE $(server_env) \
     "$PG_BIN/pg_ctl" -D "$(extra_dir "$1")/data" -l "$(extra_dir "$1")/server.log" -w -t 60 start >/dev/null \
     || { tail -20 "$(extra_dir "$1")/server.log" >&2; fail "cluster $1 did not start"; }
 }

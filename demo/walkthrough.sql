@@ -125,3 +125,56 @@ DROP EXTENSION pg_warden CASCADE;
 \set ON_ERROR_STOP 1
 DROP TABLE ledger_parent;
 SELECT evtname, evtenabled FROM pg_event_trigger WHERE evtname LIKE 'warden%' ORDER BY 1;
+
+-- ---------------------------------------------------------------------------
+-- 7. Vault: credentials encrypted under a master key from the server's environment.
+-- ---------------------------------------------------------------------------
+-- scripts/cluster.sh started the server with WARDEN_MASTER_KEY (a public demo key).
+-- The keys of section 1 were sealed under it when they were made:
+SELECT name, version, source FROM warden.keys ORDER BY name, version;
+SELECT warden.vault_status();
+-- A secret: a reference comes back, the value is stored only as a ciphertext.
+SELECT warden.create_secret('stripe_live', 'sk_live_demo_123', tenant => 'acme',
+                            expires_at => now() + interval '90 days',
+                            metadata => '{"owner": "billing"}') AS ref \gset
+SELECT secret_ref, tenant, name, active_version, expires_at, readers FROM warden.secrets;
+SELECT length(ciphertext) AS ciphertext_bytes, position('sk_live' IN encode(ciphertext, 'escape')) AS plaintext_at
+  FROM warden.secret_version;
+-- Nobody reads it without a grant, and the refusal is recorded (by a worker, after
+-- the failed statement rolled back):
+SET ROLE demo_app;
+\set ON_ERROR_STOP 0
+SELECT warden.get_secret(:'ref'::uuid);
+\set ON_ERROR_STOP 1
+RESET ROLE;
+SELECT warden.grant_secret(:'ref', 'demo_app');
+SET ROLE demo_app;
+SELECT warden.get_secret(:'ref'::uuid) AS value;
+SELECT warden.get_secret('stripe_live', 'acme') AS by_name;
+RESET ROLE;
+-- Rotation: a new active version; the old one stays readable by number until retired.
+SELECT warden.rotate_secret(:'ref', 'sk_live_demo_456');
+SET ROLE demo_app;
+SELECT warden.get_secret(:'ref'::uuid) AS active, warden.get_secret(:'ref'::uuid, 1) AS version_1;
+RESET ROLE;
+-- A ciphertext moved onto another row never decrypts (associated data binds it):
+SELECT warden.create_secret('other', 'another value') AS other_ref \gset
+SELECT warden.grant_secret(:'other_ref', 'demo_app');
+UPDATE warden.secret_version SET ciphertext = (SELECT ciphertext FROM warden.secret_version
+                                                 WHERE secret_ref = :'ref' AND version = 2)
+ WHERE secret_ref = :'other_ref';
+SET ROLE demo_app;
+\set ON_ERROR_STOP 0
+SELECT warden.get_secret(:'other_ref'::uuid);
+\set ON_ERROR_STOP 1
+RESET ROLE;
+SELECT pg_sleep(1);   -- the recorder worker writes the refused reads
+SELECT id, event_type, action, actor, resource_id, details FROM warden.audit_log
+ WHERE event_type IN ('secret_read', 'secret_change') ORDER BY id;
+-- Changing the master key: restart with the new one in WARDEN_MASTER_KEY and the old
+-- one in WARDEN_MASTER_KEY_PREVIOUS, then rewrap every data key (values stay sealed).
+-- With the same key it changes nothing:
+SELECT warden.rewrap_vault();
+-- Key rotation policy:
+SELECT warden.set_key_policy('default', interval '90 days');
+SELECT name, version, rotate_every, rotation_due FROM warden.keys WHERE active ORDER BY name;

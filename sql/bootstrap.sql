@@ -78,10 +78,10 @@ SELECT name,
             ELSE 'stored' END AS source,
        pg_catalog.now() OPERATOR(pg_catalog.-) created_at AS age,
        (SELECT p.rotate_every FROM warden.key_policy p WHERE p.name OPERATOR(pg_catalog.=) k.name) AS rotate_every,
-       version = pg_catalog.max(version) OVER (PARTITION BY name)
-         AND created_at OPERATOR(pg_catalog.+)
-             (SELECT p.rotate_every FROM warden.key_policy p WHERE p.name OPERATOR(pg_catalog.=) k.name)
-             OPERATOR(pg_catalog.<=) pg_catalog.now() AS rotation_due
+       COALESCE(version = pg_catalog.max(version) OVER (PARTITION BY name)
+                AND created_at OPERATOR(pg_catalog.+)
+                    (SELECT p.rotate_every FROM warden.key_policy p WHERE p.name OPERATOR(pg_catalog.=) k.name)
+                    OPERATOR(pg_catalog.<=) pg_catalog.now(), false) AS rotation_due
   FROM warden.key_store k;
 GRANT SELECT ON warden.keys TO PUBLIC;
 COMMENT ON VIEW warden.keys IS

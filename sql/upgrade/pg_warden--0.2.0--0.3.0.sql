@@ -474,10 +474,10 @@ SELECT name,
             ELSE 'stored' END AS source,
        pg_catalog.now() OPERATOR(pg_catalog.-) created_at AS age,
        (SELECT p.rotate_every FROM warden.key_policy p WHERE p.name OPERATOR(pg_catalog.=) k.name) AS rotate_every,
-       version = pg_catalog.max(version) OVER (PARTITION BY name)
-         AND created_at OPERATOR(pg_catalog.+)
-             (SELECT p.rotate_every FROM warden.key_policy p WHERE p.name OPERATOR(pg_catalog.=) k.name)
-             OPERATOR(pg_catalog.<=) pg_catalog.now() AS rotation_due
+       COALESCE(version = pg_catalog.max(version) OVER (PARTITION BY name)
+                AND created_at OPERATOR(pg_catalog.+)
+                    (SELECT p.rotate_every FROM warden.key_policy p WHERE p.name OPERATOR(pg_catalog.=) k.name)
+                    OPERATOR(pg_catalog.<=) pg_catalog.now(), false) AS rotation_due
   FROM warden.key_store k;
 COMMENT ON VIEW warden.keys IS
     'Keys and versions; never key material. source: stored (plaintext, no master key yet), sealed (under the vault master key) or env:VAR. age, rotate_every (warden.set_key_policy) and rotation_due (active version older than rotate_every). check_value (first 4 bytes of HMAC(key, ''check'')) is shown to superusers and warden_admin only, NULL for everyone else.';

@@ -602,6 +602,10 @@ SELECT pg_catalog.pg_extension_config_dump('warden.vault_state', '');
 SELECT pg_catalog.pg_extension_config_dump('warden.secret', '');
 SELECT pg_catalog.pg_extension_config_dump('warden.secret_version', '');
 SELECT pg_catalog.pg_extension_config_dump('warden.secret_grant', '');
+-- Key versions that hold no plaintext (sealed, or bound to an environment variable) go
+-- into dumps too, so a restore onto a server with the same master key is complete. A
+-- plaintext key (no master key yet) is never dumped.
+SELECT pg_catalog.pg_extension_config_dump('warden.key_store', 'WHERE secret IS NULL');
 
 -- Secrets without values: reference, names, versions, times and readers.
 CREATE VIEW warden.secrets AS

@@ -78,7 +78,7 @@ where
 }
 
 /// Runs `f` with the privileges of the extension's owner (the owner of
-/// `warden.key_store`, [`crate::keyring::store_owner`]): for pg_warden's own catalog
+/// `warden.key_store`, [`store_owner`]): for pg_warden's own catalog
 /// queries on behalf of roles that may use, but not read, its tables. Queries run this
 /// way qualify every operator and function with `pg_catalog`, so no search_path can slip
 /// user code into them.
@@ -86,7 +86,7 @@ pub(crate) fn as_extension_owner<T, E>(f: impl FnOnce() -> Result<T, E>) -> Resu
 where
     WardenError: From<E>,
 {
-    as_user(crate::keyring::store_owner()?, f)
+    as_user(store_owner()?, f)
 }
 
 /// Role whose members may manage vault secrets (but read only those granted to them).
@@ -100,6 +100,59 @@ fn superuser_or_has_privs_of(role: &CStr) -> bool {
         }
         let role = pg_sys::get_role_oid(role.as_ptr(), true);
         role != pg_sys::InvalidOid && pg_sys::has_privs_of_role(pg_sys::GetUserId(), role)
+    }
+}
+
+thread_local! {
+    /// (oid of warden.key_store, its owner), looked up once per backend.
+    static STORE: std::cell::Cell<Option<(pg_sys::Oid, pg_sys::Oid)>> = const { std::cell::Cell::new(None) };
+}
+
+/// The owner of `warden.key_store`, the extension's owner, whose rights
+/// [`as_extension_owner`] runs with.
+pub(crate) fn store_owner() -> Result<pg_sys::Oid, WardenError> {
+    Ok(store_ids()?.1)
+}
+
+/// The extension owner if this backend has looked it up already, without a query: for
+/// code that runs where no query may (transaction abort).
+pub(crate) fn cached_store_owner() -> Option<pg_sys::Oid> {
+    cached_store().map(|(_, owner)| owner)
+}
+
+/// (oid of `warden.key_store`, its owner) if looked up already.
+pub(crate) fn cached_store() -> Option<(pg_sys::Oid, pg_sys::Oid)> {
+    STORE.with(|s| s.get())
+}
+
+/// Forgets the owner lookup: `warden.key_store` changed (the keyring's invalidation).
+pub(crate) fn forget_store() {
+    STORE.with(|s| s.set(None));
+}
+
+fn store_ids() -> Result<(pg_sys::Oid, pg_sys::Oid), WardenError> {
+    if let Some(ids) = STORE.with(|s| s.get()) {
+        return Ok(ids);
+    }
+    // A read-only query: parallel workers load keys too, and may not write. It returns one
+    // row even when the table is gone, so that case gets its own message.
+    let (table, owner) = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT c.oid, c.relowner FROM (SELECT pg_catalog.to_regclass('warden.key_store') AS store) s \
+                 LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.store",
+                Some(1),
+                &[],
+            )?
+            .first()
+            .get_two::<pg_sys::Oid, pg_sys::Oid>()
+    })?;
+    match (table, owner) {
+        (Some(table), Some(owner)) => {
+            STORE.with(|s| s.set(Some((table, owner))));
+            Ok((table, owner))
+        }
+        _ => Err(WardenError::Internal("table warden.key_store is missing".into())),
     }
 }
 

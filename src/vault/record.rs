@@ -205,7 +205,7 @@ fn hand_over(reads: &[Read]) {
         return;
     }
     let (database, owner, session_user) =
-        unsafe { (pg_sys::MyDatabaseId, crate::keyring::cached_store_owner(), pg_sys::GetSessionUserId()) };
+        unsafe { (pg_sys::MyDatabaseId, crate::privilege::cached_store_owner(), pg_sys::GetSessionUserId()) };
     for chunk in reads.chunks(READS_PER_WORKER) {
         let started = match (owner, unsafe { pg_sys::RecoveryInProgress() }) {
             (Some(owner), false) => start_worker(database, owner, session_user, chunk),

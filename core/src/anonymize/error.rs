@@ -7,7 +7,9 @@
 
 use std::fmt;
 
-use super::strategy::STRATEGY_NAMES;
+/// Every strategy name, in the order error messages list them (re-exported by
+/// `strategy`, which parses them).
+pub const STRATEGY_NAMES: [&str; 6] = ["hash", "email", "phone", "digits", "redact", "partial"];
 
 /// One thing wrong with a strategy's options.
 #[derive(Debug, Clone, PartialEq, Eq)]

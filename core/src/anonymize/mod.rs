@@ -27,6 +27,7 @@
 //! refused by both rather than passed through.
 
 mod digits;
+mod domain;
 mod email;
 mod error;
 mod mask;
@@ -34,7 +35,7 @@ mod numeral;
 mod strategy;
 
 pub use digits::MAX_DIGITS;
-pub use email::{is_valid_domain, DEFAULT_DOMAIN, FALLBACK_DOMAIN, LOCAL_LEN, MAX_DOMAIN_LEN};
+pub use domain::{is_valid_domain, DEFAULT_DOMAIN, FALLBACK_DOMAIN, LOCAL_LEN, MAX_DOMAIN_LEN};
 pub use error::{AnonError, OptionProblem};
 pub use mask::{partial, redact, REDACT_LEN};
 pub(crate) use strategy::kind_of;

@@ -2,11 +2,10 @@
 
 use serde_json::{Map, Value};
 
-use super::email::{is_valid_domain, DEFAULT_DOMAIN, MAX_DOMAIN_LEN};
+use super::domain::{is_valid_domain, DEFAULT_DOMAIN, MAX_DOMAIN_LEN};
 use super::error::{AnonError, OptionProblem};
 
-/// Every strategy name, in the order error messages list them.
-pub const STRATEGY_NAMES: [&str; 6] = ["hash", "email", "phone", "digits", "redact", "partial"];
+pub use super::error::STRATEGY_NAMES;
 
 /// Default mask character of `redact` and `partial`.
 pub const DEFAULT_MASK_CHAR: char = '*';
@@ -34,7 +33,7 @@ pub enum Strategy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EmailDomain {
     /// The input's own domain (after its last '@'), lowercased, when it is a valid
-    /// host name; otherwise [`super::email::FALLBACK_DOMAIN`].
+    /// host name; otherwise [`super::domain::FALLBACK_DOMAIN`].
     Keep,
     /// This domain (stored lowercased) for every pseudonym.
     Replace(String),

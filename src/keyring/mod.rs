@@ -61,8 +61,6 @@ impl Key {
 
 thread_local! {
     static KEYS: RefCell<HashMap<String, Rc<Key>>> = RefCell::new(HashMap::new());
-    /// (oid of warden.key_store, its owner), looked up once per backend.
-    static STORE: Cell<Option<(pg_sys::Oid, pg_sys::Oid)>> = const { Cell::new(None) };
     /// Set by the invalidation callback, which must not touch the map itself: it can
     /// run while a key is being loaded.
     static STALE: Cell<bool> = const { Cell::new(false) };
@@ -72,7 +70,7 @@ thread_local! {
 
 #[pg_guard]
 unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
-    let ours = STORE.with(|s| s.get()).is_none_or(|(table, _)| table == relid);
+    let ours = crate::privilege::cached_store().is_none_or(|(table, _)| table == relid);
     if relid == pg_sys::InvalidOid || ours {
         STALE.with(|s| s.set(true));
     }
@@ -89,45 +87,7 @@ fn drop_cache_if_stale() {
     if STALE.with(|s| s.replace(false)) {
         KEYS.with(|k| k.borrow_mut().clear());
         LAST.with(|l| l.borrow_mut().take());
-        STORE.with(|s| s.set(None));
-    }
-}
-
-/// The owner of `warden.key_store`, the extension's owner, whose rights
-/// [`as_extension_owner`] runs with.
-pub(crate) fn store_owner() -> Result<pg_sys::Oid, WardenError> {
-    Ok(store_ids()?.1)
-}
-
-/// The extension owner if this backend has looked it up already, without a query: for
-/// code that runs where no query may (transaction abort).
-pub(crate) fn cached_store_owner() -> Option<pg_sys::Oid> {
-    STORE.with(|s| s.get()).map(|(_, owner)| owner)
-}
-
-fn store_ids() -> Result<(pg_sys::Oid, pg_sys::Oid), WardenError> {
-    if let Some(ids) = STORE.with(|s| s.get()) {
-        return Ok(ids);
-    }
-    // A read-only query: parallel workers load keys too, and may not write. It returns one
-    // row even when the table is gone, so that case gets its own message.
-    let (table, owner) = Spi::connect(|client| {
-        client
-            .select(
-                "SELECT c.oid, c.relowner FROM (SELECT pg_catalog.to_regclass('warden.key_store') AS store) s \
-                 LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.store",
-                Some(1),
-                &[],
-            )?
-            .first()
-            .get_two::<pg_sys::Oid, pg_sys::Oid>()
-    })?;
-    match (table, owner) {
-        (Some(table), Some(owner)) => {
-            STORE.with(|s| s.set(Some((table, owner))));
-            Ok((table, owner))
-        }
-        _ => Err(WardenError::Internal("table warden.key_store is missing".into())),
+        crate::privilege::forget_store();
     }
 }
 
@@ -207,7 +167,7 @@ fn secret_from_env(var: &str) -> Result<Vec<u8>, &'static str> {
     }
 }
 
-fn generated_secret() -> Result<Vec<u8>, WardenError> {
+pub(super) fn generated_secret() -> Result<Vec<u8>, WardenError> {
     let mut secret = vec![0u8; GENERATED_KEY_LEN];
     if unsafe { pg_sys::pg_strong_random(secret.as_mut_ptr().cast(), secret.len()) } {
         Ok(secret)
@@ -316,7 +276,7 @@ pub(crate) fn with_key<R>(name: &str, f: impl FnOnce(&Key) -> R) -> Result<R, Wa
 }
 
 /// Where a new key version's material comes from.
-enum Material {
+pub(super) enum Material {
     /// Drawn from the server's strong random source: nobody knows it.
     Generated(Vec<u8>),
     /// Passed by the caller, who knows it.
@@ -418,7 +378,7 @@ fn require_audit_key_material_allowed(name: &str, material: &Material, first: bo
 /// Inserts a key version; `first` distinguishes create (version 1) from rotate. With a
 /// vault master key configured, stored material is sealed under it (never written in
 /// plaintext); without one it is stored as before 0.3.0, until `rewrap_vault` seals it.
-fn add_version(name: &str, material: Material, first: bool) -> Result<i32, WardenError> {
+pub(super) fn add_version(name: &str, material: Material, first: bool) -> Result<i32, WardenError> {
     validate_key_name(name)?;
     require_audit_key_material_allowed(name, &material, first)?;
     let check_value = material.check_value()?;
@@ -525,106 +485,6 @@ fn rotate_key_from_env(name: &str, env_var: &str) -> SqlResult<i32> {
     Ok(add_version(name, Material::env(env_var)?, false)?)
 }
 
-/// `warden.set_key_policy(name, rotate_every)`: how often a key should be rotated;
-/// NULL removes the policy. `warden.keys` shows `rotation_due`.
-#[pg_extern(volatile, parallel_unsafe)]
-fn set_key_policy(name: &str, rotate_every: Option<pgrx::datum::Interval>) -> SqlResult<()> {
-    require_admin("set key policies")?;
-    unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.set_key_policy()".as_ptr()) };
-    validate_key_name(name)?;
-    let outcome = as_extension_owner(|| {
-        Spi::connect_mut(|client| {
-            let exists = client
-                .select(
-                    "SELECT pg_catalog.count(*) FROM warden.key_store WHERE name OPERATOR(pg_catalog.=) $1::pg_catalog.text",
-                    None,
-                    &[name.into()],
-                )?
-                .first()
-                .get_one::<i64>()?
-                .unwrap_or(0)
-                > 0;
-            if !exists {
-                return Ok::<_, pgrx::spi::SpiError>(Err(WardenError::UnknownKey(name.to_owned())));
-            }
-            match rotate_every {
-                None => {
-                    client.update(
-                        "DELETE FROM warden.key_policy WHERE name OPERATOR(pg_catalog.=) $1::pg_catalog.text",
-                        None,
-                        &[name.into()],
-                    )?;
-                }
-                Some(every) => {
-                    let positive = client
-                        .select(
-                            "SELECT $1::pg_catalog.interval OPERATOR(pg_catalog.>) '0'::pg_catalog.interval",
-                            None,
-                            &[every.into()],
-                        )?
-                        .first()
-                        .get_one::<bool>()?
-                        .unwrap_or(false);
-                    if !positive {
-                        return Ok(Err(WardenError::invalid("rotate_every must be a positive interval")));
-                    }
-                    client.update(
-                        "INSERT INTO warden.key_policy (name, rotate_every) VALUES ($1, $2) \
-                         ON CONFLICT (name) DO UPDATE SET rotate_every = excluded.rotate_every, \
-                         set_at = pg_catalog.now(), set_by = session_user",
-                        None,
-                        &[name.into(), every.into()],
-                    )?;
-                }
-            }
-            Ok(Ok(()))
-        })
-    })?;
-    outcome?;
-    crate::audit::chain::append_own(&crate::audit::chain::OwnEvent {
-        event_type: "key_change",
-        action: "set_key_policy",
-        resource_type: "key",
-        resource_id: Some(name),
-        tenant: None,
-        actor: None,
-        details: serde_json::json!({"rotate_every": rotate_every.map(|i| i.to_string())}),
-    })?;
-    Ok(())
-}
-
-/// `warden.rotate_due_keys()`: rotates every key whose policy says rotation is due, with
-/// generated material, and returns how many. Keys bound to environment variables are
-/// skipped (a new variable must be set first) and named in a NOTICE.
-#[pg_extern(volatile, parallel_unsafe)]
-fn rotate_due_keys() -> SqlResult<i32> {
-    require_admin("rotate keys")?;
-    unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.rotate_due_keys()".as_ptr()) };
-    let due = as_extension_owner(|| {
-        Spi::connect(|client| {
-            let mut due = Vec::new();
-            for row in client.select(
-                "SELECT name, source FROM warden.keys WHERE active AND rotation_due ORDER BY name",
-                None,
-                &[],
-            )? {
-                due.push((row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default()));
-            }
-            Ok::<_, pgrx::spi::SpiError>(due)
-        })
-    })?;
-    let mut rotated = 0;
-    for (name, source) in due {
-        if source.starts_with("env:") {
-            pgrx::notice!("key \"{name}\" is due for rotation but bound to an environment variable; rotate it with warden.rotate_key_from_env");
-            continue;
-        }
-        add_version(&name, Material::Generated(generated_secret()?), false)?;
-        rotated += 1;
-    }
-    Ok(rotated)
-}
-
 trigger_entry!(
     key_store_changed_wrapper,
     pg_finfo_key_store_changed_wrapper,
@@ -643,8 +503,10 @@ fn key_store_changed_fired<'a>(
     Ok(None)
 }
 
+mod policy;
+
 extension_sql_file!(
-    "../sql/keyring.sql",
+    "../../sql/keyring.sql",
     name = "keyring",
     requires = [
         "bootstrap",

@@ -233,7 +233,9 @@ fn log_unrecorded(read: &Read, session_user: pg_sys::Oid) {
     pgrx::warning!("{message}");
 }
 
-fn start_worker(database: pg_sys::Oid, owner: pg_sys::Oid, session_user: pg_sys::Oid, reads: &[Read]) -> bool {
+/// A worker's `bgw_extra`: hex of (database, owner, session user, count, reads), at most
+/// [`READS_PER_WORKER`] reads (127 characters).
+fn encode(database: pg_sys::Oid, owner: pg_sys::Oid, session_user: pg_sys::Oid, reads: &[Read]) -> String {
     let mut bytes = Vec::with_capacity(HEADER_BYTES + READ_BYTES * reads.len());
     bytes.extend(database.to_u32().to_be_bytes());
     bytes.extend(owner.to_u32().to_be_bytes());
@@ -245,13 +247,17 @@ fn start_worker(database: pg_sys::Oid, owner: pg_sys::Oid, session_user: pg_sys:
         bytes.push(read.outcome.code());
         bytes.extend(read.user.to_u32().to_be_bytes());
     }
+    hex::encode(bytes)
+}
+
+fn start_worker(database: pg_sys::Oid, owner: pg_sys::Oid, session_user: pg_sys::Oid, reads: &[Read]) -> bool {
     BackgroundWorkerBuilder::new("pg_warden vault read recorder")
         .set_type("pg_warden vault read recorder")
         .set_library("pg_warden")
         .set_function("warden_vault_record_worker")
         .set_start_time(BgWorkerStartTime::RecoveryFinished)
         .set_restart_time(None)
-        .set_extra(&hex::encode(bytes))
+        .set_extra(&encode(database, owner, session_user, reads))
         .enable_spi_access()
         .load_dynamic()
         .is_ok()
@@ -297,4 +303,37 @@ pub extern "C-unwind" fn warden_vault_record_worker(_arg: pg_sys::Datum) {
             }
         }
     });
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use super::*;
+
+    #[pg_test]
+    fn worker_arguments_round_trip_and_fit_bgw_extra() {
+        let reads = [
+            Read { reference: [0xab; 16], version: Some(7), outcome: Outcome::NoGrant, user: pg_sys::Oid::from(16_384) },
+            Read { reference: [0; 16], version: None, outcome: Outcome::ReadOnly, user: pg_sys::Oid::from(u32::MAX) },
+        ];
+        let extra = encode(pg_sys::Oid::from(5), pg_sys::Oid::from(10), pg_sys::Oid::from(16_385), &reads);
+        // bgw_extra holds 128 bytes with its terminating NUL.
+        assert!(extra.len() < 128, "{} characters", extra.len());
+        let (database, owner, session_user, decoded) = decode(&extra).expect("decodes");
+        assert_eq!((database.to_u32(), owner.to_u32(), session_user.to_u32()), (5, 10, 16_385));
+        assert_eq!(decoded.len(), 2);
+        for (a, b) in reads.iter().zip(&decoded) {
+            assert_eq!((a.reference, a.version, a.outcome, a.user), (b.reference, b.version, b.outcome, b.user));
+        }
+        assert!(decode("zz").is_none());
+        assert!(decode(&extra[..extra.len() - 2]).is_none());
+    }
+
+    #[pg_test]
+    fn every_outcome_survives_its_code() {
+        use Outcome::*;
+        for outcome in [Granted, NoGrant, NotFound, NoVersion, Expired, ReadOnly, Failed] {
+            assert_eq!(Outcome::from_code(outcome.code()), outcome);
+        }
+    }
 }

@@ -629,21 +629,26 @@ GRANT SELECT ON warden.secrets TO warden_secret_admin;
 COMMENT ON VIEW warden.secrets IS
     'Every secret: reference, tenant, name, active version, created/rotated/expires times, metadata, description and readers. Never values or ciphertexts. Superusers and warden_secret_admin.';
 
+-- SECURITY DEFINER: older versions' expiry is in warden.secret_version, which only the
+-- owner reads; the function shows no more than warden.secrets does (no value, no
+-- ciphertext), and EXECUTE gates it as SELECT gates the view. Every name is qualified
+-- and nothing of the caller's is resolved (explicit OPERATOR()s all bind alike, hence
+-- the parentheses).
 CREATE FUNCTION warden.expiring_secrets(within interval)
 RETURNS TABLE (secret_ref uuid, tenant text, name text, version integer, expires_at timestamptz)
-LANGUAGE sql STABLE
+LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT v.secret_ref, s.tenant, s.name, v.version, v.expires_at
       FROM warden.secrets s
       JOIN warden.secret_version v ON v.secret_ref OPERATOR(pg_catalog.=) s.secret_ref
-     WHERE v.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now() OPERATOR(pg_catalog.+) within
+     WHERE v.expires_at OPERATOR(pg_catalog.<=) (pg_catalog.now() OPERATOR(pg_catalog.+) within)
      ORDER BY v.expires_at, s.tenant NULLS FIRST, s.name, v.version
 $$;
 REVOKE ALL ON FUNCTION warden.expiring_secrets(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.expiring_secrets(interval) TO warden_secret_admin;
 COMMENT ON FUNCTION warden.expiring_secrets(interval) IS
-    'Secret versions that have expired or expire within the interval, soonest first (warden.secrets must be readable: superusers and warden_secret_admin).';
+    'Secret versions (older ones included) that have expired or expire within the interval, soonest first. Superusers and warden_secret_admin (EXECUTE).';
 
 -- grant_secret / revoke_secret take a regrole; the C function reads it as an oid.
 CREATE FUNCTION warden.grant_secret(secret_ref uuid, role regrole) RETURNS void

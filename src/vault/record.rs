@@ -15,8 +15,9 @@
 //! The worker connects as the extension's owner and writes the entry with the reader's
 //! role as `actor` and the reading session's user in `details`. Each worker carries up to
 //! [`READS_PER_WORKER`] reads in its `bgw_extra`; if no worker slot is free
-//! (`max_worker_processes`) the read is written to the server log instead, as a WARNING
-//! that names the role, reference, version and outcome (never a value). A standby cannot
+//! (`max_worker_processes`), or the worker cannot write the entry (no audit key, ...),
+//! the read is written to the server log instead, as a WARNING that names the role,
+//! reference, version and outcome (never a value). A standby cannot
 //! write the ledger at all, so `get_secret` refuses there before reading anything.
 
 use std::cell::RefCell;
@@ -220,7 +221,12 @@ fn hand_over(reads: &[Read]) {
 }
 
 fn log_unrecorded(read: &Read, session_user: pg_sys::Oid) {
-    let message = format!(
+    // WARNING reaches the server log whatever the client's level; no ERROR during abort.
+    pgrx::warning!("{}", unrecorded_message(read, session_user));
+}
+
+fn unrecorded_message(read: &Read, session_user: pg_sys::Oid) -> String {
+    format!(
         "pg_warden: a read of secret {} (version {}) by role {} (session user {}) ended \"{}\" and was rolled back; \
          it could not be written to the audit ledger",
         uuid_text(&read.reference),
@@ -228,9 +234,7 @@ fn log_unrecorded(read: &Read, session_user: pg_sys::Oid) {
         role_name(read.user).unwrap_or_else(|| read.user.to_u32().to_string()),
         role_name(session_user).unwrap_or_default(),
         read.outcome.label(),
-    );
-    // WARNING reaches the server log whatever the client's level; no ERROR during abort.
-    pgrx::warning!("{message}");
+    )
 }
 
 /// A worker's `bgw_extra`: hex of (database, owner, session user, count, reads), at most
@@ -296,12 +300,24 @@ pub extern "C-unwind" fn warden_vault_record_worker(_arg: pg_sys::Datum) {
     };
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(database), Some(owner));
     BackgroundWorker::transaction(|| {
+        // Composed before writing: if the ledger refuses the entries (no audit key, ...),
+        // the server log still names each read the worker was given.
+        let unrecorded: Vec<String> = reads.iter().map(|read| unrecorded_message(read, session_user)).collect();
         let session_user = role_name(session_user);
-        for read in &reads {
-            if let Err(error) = write(read, None, true, session_user.as_deref()) {
-                error.raise();
+        PgTryBuilder::new(|| {
+            for read in &reads {
+                if let Err(error) = write(read, None, true, session_user.as_deref()) {
+                    error.raise();
+                }
             }
-        }
+        })
+        .catch_others(|cause| {
+            for message in &unrecorded {
+                pgrx::warning!("{message}");
+            }
+            cause.rethrow()
+        })
+        .execute();
     });
 }
 

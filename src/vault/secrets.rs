@@ -29,17 +29,16 @@ fn required<'a, T: ?Sized>(value: Option<&'a T>, what: &str) -> Result<&'a T, Wa
 }
 
 fn check_name(name: &str) -> Result<(), WardenError> {
-    vault_core::check_name(name).map_err(|reason| WardenError::invalid(format!("secret name {reason}")))
+    vault_core::check_name(name).map_err(WardenError::invalid)
 }
 
 fn check_tenant(tenant: Option<&str>) -> Result<(), WardenError> {
-    vault_core::check_tenant(tenant).map_err(|reason| {
-        WardenError::invalid_with_hint(format!("tenant {reason}"), "Pass NULL for a secret that belongs to no tenant.")
-    })
+    vault_core::check_tenant(tenant)
+        .map_err(|reason| WardenError::invalid_with_hint(reason, "Pass NULL for a secret that belongs to no tenant."))
 }
 
 fn check_value(value: &[u8]) -> Result<(), WardenError> {
-    vault_core::check_value_len(value.len()).map_err(|reason| WardenError::TooLarge(format!("secret value {reason}")))
+    vault_core::check_value_len(value.len()).map_err(WardenError::TooLarge)
 }
 
 fn check_expiry(expires_at: Option<TimestampWithTimeZone>) -> Result<Option<i64>, WardenError> {
@@ -540,7 +539,8 @@ fn read(lookup: Lookup<'_>) -> Result<Zeroizing<Vec<u8>>, WardenError> {
     let version = Some(secret.version);
     let shown = uuid_text(&secret.reference);
     if !granted_to(user, &secret.grantees) {
-        return Err(refuse(reference, version, Outcome::NoGrant, WardenError::SecretNotGranted(shown)));
+        // Named as asked, as for no such secret: a name must not lead to its reference.
+        return Err(refuse(reference, version, Outcome::NoGrant, WardenError::SecretNotGranted(describe())));
     }
     let Some(ciphertext) = secret.ciphertext else {
         let error = WardenError::UnknownSecret(format!("{shown} version {}", secret.version));

@@ -1,22 +1,31 @@
 -- Privilege matrix: every function in schema warden (read from pg_proc, so a function
 -- added without a row here shows up below as missing) and the objects of "Who can do
--- what" in docs/security.md, called with valid arguments by five kinds of role:
+-- what" in docs/security.md, called with valid arguments by six kinds of role:
 --   superuser  a superuser that is not the extension owner
 --   admin      a non-superuser member of warden_admin
 --   user       a member of warden_user
 --   owner      the owner of the audited tables, in no warden role
 --   public     a role with no grant at all
+--   secret     a member of warden_secret_admin only
 -- Each cell is 'ok' or the SQLSTATE of the refusal (never message text). Every call runs
 -- in a subtransaction that is always rolled back, so each role sees the same state and
 -- the script leaves nothing behind. Classes, from docs/security.md and docs/audit.md:
 --   everyone   anyone may call it
 --   user       uses a key: warden_user (warden_admin is one) and superusers
---   admin      manages keys, masks tables, reads or audits the ledger: warden_admin and superusers
+--   admin      manages keys, masks tables, reads or audits the ledger, rewraps the vault:
+--              warden_admin and superusers
+--   secret admin  manages vault secrets: warden_secret_admin and superusers
+--   vault status  the vault's state: warden_admin, warden_secret_admin and superusers
+--   grantee    reads a vault secret: EXECUTE for warden_user and warden_secret_admin, then
+--              only roles the secret is granted to (here regress_matrix_user alone),
+--              superusers included; a refusal from inside is 42501 like one from EXECUTE
 --   superuser  internal (a trigger function, the export's text form, schema warden):
 --              nobody below superuser; granting it to a role changes this matrix
 --   nobody     refused for everyone, superusers included
 BEGIN;
-SET LOCAL client_min_messages = warning;
+-- A refused or rolled-back get_secret hands its read to a background worker; when a
+-- burst finds no free worker slot, the read is logged as a WARNING, as the timing makes.
+SET LOCAL client_min_messages = error;
 SELECT warden.create_key('audit', '\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
 SELECT warden.create_key('regress', '\x202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f');
 CREATE ROLE regress_matrix_super SUPERUSER;
@@ -24,8 +33,14 @@ CREATE ROLE regress_matrix_admin;
 CREATE ROLE regress_matrix_user;
 CREATE ROLE regress_matrix_owner;
 CREATE ROLE regress_matrix_public;
+CREATE ROLE regress_matrix_secret;
 GRANT warden_admin TO regress_matrix_admin;
 GRANT warden_user TO regress_matrix_user;
+GRANT warden_secret_admin TO regress_matrix_secret;
+-- A secret with two versions, readable by regress_matrix_user only.
+SELECT warden.create_secret('matrix_secret', 'matrix value 1') AS secret_ref \gset
+SELECT warden.rotate_secret(:'secret_ref', 'matrix value 2') AS rotated_to;
+SELECT warden.grant_secret(:'secret_ref', 'regress_matrix_user');
 
 -- The owner's tables. Every role gets every table privilege on them, so a cell shows
 -- pg_warden's own rules, not the table's ACL.
@@ -79,6 +94,30 @@ INSERT INTO matrix (fn, class, call) VALUES
     ('warden.rotate_key(text,bytea)', 'admin', $$SELECT warden.rotate_key('regress')$$),
     ('warden.create_key_from_env(text,text)', 'admin', $$SELECT warden.create_key_from_env('matrix_env', 'WARDEN_DEMO_KEY')$$),
     ('warden.rotate_key_from_env(text,text)', 'admin', $$SELECT warden.rotate_key_from_env('regress', 'WARDEN_DEMO_KEY')$$),
+    ('warden.set_key_policy(text,interval)', 'admin', $$SELECT warden.set_key_policy('regress', '30 days')$$),
+    ('warden.rotate_due_keys()', 'admin', $$SELECT warden.rotate_due_keys()$$),
+    ('warden.rewrap_vault()', 'admin', $$SELECT warden.rewrap_vault()$$),
+    ('warden.vault_status()', 'vault status', $$SELECT warden.vault_status()$$),
+    ('warden.create_secret(text,text,text,timestamp with time zone,jsonb,text)', 'secret admin',
+     $$SELECT warden.create_secret('matrix_new', 'new value')$$),
+    ('warden.create_secret(text,bytea,text,timestamp with time zone,jsonb,text)', 'secret admin',
+     $$SELECT warden.create_secret('matrix_new', '\x00ff'::bytea)$$),
+    ('warden.rotate_secret(uuid,text,timestamp with time zone)', 'secret admin',
+     format($$SELECT warden.rotate_secret(%L, 'matrix value 3')$$, :'secret_ref')),
+    ('warden.rotate_secret(uuid,bytea,timestamp with time zone)', 'secret admin',
+     format($$SELECT warden.rotate_secret(%L, '\x00ff'::bytea)$$, :'secret_ref')),
+    ('warden.retire_secret_version(uuid,integer)', 'secret admin',
+     format($$SELECT warden.retire_secret_version(%L, 1)$$, :'secret_ref')),
+    ('warden.delete_secret(uuid)', 'secret admin', format($$SELECT warden.delete_secret(%L)$$, :'secret_ref')),
+    ('warden.grant_secret(uuid,regrole)', 'secret admin',
+     format($$SELECT warden.grant_secret(%L, 'regress_matrix_public')$$, :'secret_ref')),
+    ('warden.revoke_secret(uuid,regrole)', 'secret admin',
+     format($$SELECT warden.revoke_secret(%L, 'regress_matrix_user')$$, :'secret_ref')),
+    ('warden.expiring_secrets(interval)', 'secret admin', $$SELECT * FROM warden.expiring_secrets('1 day')$$),
+    ('warden.get_secret(uuid,integer)', 'grantee', format($$SELECT warden.get_secret(%L::uuid)$$, :'secret_ref')),
+    ('warden.get_secret(text,text)', 'grantee', $$SELECT warden.get_secret('matrix_secret')$$),
+    ('warden.get_secret_bytes(uuid,integer)', 'grantee',
+     format($$SELECT warden.get_secret_bytes(%L, 1)$$, :'secret_ref')),
     ('warden.fingerprint(text,text)', 'user', $$SELECT warden.fingerprint('x'::text, 'regress')$$),
     ('warden.fingerprint(bytea,text)', 'user', $$SELECT warden.fingerprint('\x00'::bytea, 'regress')$$),
     ('warden.fingerprint_matches(text,text,text)', 'user',
@@ -131,6 +170,12 @@ UPDATE matrix SET what = fn::text;
 INSERT INTO matrix (what, class, call) VALUES
     ('SELECT warden.keys', 'everyone', $$SELECT count(*) FROM warden.keys$$),
     ('SELECT warden.key_store', 'superuser', $$SELECT count(*) FROM warden.key_store$$),
+    ('SELECT warden.key_policy', 'superuser', $$SELECT count(*) FROM warden.key_policy$$),
+    ('SELECT warden.secrets', 'secret admin', $$SELECT count(*) FROM warden.secrets$$),
+    ('SELECT warden.secret', 'superuser', $$SELECT count(*) FROM warden.secret$$),
+    ('SELECT warden.secret_version', 'superuser', $$SELECT count(*) FROM warden.secret_version$$),
+    ('SELECT warden.secret_grant', 'superuser', $$SELECT count(*) FROM warden.secret_grant$$),
+    ('SELECT warden.vault_state', 'superuser', $$SELECT count(*) FROM warden.vault_state$$),
     ('SELECT warden.audit_log', 'admin', $$SELECT count(*) FROM warden.audit_log$$),
     ('SELECT warden.audit_checkpoint', 'admin', $$SELECT count(*) FROM warden.audit_checkpoint$$),
     ('DELETE warden.audit_log', 'nobody', $$DELETE FROM warden.audit_log$$),
@@ -156,18 +201,23 @@ SET ROLE regress_matrix_owner;
 INSERT INTO matrix_result SELECT 'owner', what, public.matrix_call(call) FROM matrix;
 SET ROLE regress_matrix_public;
 INSERT INTO matrix_result SELECT 'public', what, public.matrix_call(call) FROM matrix;
+SET ROLE regress_matrix_secret;
+INSERT INTO matrix_result SELECT 'secret', what, public.matrix_call(call) FROM matrix;
 RESET ROLE;
 
 -- What each class allows each role, and every cell that differs from it.
 CREATE TEMP TABLE matrix_documented AS
 SELECT c.class, w.who,
        CASE WHEN w.who = ANY (c.allowed) THEN 'ok' ELSE '42501' END AS outcome
-  FROM (VALUES ('everyone', '{superuser,admin,user,owner,public}'::text[]),
+  FROM (VALUES ('everyone', '{superuser,admin,user,owner,public,secret}'::text[]),
                ('user', '{superuser,admin,user}'),
                ('admin', '{superuser,admin}'),
+               ('secret admin', '{superuser,secret}'),
+               ('vault status', '{superuser,admin,secret}'),
+               ('grantee', '{user}'),
                ('superuser', '{superuser}'),
                ('nobody', '{}')) AS c(class, allowed)
- CROSS JOIN (VALUES ('superuser'), ('admin'), ('user'), ('owner'), ('public')) AS w(who);
+ CROSS JOIN (VALUES ('superuser'), ('admin'), ('user'), ('owner'), ('public'), ('secret')) AS w(who);
 
 SELECT m.what, m.class,
        max(r.outcome) FILTER (WHERE r.who = 'superuser') AS superuser,
@@ -175,6 +225,7 @@ SELECT m.what, m.class,
        max(r.outcome) FILTER (WHERE r.who = 'user') AS "user",
        max(r.outcome) FILTER (WHERE r.who = 'owner') AS owner,
        max(r.outcome) FILTER (WHERE r.who = 'public') AS public,
+       max(r.outcome) FILTER (WHERE r.who = 'secret') AS secret,
        bool_and(r.outcome = d.outcome) AS as_documented
   FROM matrix m
   JOIN matrix_result r ON r.what = m.what

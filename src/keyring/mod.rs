@@ -576,7 +576,7 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        assert_eq!(columns, "name,version,active,created_at,check_value,source");
+        assert_eq!(columns, "name,version,active,created_at,check_value,source,age,rotate_every,rotation_due");
         let check =
             Spi::get_one::<String>("SELECT check_value FROM warden.keys WHERE name = 't_view'").unwrap().unwrap();
         assert_eq!(check, warden_core::mac::KeyedMac::new(b"sixteen byte key").check_value());

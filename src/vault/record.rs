@@ -153,6 +153,7 @@ unsafe extern "C-unwind" fn on_xact_event(event: pg_sys::XactEvent::Type, _arg: 
     match event {
         XACT_EVENT_COMMIT | XACT_EVENT_PARALLEL_COMMIT | XACT_EVENT_PREPARE => {
             READS.with(|r| r.borrow_mut().clear());
+            flush();
         }
         XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT => {
             let lost: Vec<Read> = READS.with(|r| r.borrow_mut().drain(..).map(|(_, read)| read).collect());
@@ -196,27 +197,111 @@ pub(crate) fn register_callbacks() {
     unsafe {
         pg_sys::RegisterXactCallback(Some(on_xact_event), std::ptr::null_mut());
         pg_sys::RegisterSubXactCallback(Some(on_subxact_event), std::ptr::null_mut());
+        pg_sys::before_shmem_exit(Some(on_exit), pg_sys::Datum::from(0));
     }
 }
 
-/// Starts workers that write `reads` to the ledger; runs inside abort processing, so it
-/// raises nothing: what no worker can take goes to the server log.
+/// Reads waiting for this backend's recorder, at most this many; beyond it a read goes to
+/// the server log at once.
+const MAX_WAITING: usize = 10_000;
+
+thread_local! {
+    /// Rolled-back reads not yet handed to a worker.
+    static WAITING: RefCell<std::collections::VecDeque<Read>> = const { RefCell::new(std::collections::VecDeque::new()) };
+    /// Handles of this backend's recorder workers that may still run (allocated in
+    /// TopMemoryContext).
+    static RECORDERS: RefCell<Vec<*mut pg_sys::BackgroundWorkerHandle>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Queues the reads of an aborted (sub)transaction for the recorder; runs inside abort
+/// processing, so it raises nothing.
 fn hand_over(reads: &[Read]) {
     if reads.is_empty() {
         return;
     }
-    let (database, owner, session_user) =
-        unsafe { (pg_sys::MyDatabaseId, crate::privilege::cached_store_owner(), pg_sys::GetSessionUserId()) };
-    for chunk in reads.chunks(READS_PER_WORKER) {
-        let started = match (owner, unsafe { pg_sys::RecoveryInProgress() }) {
-            (Some(owner), false) => start_worker(database, owner, session_user, chunk),
-            _ => false,
-        };
-        if !started {
-            for read in chunk {
+    let session_user = unsafe { pg_sys::GetSessionUserId() };
+    WAITING.with(|w| {
+        let mut waiting = w.borrow_mut();
+        for read in reads {
+            if waiting.len() < MAX_WAITING {
+                waiting.push_back(read.clone());
+            } else {
                 log_unrecorded(read, session_user);
             }
         }
+    });
+    flush();
+}
+
+/// Recorder workers one backend may run at once.
+const RECORDERS_PER_BACKEND: usize = 2;
+/// Recorders a backend may start as it exits, for the reads still waiting.
+const RECORDERS_AT_EXIT: usize = 8;
+
+/// Starts recorders for waiting reads while this backend runs fewer than `limit`: a
+/// backend holds at most [`RECORDERS_PER_BACKEND`] `max_worker_processes` slots, so a
+/// role that makes refused reads in a loop cannot take the slots parallel query and
+/// logical replication need. Called after every transaction, before every read and at
+/// exit; what no worker can take goes to the server log.
+pub(crate) fn flush() {
+    start_recorders(RECORDERS_PER_BACKEND);
+}
+
+fn start_recorders(limit: usize) {
+    if WAITING.with(|w| w.borrow().is_empty()) {
+        return;
+    }
+    let (database, owner, session_user) =
+        unsafe { (pg_sys::MyDatabaseId, crate::privilege::cached_store_owner(), pg_sys::GetSessionUserId()) };
+    while running_recorders() < limit {
+        let chunk: Vec<Read> = WAITING.with(|w| {
+            let mut waiting = w.borrow_mut();
+            let n = waiting.len().min(READS_PER_WORKER);
+            waiting.drain(..n).collect()
+        });
+        if chunk.is_empty() {
+            return;
+        }
+        let started = match (owner, unsafe { pg_sys::RecoveryInProgress() }) {
+            (Some(owner), false) => start_worker(database, owner, session_user, &chunk),
+            _ => false,
+        };
+        if !started {
+            // No slot free (or no way to write): the server log is the record.
+            for read in &chunk {
+                log_unrecorded(read, session_user);
+            }
+        }
+    }
+}
+
+/// How many of this backend's recorders have not finished; frees the handles of those
+/// that have.
+fn running_recorders() -> usize {
+    RECORDERS.with(|r| {
+        r.borrow_mut().retain(|&handle| {
+            let mut pid: pg_sys::pid_t = 0;
+            let status = unsafe { pg_sys::GetBackgroundWorkerPid(handle, &mut pid) };
+            let running =
+                matches!(status, pg_sys::BgwHandleStatus::BGWH_STARTED | pg_sys::BgwHandleStatus::BGWH_NOT_YET_STARTED);
+            if !running {
+                unsafe { pg_sys::pfree(handle.cast()) };
+            }
+            running
+        });
+        r.borrow().len()
+    })
+}
+
+/// At backend exit: its slots are about to be free, so the waiting reads get up to
+/// [`RECORDERS_AT_EXIT`] recorders; the rest go to the server log.
+#[pg_guard]
+unsafe extern "C-unwind" fn on_exit(_code: std::ffi::c_int, _arg: pg_sys::Datum) {
+    start_recorders(RECORDERS_AT_EXIT);
+    let session_user = unsafe { pg_sys::GetSessionUserId() };
+    let waiting: Vec<Read> = WAITING.with(|w| w.borrow_mut().drain(..).collect());
+    for read in &waiting {
+        log_unrecorded(read, session_user);
     }
 }
 
@@ -255,16 +340,27 @@ fn encode(database: pg_sys::Oid, owner: pg_sys::Oid, session_user: pg_sys::Oid, 
 }
 
 fn start_worker(database: pg_sys::Oid, owner: pg_sys::Oid, session_user: pg_sys::Oid, reads: &[Read]) -> bool {
-    BackgroundWorkerBuilder::new("pg_warden vault read recorder")
+    let builder = BackgroundWorkerBuilder::new("pg_warden vault read recorder")
         .set_type("pg_warden vault read recorder")
         .set_library("pg_warden")
         .set_function("warden_vault_record_worker")
         .set_start_time(BgWorkerStartTime::RecoveryFinished)
         .set_restart_time(None)
         .set_extra(&encode(database, owner, session_user, reads))
-        .enable_spi_access()
-        .load_dynamic()
-        .is_ok()
+        .enable_spi_access();
+    let mut worker: pg_sys::BackgroundWorker = (&builder).into();
+    let mut handle: *mut pg_sys::BackgroundWorkerHandle = std::ptr::null_mut();
+    // The handle outlives the (sub)transaction that is aborting.
+    let started = unsafe {
+        let old = pg_sys::MemoryContextSwitchTo(pg_sys::TopMemoryContext);
+        let started = pg_sys::RegisterDynamicBackgroundWorker(&mut worker, &mut handle);
+        pg_sys::MemoryContextSwitchTo(old);
+        started
+    };
+    if started {
+        RECORDERS.with(|r| r.borrow_mut().push(handle));
+    }
+    started
 }
 
 /// A read decoded from a worker's `bgw_extra`.
@@ -329,7 +425,12 @@ mod tests {
     #[pg_test]
     fn worker_arguments_round_trip_and_fit_bgw_extra() {
         let reads = [
-            Read { reference: [0xab; 16], version: Some(7), outcome: Outcome::NoGrant, user: pg_sys::Oid::from(16_384) },
+            Read {
+                reference: [0xab; 16],
+                version: Some(7),
+                outcome: Outcome::NoGrant,
+                user: pg_sys::Oid::from(16_384),
+            },
             Read { reference: [0; 16], version: None, outcome: Outcome::ReadOnly, user: pg_sys::Oid::from(u32::MAX) },
         ];
         let extra = encode(pg_sys::Oid::from(5), pg_sys::Oid::from(10), pg_sys::Oid::from(16_385), &reads);

@@ -497,6 +497,7 @@ fn granted_to(user: pg_sys::Oid, grantees: &[String]) -> bool {
 
 /// Reads a secret for the caller: checks, decrypts, records. Every way out is recorded.
 fn read(lookup: Lookup<'_>) -> Result<Zeroizing<Vec<u8>>, WardenError> {
+    record::flush();
     let user = unsafe { pg_sys::GetUserId() };
     let (asked_reference, asked_version) = match &lookup {
         Lookup::Reference(reference, version) => (*reference.as_bytes(), *version),

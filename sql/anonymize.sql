@@ -1,13 +1,4 @@
--- Anonymization of single values: the options form's declaration, privileges and comments.
-
--- Options come third: a bigint seed and a jsonb document never compete for one argument,
--- so warden.anonymize(v, 'email', 5) and warden.anonymize(v, 'email', '{"domain": "keep"}'::jsonb)
--- each resolve to one function. (An options literal needs its ::jsonb cast: an untyped
--- literal there could be either, and PostgreSQL refuses to guess.)
-CREATE FUNCTION warden.anonymize(value text, strategy text, options jsonb, seed bigint DEFAULT 0, key_name text DEFAULT 'default')
-    RETURNS text
-    STABLE STRICT PARALLEL SAFE
-    LANGUAGE c AS 'MODULE_PATHNAME', 'anonymize_options_wrapper';
+-- Anonymization of single values: privileges and comments.
 
 -- Keyed functions are an oracle for the key: only granted roles may call them.
 REVOKE ALL ON FUNCTION warden.anonymize(text, text, bigint, text) FROM PUBLIC;

@@ -1,14 +1,5 @@
--- Anonymization profiles: declarations, privileges and comments.
-
-CREATE FUNCTION warden.validate_profile(profile jsonb)
-    RETURNS TABLE (path text, problem text)
-    STABLE STRICT
-    LANGUAGE c AS 'MODULE_PATHNAME', 'validate_profile_wrapper';
-
-CREATE FUNCTION warden.apply_profile(profile jsonb)
-    RETURNS TABLE (table_name text, column_name text, strategy text, rows bigint)
-    VOLATILE STRICT
-    LANGUAGE c AS 'MODULE_PATHNAME', 'apply_profile_wrapper';
+-- Anonymization profiles: privileges and comments (the functions are declared from
+-- their Rust signatures).
 
 -- validate_profile stays callable by everyone: it uses no key material and tells only
 -- what pg_catalog and warden.keys already show (which tables, columns, types and key

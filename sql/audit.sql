@@ -91,21 +91,6 @@ CREATE TRIGGER checkpoint_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON war
     FOR EACH STATEMENT EXECUTE FUNCTION warden.audit_guard();
 ALTER TABLE warden.audit_checkpoint ENABLE ALWAYS TRIGGER checkpoint_append_only;
 
-CREATE FUNCTION warden.log_event(
-    event_type     text,
-    action         text,
-    resource_type  text    DEFAULT NULL,
-    resource_id    text    DEFAULT NULL,
-    details        jsonb   DEFAULT NULL,
-    actor          text    DEFAULT NULL,
-    correlation_id text    DEFAULT NULL,
-    reason         text    DEFAULT NULL,
-    confidence     numeric DEFAULT NULL,
-    tenant         text    DEFAULT NULL
-) RETURNS bigint
-    VOLATILE
-    LANGUAGE c AS 'MODULE_PATHNAME', 'log_event_wrapper';
-
 -- confidence as double precision, which drivers send for a float (psycopg, JDBC): no
 -- implicit cast leads from float8 to numeric, and an overload that a call without a
 -- float8 could also match through defaults would make that call ambiguous. Two forms
@@ -145,10 +130,6 @@ AS $$ SELECT warden.log_event(event_type => $1, action => $2, confidence => $9::
         resource_type => $3, resource_id => $4, details => $5, actor => $6, correlation_id => $7,
         reason => $8, tenant => $10) $$;
 
-CREATE FUNCTION warden.verify_audit(digest jsonb)
-    RETURNS TABLE (valid boolean, total_entries bigint, invalid_entries bigint, issues jsonb)
-    VOLATILE STRICT
-    LANGUAGE c AS 'MODULE_PATHNAME', 'verify_audit_digest_wrapper';
 
 CREATE FUNCTION warden.export_audit("from" timestamptz DEFAULT '-infinity', "to" timestamptz DEFAULT 'infinity')
     RETURNS jsonb

@@ -11,14 +11,6 @@
 -- qualified, so no temporary table named pg_class or pg_trigger can blind it. They run
 -- with the rights of the role that issued the DDL.
 
-CREATE FUNCTION warden.audit_table(tbl regclass) RETURNS void
-    VOLATILE STRICT
-    LANGUAGE c AS 'MODULE_PATHNAME', 'audit_table_wrapper';
-
-CREATE FUNCTION warden.unaudit_table(tbl regclass) RETURNS void
-    VOLATILE STRICT
-    LANGUAGE c AS 'MODULE_PATHNAME', 'unaudit_table_wrapper';
-
 CREATE FUNCTION warden.audit_ddl_guard() RETURNS event_trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp

@@ -9,10 +9,6 @@ CREATE FUNCTION warden.fingerprint(value bytea, key_name text DEFAULT 'default')
     STABLE STRICT PARALLEL SAFE
     LANGUAGE c AS 'MODULE_PATHNAME', 'warden_fingerprint';
 
-CREATE FUNCTION warden.fingerprint_secrets(doc jsonb, key_name text DEFAULT 'default')
-    RETURNS jsonb
-    STABLE STRICT PARALLEL SAFE
-    LANGUAGE c AS 'MODULE_PATHNAME', 'fingerprint_secrets_wrapper';
 
 -- Keyed functions are an oracle for the key: only granted roles may call them.
 REVOKE ALL ON FUNCTION warden.fingerprint(text, text) FROM PUBLIC;

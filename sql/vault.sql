@@ -123,11 +123,6 @@ GRANT EXECUTE ON FUNCTION warden.expiring_secrets(interval) TO warden_secret_adm
 COMMENT ON FUNCTION warden.expiring_secrets(interval) IS
     'Secret versions (older ones included) that have expired or expire within the interval, soonest first. Superusers and warden_secret_admin (EXECUTE).';
 
--- grant_secret / revoke_secret take a regrole; the C function reads it as an oid.
-CREATE FUNCTION warden.grant_secret(secret_ref uuid, role regrole) RETURNS void
-    LANGUAGE c STRICT VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'grant_secret_wrapper';
-CREATE FUNCTION warden.revoke_secret(secret_ref uuid, role regrole) RETURNS void
-    LANGUAGE c STRICT VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'revoke_secret_wrapper';
 
 -- Managing secrets: superusers and warden_secret_admin (checked inside as well).
 REVOKE ALL ON FUNCTION warden.create_secret(text, text, text, timestamptz, jsonb, text) FROM PUBLIC;

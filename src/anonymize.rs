@@ -8,11 +8,10 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use pgrx::prelude::*;
-use pgrx::AnyElement;
 use warden_core::anonymize::{Pseudonymizer, Strategy};
 use warden_core::mac::KeyedMac;
 
-use crate::datum::{jsonb_bytes, parse_jsonb};
+use crate::datum::{jsonb_bytes, parse_jsonb, Jsonb};
 use crate::error::{SqlResult, WardenError};
 use crate::keyring;
 
@@ -117,9 +116,17 @@ fn anonymize_text(
     Ok(anonymize_value(value, &parsed, seed, key_name)?)
 }
 
-// Declared in sql/anonymize.sql with a `jsonb` argument (see datum::parse_jsonb).
-#[pg_extern(sql = false)]
-fn anonymize_options(value: &str, strategy: &str, options: AnyElement, seed: i64, key_name: &str) -> SqlResult<String> {
+/// `warden.anonymize(value, strategy, options jsonb, seed, key_name)`: a strategy with
+/// options. Options come third: a bigint seed and a jsonb document never compete for one
+/// argument, so each call resolves to one function.
+#[pg_extern(stable, parallel_safe, name = "anonymize")]
+fn anonymize_options(
+    value: &str,
+    strategy: &str,
+    options: Jsonb,
+    seed: default!(i64, 0),
+    key_name: default!(&str, "'default'"),
+) -> SqlResult<String> {
     let parse = || parse_jsonb(&options);
     let parsed = self::strategy(strategy, Some((jsonb_bytes(&options), &parse)))?;
     Ok(anonymize_value(value, &parsed, seed, key_name)?)

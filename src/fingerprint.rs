@@ -1,11 +1,11 @@
 //! HMAC-SHA256 fingerprints: prove that the same secret was used without storing it.
 
 use pgrx::prelude::*;
-use pgrx::{AnyElement, JsonB};
+use pgrx::JsonB;
 use warden_core::mac::{self, KeyedMac, FINGERPRINT_HEX_LEN};
 use warden_core::secrets;
 
-use crate::datum::{parse_jsonb, varlena_bytes};
+use crate::datum::{parse_jsonb, varlena_bytes, Jsonb};
 use crate::error::{SqlResult, WardenError};
 use crate::keyring;
 
@@ -93,9 +93,10 @@ pub(crate) fn fingerprint_secrets_value(
     Ok(doc)
 }
 
-// Declared in sql/fingerprint.sql with a `jsonb` argument: see `datum::parse_jsonb`.
-#[pg_extern(sql = false)]
-fn fingerprint_secrets(doc: AnyElement, key_name: &str) -> SqlResult<JsonB> {
+/// `warden.fingerprint_secrets(doc, key_name)`: secret-named fields replaced by their
+/// fingerprints.
+#[pg_extern(stable, parallel_safe)]
+fn fingerprint_secrets(doc: Jsonb, key_name: default!(&str, "'default'")) -> SqlResult<JsonB> {
     let value = parse_jsonb(&doc)?;
     Ok(JsonB(fingerprint_secrets_value(value, key_name)?))
 }

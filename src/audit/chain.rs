@@ -874,20 +874,21 @@ pub(crate) fn append_own(event: &OwnEvent<'_>) -> Result<i64, WardenError> {
 /// Appends an entry and returns its id. Written in Rust rather than as a SECURITY
 /// DEFINER SQL function: no setting is switched per call and only the one write runs
 /// with the owner's privileges ([`append`]), so callers need EXECUTE
-/// (warden_user), not INSERT on the table. Declared in sql/audit.sql.
+/// (warden_user), not INSERT on the table. Its two `double precision` forms are SQL
+/// functions in sql/audit.sql.
 #[allow(clippy::too_many_arguments)]
-#[pg_extern(volatile, parallel_unsafe, sql = false)]
+#[pg_extern(volatile, parallel_unsafe)]
 fn log_event(
     event_type: Option<&str>,
     action: Option<&str>,
-    resource_type: Option<&str>,
-    resource_id: Option<&str>,
-    details: Option<pgrx::AnyElement>,
-    actor: Option<&str>,
-    correlation_id: Option<&str>,
-    reason: Option<&str>,
-    confidence: Option<pgrx::AnyNumeric>,
-    tenant: Option<&str>,
+    resource_type: default!(Option<&str>, "NULL"),
+    resource_id: default!(Option<&str>, "NULL"),
+    details: default!(Option<crate::datum::Jsonb>, "NULL"),
+    actor: default!(Option<&str>, "NULL"),
+    correlation_id: default!(Option<&str>, "NULL"),
+    reason: default!(Option<&str>, "NULL"),
+    confidence: default!(Option<pgrx::AnyNumeric>, "NULL"),
+    tenant: default!(Option<&str>, "NULL"),
 ) -> SqlResult<i64> {
     let datum = |v: Option<&str>| v.and_then(|v| v.into_datum());
     let event = EventArgs {

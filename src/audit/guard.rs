@@ -248,8 +248,9 @@ fn log_capture_change(event_type: &str, action: &str, target: &Target) -> Result
 }
 
 /// `warden.audit_table(tbl regclass)`: captures row changes and TRUNCATE of a table.
-#[pg_extern(sql = false)]
-fn audit_table(tbl: pg_sys::Oid) -> SqlResult<()> {
+#[pg_extern(volatile)]
+fn audit_table(tbl: crate::datum::RegClass) -> SqlResult<()> {
+    let tbl = tbl.0;
     unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.audit_table()".as_ptr()) };
     let target = Target::of(tbl)?;
     target.check_auditable()?;
@@ -273,8 +274,9 @@ fn audit_table(tbl: pg_sys::Oid) -> SqlResult<()> {
 }
 
 /// `warden.unaudit_table(tbl regclass)`: stops capturing a table; the change is logged.
-#[pg_extern(sql = false)]
-fn unaudit_table(tbl: pg_sys::Oid) -> SqlResult<()> {
+#[pg_extern(volatile)]
+fn unaudit_table(tbl: crate::datum::RegClass) -> SqlResult<()> {
+    let tbl = tbl.0;
     unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.unaudit_table()".as_ptr()) };
     let target = Target::of(tbl)?;
     let (mut statements, partitions) =

@@ -8,7 +8,7 @@ pub(crate) mod chain;
 pub(crate) mod guard;
 
 use pgrx::prelude::*;
-use pgrx::{AnyElement, JsonB};
+use pgrx::JsonB;
 use serde_json::json;
 use warden_core::ledger::{
     self, ChainMaterial, Checkpoint, Column, Digest, DigestChain, EntryContent, EntryRef, ExportWriter, LedgerError,
@@ -343,10 +343,10 @@ fn verify_audit() -> Result<
     Ok(report_row(verify_ledger(None)?))
 }
 
-// Declared in sql/audit.sql with a `jsonb` argument (see datum::parse_jsonb).
-#[pg_extern(sql = false)]
+/// `warden.verify_audit(digest jsonb)`: verification, and the chains against a digest.
+#[pg_extern(volatile, name = "verify_audit")]
 fn verify_audit_digest(
-    digest: AnyElement,
+    digest: crate::datum::Jsonb,
 ) -> Result<
     TableIterator<
         'static,

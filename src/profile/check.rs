@@ -13,13 +13,12 @@ use std::collections::{HashMap, HashSet};
 
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::AnyElement;
 use serde_json::Value;
 use warden_core::profile::compat::{self, ColumnType, KeyMasking};
 use warden_core::profile::{self, Problem, Profile, Target};
 
 use super::spi_error;
-use crate::datum::parse_jsonb;
+use crate::datum::{parse_jsonb, Jsonb};
 use crate::error::WardenError;
 use crate::keyring;
 
@@ -505,10 +504,10 @@ fn require_mask_privileges(targets: &[Target]) -> Result<(), WardenError> {
     Ok(())
 }
 
-// Declared in sql/anonymize_profile.sql with a `jsonb` argument (see datum::parse_jsonb).
-#[pg_extern(sql = false)]
+/// `warden.validate_profile(profile)`: every problem of a profile, as (path, problem).
+#[pg_extern(stable)]
 fn validate_profile(
-    profile: AnyElement,
+    profile: Jsonb,
 ) -> Result<TableIterator<'static, (name!(path, String), name!(problem, String))>, ErrorReport> {
     // Parsed with pg_warden's depth limit (54001 beyond it).
     let doc = parse_jsonb(&profile)?;

@@ -25,10 +25,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::AnyElement;
 use serde_json::json;
 
-use crate::datum::parse_jsonb;
+use crate::datum::{parse_jsonb, Jsonb};
 use crate::error::WardenError;
 use crate::{keyring, privilege};
 
@@ -37,10 +36,10 @@ fn spi_error(error: pgrx::spi::SpiError) -> WardenError {
     WardenError::from(error)
 }
 
-// Declared in sql/anonymize_profile.sql with a `jsonb` argument (see datum::parse_jsonb).
-#[pg_extern(sql = false)]
+/// `warden.apply_profile(profile)`: masks every table of a profile in one transaction.
+#[pg_extern(volatile)]
 fn apply_profile(
-    profile: AnyElement,
+    profile: Jsonb,
 ) -> Result<
     TableIterator<
         'static,

@@ -89,8 +89,13 @@ fn uuid_text(reference: &[u8; 16]) -> String {
     format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
+/// A role's name, if the catalog may be read now: not during transaction abort, where
+/// the messages about unrecorded reads are composed (they give the oid then).
 fn role_name(oid: pg_sys::Oid) -> Option<String> {
     unsafe {
+        if !pg_sys::IsTransactionState() {
+            return None;
+        }
         let name = pg_sys::GetUserNameFromId(oid, true);
         (!name.is_null()).then(|| std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned())
     }

@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 use super::record::{self, Outcome, Read};
 use super::{kek_for, kek_for_writing, vault_error, State};
 use crate::audit::chain::{append_own, OwnEvent};
+use crate::datum::RegRole;
 use crate::error::{SqlResult, WardenError};
 use crate::privilege::{as_extension_owner, require_admin, require_secret_admin};
 
@@ -369,16 +370,16 @@ fn role_name(role: pg_sys::Oid) -> Result<String, WardenError> {
     }
 }
 
-/// `warden.grant_secret(secret_ref, role regrole)`; declared in sql/vault.sql.
-#[pg_extern(volatile, parallel_unsafe, sql = false)]
-fn grant_secret(secret_ref: Uuid, role: pg_sys::Oid) -> SqlResult<()> {
-    change_grant(secret_ref, role, true)
+/// `warden.grant_secret(secret_ref, role)`: lets a role read one secret.
+#[pg_extern(volatile, parallel_unsafe)]
+fn grant_secret(secret_ref: Uuid, role: RegRole) -> SqlResult<()> {
+    change_grant(secret_ref, role.0, true)
 }
 
-/// `warden.revoke_secret(secret_ref, role regrole)`; declared in sql/vault.sql.
-#[pg_extern(volatile, parallel_unsafe, sql = false)]
-fn revoke_secret(secret_ref: Uuid, role: pg_sys::Oid) -> SqlResult<()> {
-    change_grant(secret_ref, role, false)
+/// `warden.revoke_secret(secret_ref, role)`: takes a role's read access back.
+#[pg_extern(volatile, parallel_unsafe)]
+fn revoke_secret(secret_ref: Uuid, role: RegRole) -> SqlResult<()> {
+    change_grant(secret_ref, role.0, false)
 }
 
 fn change_grant(secret_ref: Uuid, role: pg_sys::Oid, grant: bool) -> SqlResult<()> {
@@ -710,6 +711,8 @@ extension_sql_file!(
         get_secret_by_name,
         get_secret_bytes,
         rewrap_vault,
-        vault_status
+        vault_status,
+        grant_secret,
+        revoke_secret
     ]
 );

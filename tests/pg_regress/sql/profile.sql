@@ -154,7 +154,7 @@ SELECT p.oid::regprocedure AS function, has_function_privilege('public', p.oid, 
        has_function_privilege('warden_admin', p.oid, 'EXECUTE') AS warden_admin_may_execute,
        obj_description(p.oid, 'pg_proc') IS NOT NULL AS commented
   FROM pg_proc p WHERE p.pronamespace = 'warden'::regnamespace AND p.proname IN ('validate_profile', 'apply_profile')
- ORDER BY 1;
+ ORDER BY 1::text;
 
 -- What must survive masking, recorded before.
 CREATE TEMP TABLE identity_before AS

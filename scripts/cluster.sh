@@ -32,7 +32,9 @@ CONF
   fi
   # RUST_BACKTRACE in a developer's shell would make pgrx append Rust backtraces to the
   # DETAIL of errors that pass through nested calls; a server never runs with it.
-  as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE $(server_env) \
+  local env_args
+  mapfile -t env_args < <(server_env)
+  as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "${env_args[@]}" \
     "$PG_BIN/pg_ctl" -D "$WARDEN_PGDATA" -l "$WARDEN_LOG" -w -t 60 start >/dev/null
   echo "cluster: started on $WARDEN_SOCKDIR port $WARDEN_PGPORT (log: $WARDEN_LOG)"
 }

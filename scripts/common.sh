@@ -19,9 +19,16 @@ WARDEN_DEMO_ENV_KEY="${WARDEN_DEMO_ENV_KEY:-hex:70675f77617264656e2064656d6f2065
 WARDEN_TEST_MASTER_KEY="${WARDEN_TEST_MASTER_KEY:-hex:70675f77617264656e207075626c69632074657374206d6173746572206b6579}"
 # The environment a test or demo server starts with: the demo's environment-bound key
 # and the vault master key (WARDEN_MASTER_KEY, WARDEN_MASTER_KEY_PREVIOUS and the
-# passphrase variables pass through when set, so a test can change them).
+# passphrase variables pass through when set, so a test can change them). It is given to
+# `env`, one argument a line (read it with mapfile: a passphrase may hold spaces), and
+# first removes them from the inherited environment: otherwise WARDEN_MASTER_KEY=none
+# would reach the server as a (malformed) key.
 server_env() {
   local key="${WARDEN_MASTER_KEY:-$WARDEN_TEST_MASTER_KEY}"
+  local var
+  for var in WARDEN_MASTER_KEY WARDEN_MASTER_KEY_PREVIOUS WARDEN_MASTER_PASSPHRASE WARDEN_MASTER_PASSPHRASE_PREVIOUS; do
+    echo "--unset=$var"
+  done
   echo "WARDEN_DEMO_KEY=$WARDEN_DEMO_ENV_KEY"
   [ "$key" = none ] || echo "WARDEN_MASTER_KEY=$key"
   [ -z "${WARDEN_MASTER_KEY_PREVIOUS:-}" ] || echo "WARDEN_MASTER_KEY_PREVIOUS=$WARDEN_MASTER_KEY_PREVIOUS"

@@ -26,8 +26,9 @@ COMMENT ON SCHEMA warden IS
     'pg_warden: keyring, keyed fingerprints, deterministic anonymization and the tamper-evident audit ledger.';
 
 -- Key material. Only the owner (the superuser who ran CREATE EXTENSION) can read it;
--- pg_warden's functions read it on the caller's behalf. Not marked as a configuration
--- table, so pg_dump never writes key material (see docs/security.md).
+-- pg_warden's functions read it on the caller's behalf. sql/vault.sql marks it as a
+-- configuration table for the rows without plaintext (sealed, or bound to a variable),
+-- so pg_dump writes those and never plaintext key material (see docs/security.md).
 CREATE TABLE warden.key_store (
     name        text        NOT NULL,
     version     integer     NOT NULL CHECK (version > 0),
@@ -43,6 +44,9 @@ CREATE TABLE warden.key_store (
     CONSTRAINT key_store_sealed_check CHECK ((wrapped_key IS NULL) = (sealed IS NULL))
 );
 REVOKE ALL ON warden.key_store FROM PUBLIC;
+-- ANALYZE copies column values into pg_statistic, where sealing the keyring cannot reach
+-- them: the column that holds plaintext material is never analyzed.
+ALTER TABLE warden.key_store ALTER COLUMN secret SET STATISTICS 0;
 COMMENT ON TABLE warden.key_store IS
     'pg_warden key material; readable only by its owner. Use warden.keys to list keys.';
 COMMENT ON COLUMN warden.key_store.secret IS
@@ -60,6 +64,8 @@ CREATE TABLE warden.key_policy (
     set_by       name        NOT NULL DEFAULT session_user
 );
 REVOKE ALL ON warden.key_policy FROM PUBLIC;
+-- Key officers read the policies (pg_dump, as warden_admin, dumps them).
+GRANT SELECT ON warden.key_policy TO warden_admin;
 SELECT pg_catalog.pg_extension_config_dump('warden.key_policy', '');
 COMMENT ON TABLE warden.key_policy IS
     'How often each key should be rotated (warden.set_key_policy); warden.keys shows whether rotation is due.';

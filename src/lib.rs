@@ -43,6 +43,7 @@ mod error;
 mod fingerprint;
 mod gucs;
 mod keyring;
+mod plans;
 mod privilege;
 mod profile;
 mod vault;

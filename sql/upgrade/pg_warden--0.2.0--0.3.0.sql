@@ -445,6 +445,11 @@ ALTER TABLE warden.key_store
     DROP CONSTRAINT key_store_check,
     ADD CONSTRAINT key_store_check CHECK (pg_catalog.num_nonnulls(secret, env_var, sealed) = 1),
     ADD CONSTRAINT key_store_sealed_check CHECK ((wrapped_key IS NULL) = (sealed IS NULL));
+-- ANALYZE copies column values into pg_statistic, where sealing the keyring cannot reach
+-- them: the column that holds plaintext material is never analyzed, and what an earlier
+-- ANALYZE took from it goes (ANALYZE takes the other columns' statistics again).
+ALTER TABLE warden.key_store ALTER COLUMN secret SET STATISTICS 0;
+DELETE FROM pg_catalog.pg_statistic WHERE starelid OPERATOR(pg_catalog.=) 'warden.key_store'::pg_catalog.regclass;
 COMMENT ON COLUMN warden.key_store.secret IS
     'Key material in plaintext: only while no vault master key is configured; warden.rewrap_vault() seals it.';
 COMMENT ON COLUMN warden.key_store.sealed IS
@@ -459,6 +464,8 @@ CREATE TABLE warden.key_policy (
     set_by       name        NOT NULL DEFAULT session_user
 );
 REVOKE ALL ON warden.key_policy FROM PUBLIC;
+-- Key officers read the policies (pg_dump, as warden_admin, dumps them).
+GRANT SELECT ON warden.key_policy TO warden_admin;
 SELECT pg_catalog.pg_extension_config_dump('warden.key_policy', '');
 COMMENT ON TABLE warden.key_policy IS
     'How often each key should be rotated (warden.set_key_policy); warden.keys shows whether rotation is due.';

@@ -325,6 +325,9 @@ struct KeyRow {
     sealed: Option<Vec<u8>>,
 }
 
+/// How many data keys one UPDATE of [`rewrap`] writes.
+const REWRAP_BATCH: usize = 5000;
+
 /// Rewraps every data key under `plan.to` and seals every plaintext keyring key, then
 /// records the new state. The caller holds the vault's tables locked.
 ///
@@ -401,11 +404,17 @@ pub(crate) fn rewrap(plan: &Rewrap) -> Result<serde_json::Value, WardenError> {
 
     as_extension_owner(|| {
         Spi::connect_mut(|client| {
-            for (reference, wrapped) in &secret_updates {
+            // In batches, one UPDATE each: a statement per secret planned and ran the
+            // same UPDATE 100,000 times.
+            for batch in secret_updates.chunks(REWRAP_BATCH) {
+                let references: Vec<pgrx::datum::Uuid> = batch.iter().map(|(reference, _)| *reference).collect();
+                let wrapped: Vec<Vec<u8>> = batch.iter().map(|(_, wrapped)| wrapped.clone()).collect();
                 client.update(
-                    "UPDATE warden.secret SET wrapped_key = $2 WHERE secret_ref OPERATOR(pg_catalog.=) $1",
+                    "UPDATE warden.secret s SET wrapped_key = u.wrapped_key \
+                       FROM pg_catalog.unnest($1::pg_catalog.uuid[], $2::pg_catalog.bytea[]) AS u(secret_ref, wrapped_key) \
+                      WHERE s.secret_ref OPERATOR(pg_catalog.=) u.secret_ref",
                     None,
-                    &[(*reference).into(), wrapped.clone().into()],
+                    &[references.into(), wrapped.into()],
                 )?;
             }
             if keys_sealed > 0 {

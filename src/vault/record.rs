@@ -148,6 +148,12 @@ pub(crate) fn refused(read: Read) {
 }
 
 fn remember(read: Read) {
+    // The worker connects as the extension's owner, which abort processing cannot look
+    // up: look it up now (a read refused before any query, such as one in a read-only
+    // transaction, would otherwise only reach the server log).
+    if let Err(error) = crate::privilege::store_owner() {
+        pgrx::warning!("pg_warden: {error}");
+    }
     let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
     READS.with(|r| r.borrow_mut().push((subxact, read)));
 }

@@ -441,21 +441,40 @@ fn fetch(lookup: &Lookup<'_>) -> Result<Option<Fetched>, WardenError> {
        LEFT JOIN warden.secret_version v ON v.secret_ref OPERATOR(pg_catalog.=) s.secret_ref \
             AND v.version OPERATOR(pg_catalog.=) COALESCE($2, s.active_version) \
        LEFT JOIN warden.vault_state st ON true ";
-    let by_reference = format!("{SELECT} WHERE s.secret_ref OPERATOR(pg_catalog.=) $1");
-    let by_name = format!(
-        "{SELECT} WHERE COALESCE(s.tenant, '') OPERATOR(pg_catalog.=) COALESCE($3, '') \
-         AND s.name OPERATOR(pg_catalog.=) $1::pg_catalog.text"
-    );
+    use pgrx::PgOid;
+    let (uuid, int4, text) = (PgOid::from(pg_sys::UUIDOID), PgOid::from(pg_sys::INT4OID), PgOid::from(pg_sys::TEXTOID));
     as_extension_owner(|| {
         Spi::connect(|client| {
+            // Kept plans: planning this join on every read cost more than the read.
             let rows = match lookup {
-                Lookup::Reference(reference, version) => client.select(
-                    &by_reference,
-                    Some(1),
-                    &[(*reference).into(), (*version).into(), Option::<&str>::None.into()],
-                )?,
+                Lookup::Reference(reference, version) => {
+                    let plan = crate::plans::kept(
+                        client,
+                        "vault fetch by reference",
+                        || format!("{SELECT} WHERE s.secret_ref OPERATOR(pg_catalog.=) $1"),
+                        &[uuid, int4, text],
+                        false,
+                    )?;
+                    client.select(
+                        &*plan,
+                        Some(1),
+                        &[(*reference).into(), (*version).into(), Option::<&str>::None.into()],
+                    )?
+                }
                 Lookup::Name(name, tenant) => {
-                    client.select(&by_name, Some(1), &[(*name).into(), Option::<i32>::None.into(), (*tenant).into()])?
+                    let plan = crate::plans::kept(
+                        client,
+                        "vault fetch by name",
+                        || {
+                            format!(
+                                "{SELECT} WHERE COALESCE(s.tenant, '') OPERATOR(pg_catalog.=) COALESCE($3, '') \
+                                 AND s.name OPERATOR(pg_catalog.=) $1"
+                            )
+                        },
+                        &[text, int4, text],
+                        false,
+                    )?;
+                    client.select(&*plan, Some(1), &[(*name).into(), Option::<i32>::None.into(), (*tenant).into()])?
                 }
             };
             if rows.is_empty() {
@@ -642,15 +661,28 @@ fn rewrap_vault() -> SqlResult<JsonB> {
     let plan = super::rewrap_plan()?;
     let summary = super::rewrap(&plan)?;
     super::forget_kek();
-    append_own(&OwnEvent {
-        event_type: "vault_change",
-        action: "rewrap_vault",
-        resource_type: "vault",
-        resource_id: None,
-        tenant: None,
-        actor: None,
-        details: summary.clone(),
-    })?;
+    // Without an audit key the database keeps no ledger (no entry could be signed).
+    // Sealing the keyring must not wait for one: ALTER EXTENSION UPDATE runs this in
+    // every database, most of which never used the ledger.
+    let audit_key = crate::gucs::audit_key_name();
+    let ledger_kept = as_extension_owner(|| {
+        Spi::get_one_with_args::<bool>(
+            "SELECT EXISTS (SELECT FROM warden.key_store WHERE name OPERATOR(pg_catalog.=) $1::pg_catalog.text)",
+            &[audit_key.as_str().into()],
+        )
+    })?
+    .unwrap_or(false);
+    if ledger_kept {
+        append_own(&OwnEvent {
+            event_type: "vault_change",
+            action: "rewrap_vault",
+            resource_type: "vault",
+            resource_id: None,
+            tenant: None,
+            actor: None,
+            details: summary.clone(),
+        })?;
+    }
     Ok(JsonB(summary))
 }
 

@@ -25,6 +25,7 @@ SELECT line FROM (
          || ' identity=' || a.attidentity::text || ' generated=' || a.attgenerated::text
          || ' default=' || coalesce(pg_get_expr(ad.adbin, ad.adrelid), '-')
          || ' acl=' || coalesce(a.attacl::text, '-') || ' storage=' || a.attstorage::text
+         || ' statistics=' || a.attstattarget
          || ' comment=' || coalesce(col_description(c.oid, a.attnum), '-')
   FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped

@@ -40,6 +40,9 @@ sqlstate_of() {
     echo "$out" | sed -n 's/^.*ERROR: *\([0-9A-Z]\{5\}\).*$/\1/p' | head -1
   fi
 }
+# Whether the server has a vault master key (the test clusters do unless
+# WARDEN_MASTER_KEY=none): keys are then sealed, and dumps carry them.
+master_key_configured() { [ "$(q "$@" -c "SELECT warden.vault_status() ->> 'master_key_configured'")" = true ]; }
 # The ledger as text, row by row in id order, for comparing two copies exactly.
 ledger_text() { q "$@" -c "COPY (SELECT * FROM warden.audit_log ORDER BY id) TO STDOUT"; }
 checkpoints_text() { q "$@" -c "COPY (SELECT * FROM warden.audit_checkpoint ORDER BY chain_id, chain_pos) TO STDOUT"; }
@@ -70,7 +73,9 @@ extra_configure() {  # name, port, setting...
   } | as_postgres tee -a "$conf" >/dev/null
 }
 extra_cluster_start() {  # name
-  as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE $(server_env) \
+  local env_args
+  mapfile -t env_args < <(server_env)
+  as_postgres env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "${env_args[@]}" \
     "$PG_BIN/pg_ctl" -D "$(extra_dir "$1")/data" -l "$(extra_dir "$1")/server.log" -w -t 60 start >/dev/null \
     || { tail -20 "$(extra_dir "$1")/server.log" >&2; fail "cluster $1 did not start"; }
 }

@@ -83,8 +83,16 @@ r() { q -d "$restored" "$@"; }
 expect_eq "$(r -c "SELECT string_agg(tgname || ':' || tgenabled::text, ',' ORDER BY tgname) FROM pg_trigger
                     WHERE tgrelid = 'public.orders'::regclass")" \
   "warden_audit_row:A,warden_audit_truncate:A" "restored capture triggers"
-# Keys are never dumped: the audit key is provided again.
-r -c "SELECT warden.create_key('audit', '\\x$k1'); INSERT INTO public.orders VALUES (2, 20)" >/dev/null
+# A sealed key (a master key is configured) comes with the dump; a plaintext one never
+# does and is provided again.
+if master_key_configured; then
+  expect_eq "$(r -c "SELECT string_agg(name || ':' || source, ',' ORDER BY name) FROM warden.keys")" "app:sealed,audit:sealed" \
+    "the sealed keys are restored with the dump"
+else
+  expect_eq "$(r -c "SELECT count(*) FROM warden.keys")" "0" "no plaintext key is restored"
+  r -c "SELECT warden.create_key('audit', '\\x$k1')" >/dev/null
+fi
+r -c "INSERT INTO public.orders VALUES (2, 20)" >/dev/null
 expect_eq "$(r -c "SELECT count(*) FROM warden.audit_log WHERE resource_type = 'public.orders' AND resource_id = '2'")" "1" \
   "the restored table is captured"
 expect_eq "$(sqlstate_of -d "$restored" -c "ALTER TABLE public.orders DISABLE TRIGGER warden_audit_row")" "42501" \

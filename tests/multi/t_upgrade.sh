@@ -47,6 +47,17 @@ SQL
   after=$(q -d "$db" -c "SELECT warden.fingerprint('secret'), warden.anonymize('a@b.example', 'email'),
                                 warden.pseudonymize(42::bigint), (SELECT string_agg(check_value, ',' ORDER BY name, version) FROM warden.keys)")
   expect_eq "$after" "$before" "keys, fingerprints and pseudonyms survive the upgrade from $old"
+  # With a master key the update seals the keyring and says so in one ledger entry.
+  if master_key_configured -d "$db"; then
+    expect_eq "$(q -d "$db" -c "SELECT string_agg(DISTINCT source, ','), (SELECT warden.vault_status() ->> 'keys_in_plaintext')
+                                 FROM warden.keys")" "sealed|0" "the update from $old seals the keyring"
+    expect_eq "$(q -d "$db" -c "SELECT count(*) FROM warden.audit_log WHERE event_type = 'vault_change'")" "1" \
+      "the update from $old records the sealing"
+    entries=$((entries + 1))
+  else
+    expect_eq "$(q -d "$db" -c "SELECT string_agg(DISTINCT source, ',') FROM warden.keys")" "stored" \
+      "without a master key the keyring stays as it was ($old)"
+  fi
   expect_eq "$(q -d "$db" -c "SELECT valid, total_entries FROM warden.verify_audit(\$\$$(cat "$work/digest")\$\$::jsonb)")" \
     "t|$entries" "ledger from $old verifies against its digest after the upgrade"
   # It keeps working: capture, logging, append-only, profiles, purge.
@@ -69,6 +80,16 @@ SQL
   diff -u "$work/fresh.catalog" "$work/upgraded.catalog" >"$work/diff" ||
     fail "$old upgraded to $current differs from a fresh $current install:
 $(head -80 "$work/diff")"
+  "$PG_BIN/dropdb" "$db"
+  # A database with keys but no audit key: the update seals them and, with no ledger
+  # key to sign with, writes no entry (it does not fail).
+  "$PG_BIN/createdb" "$db"
+  q -d "$db" -c "CREATE EXTENSION pg_warden VERSION '$old'; SELECT warden.create_key('default', '\\x$k_default')" >/dev/null \
+    || fail "setting up $old without an audit key"
+  fp=$(q -d "$db" -c "SELECT warden.fingerprint('secret')")
+  q -d "$db" -c "ALTER EXTENSION pg_warden UPDATE" >/dev/null || fail "ALTER EXTENSION UPDATE from $old without an audit key"
+  expect_eq "$(q -d "$db" -c "SELECT warden.fingerprint('secret'), (SELECT count(*) FROM warden.audit_log)")" "$fp|0" \
+    "the update from $old without an audit key keeps the key and writes no entry"
   "$PG_BIN/dropdb" "$db"
 done
 [ "$(wc -l <"$work/fresh.catalog")" -gt 100 ] || fail "catalog description too small to mean anything"

@@ -170,7 +170,7 @@ UPDATE matrix SET what = fn::text;
 INSERT INTO matrix (what, class, call) VALUES
     ('SELECT warden.keys', 'everyone', $$SELECT count(*) FROM warden.keys$$),
     ('SELECT warden.key_store', 'superuser', $$SELECT count(*) FROM warden.key_store$$),
-    ('SELECT warden.key_policy', 'superuser', $$SELECT count(*) FROM warden.key_policy$$),
+    ('SELECT warden.key_policy', 'admin', $$SELECT count(*) FROM warden.key_policy$$),
     ('SELECT warden.secrets', 'secret admin', $$SELECT count(*) FROM warden.secrets$$),
     ('SELECT warden.secret', 'superuser', $$SELECT count(*) FROM warden.secret$$),
     ('SELECT warden.secret_version', 'superuser', $$SELECT count(*) FROM warden.secret_version$$),

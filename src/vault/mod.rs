@@ -411,7 +411,8 @@ pub(crate) fn rewrap(plan: &Rewrap) -> Result<serde_json::Value, WardenError> {
                 let wrapped: Vec<Vec<u8>> = batch.iter().map(|(_, wrapped)| wrapped.clone()).collect();
                 client.update(
                     "UPDATE warden.secret s SET wrapped_key = u.wrapped_key \
-                       FROM pg_catalog.unnest($1::pg_catalog.uuid[], $2::pg_catalog.bytea[]) AS u(secret_ref, wrapped_key) \
+                       FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.uuid[]), pg_catalog.unnest($2::pg_catalog.bytea[])) \
+                            AS u(secret_ref, wrapped_key) \
                       WHERE s.secret_ref OPERATOR(pg_catalog.=) u.secret_ref",
                     None,
                     &[references.into(), wrapped.into()],

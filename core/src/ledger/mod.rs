@@ -1,5 +1,6 @@
 //! Tamper-evident audit ledger: entry encoding, hash chains, retention checkpoints,
-//! signed digests, exports and their verification.
+//! signed digests, exports and their verification, and RFC 9162 Merkle trees with
+//! inclusion and consistency proofs ([`merkle`]).
 //!
 //! Every row of `warden.audit_log` belongs to one of several chains (`chain_id`), at a
 //! 1-based, contiguous position (`chain_pos`). Its `entry_hash` covers its content, its
@@ -81,6 +82,7 @@ mod digest;
 mod encoding;
 mod export;
 mod jsonb;
+pub mod merkle;
 mod scan;
 mod time;
 mod verify;

@@ -15,6 +15,7 @@
 //! `WARDEN_MASTER_PASSPHRASE_PREVIOUS`, read only by `warden.rewrap_vault()`. The stored
 //! check value tells a wrong master key (55000) from a damaged ciphertext (XX001).
 
+mod lookup;
 pub(crate) mod record;
 mod secrets;
 

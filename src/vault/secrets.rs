@@ -14,8 +14,9 @@ use serde_json::json;
 use warden_core::vault::{self as vault_core, Aad, DataKey};
 use zeroize::Zeroizing;
 
+use super::lookup::{fetch, Lookup};
 use super::record::{self, Outcome, Read};
-use super::{kek_for, kek_for_writing, vault_error, State};
+use super::{kek_for, kek_for_writing, vault_error};
 use crate::audit::chain::{append_own, OwnEvent};
 use crate::datum::RegRole;
 use crate::error::{SqlResult, WardenError};
@@ -412,90 +413,6 @@ fn change_grant(secret_ref: Uuid, role: pg_sys::Oid, grant: bool) -> SqlResult<(
 }
 
 /// Which secret a read asks for.
-enum Lookup<'a> {
-    Reference(Uuid, Option<i32>),
-    Name(&'a str, Option<&'a str>),
-}
-
-/// What one query returns for a read: the secret, the version asked for, its readers,
-/// and the vault's state (in the same snapshot as the rows).
-struct Fetched {
-    reference: Uuid,
-    tenant: Option<String>,
-    name: String,
-    wrapped_key: Vec<u8>,
-    version: i32,
-    ciphertext: Option<Vec<u8>>,
-    expires_at: Option<i64>,
-    grantees: Vec<String>,
-    state: Option<State>,
-}
-
-fn fetch(lookup: &Lookup<'_>) -> Result<Option<Fetched>, WardenError> {
-    const SELECT: &str = "SELECT s.secret_ref, s.tenant, s.name, s.wrapped_key, \
-            COALESCE($2, s.active_version), v.ciphertext, v.expires_at, \
-            ARRAY(SELECT g.grantee::pg_catalog.text FROM warden.secret_grant g \
-                   WHERE g.secret_ref OPERATOR(pg_catalog.=) s.secret_ref), \
-            st.check_value, st.kdf \
-       FROM warden.secret s \
-       LEFT JOIN warden.secret_version v ON v.secret_ref OPERATOR(pg_catalog.=) s.secret_ref \
-            AND v.version OPERATOR(pg_catalog.=) COALESCE($2, s.active_version) \
-       LEFT JOIN warden.vault_state st ON true ";
-    use pgrx::PgOid;
-    let (uuid, int4, text) = (PgOid::from(pg_sys::UUIDOID), PgOid::from(pg_sys::INT4OID), PgOid::from(pg_sys::TEXTOID));
-    as_extension_owner(|| {
-        Spi::connect(|client| {
-            // Kept plans: planning this join on every read cost more than the read.
-            let rows = match lookup {
-                Lookup::Reference(reference, version) => {
-                    let plan = crate::plans::kept(
-                        client,
-                        "vault fetch by reference",
-                        || format!("{SELECT} WHERE s.secret_ref OPERATOR(pg_catalog.=) $1"),
-                        &[uuid, int4, text],
-                        false,
-                    )?;
-                    client.select(
-                        &*plan,
-                        Some(1),
-                        &[(*reference).into(), (*version).into(), Option::<&str>::None.into()],
-                    )?
-                }
-                Lookup::Name(name, tenant) => {
-                    let plan = crate::plans::kept(
-                        client,
-                        "vault fetch by name",
-                        || {
-                            format!(
-                                "{SELECT} WHERE COALESCE(s.tenant, '') OPERATOR(pg_catalog.=) COALESCE($3, '') \
-                                 AND s.name OPERATOR(pg_catalog.=) $1"
-                            )
-                        },
-                        &[text, int4, text],
-                        false,
-                    )?;
-                    client.select(&*plan, Some(1), &[(*name).into(), Option::<i32>::None.into(), (*tenant).into()])?
-                }
-            };
-            if rows.is_empty() {
-                return Ok::<_, pgrx::spi::SpiError>(None);
-            }
-            let row = rows.first();
-            Ok(Some(Fetched {
-                reference: row.get::<Uuid>(1)?.expect("primary key"),
-                tenant: row.get::<String>(2)?,
-                name: row.get::<String>(3)?.unwrap_or_default(),
-                wrapped_key: row.get::<Vec<u8>>(4)?.unwrap_or_default(),
-                version: row.get::<i32>(5)?.unwrap_or(0),
-                ciphertext: row.get::<Vec<u8>>(6)?,
-                expires_at: row.get::<TimestampWithTimeZone>(7)?.map(micros),
-                grantees: row.get::<Vec<String>>(8)?.unwrap_or_default(),
-                state: State::from_row(row.get::<Vec<u8>>(9)?, row.get::<String>(10)?),
-            }))
-        })
-    })
-}
-
 /// Whether `user` may read a secret granted to `grantees`: it has the privileges of one
 /// of them. A superuser needs a grant like anyone else (to itself or a role it is a
 /// member of), so superuser reads are as visible in the ledger as any other.

@@ -26,8 +26,9 @@ pub(super) enum Lookup<'a> {
     Name(&'a str, Option<&'a str>),
 }
 
-/// What a read finds: the secret, the version asked for, its readers, and the vault's
-/// state (in the same snapshot as the rows).
+/// What a read finds: the secret, the version asked for, whether the caller may read
+/// it, and the vault's state (in the same snapshot as the rows). The version's row is
+/// read only for a caller who may read the secret.
 pub(super) struct Fetched {
     pub(super) reference: Uuid,
     pub(super) tenant: Option<String>,
@@ -36,7 +37,7 @@ pub(super) struct Fetched {
     pub(super) version: i32,
     pub(super) ciphertext: Option<Vec<u8>>,
     pub(super) expires_at: Option<i64>,
-    pub(super) grantees: Vec<String>,
+    pub(super) granted: bool,
     pub(super) state: Option<State>,
 }
 
@@ -147,21 +148,33 @@ unsafe fn scan<T>(
     }
 }
 
-/// Finds the secret `lookup` names (the caller checks grants). It runs with the caller's
-/// own rights: opening and scanning relations directly checks no table privilege, no
-/// name goes through the search path, and the only functions called are the built-in
-/// comparisons of the indexes' default operator classes, so no switch to the extension
-/// owner (and no pinned search path) is needed.
-pub(super) fn fetch(lookup: &Lookup<'_>) -> Result<Option<Fetched>, WardenError> {
-    unsafe { fetch_unchecked(lookup) }
+/// Finds the secret `lookup` names; `may_read` tells from the roles it is granted to
+/// whether the caller may read it. It runs with the caller's own rights: opening and
+/// scanning relations directly checks no table privilege, no name goes through the
+/// search path, and the only functions called are the built-in comparisons of the
+/// indexes' default operator classes, so no switch to the extension owner (and no
+/// pinned search path) is needed. Everything PostgreSQL allocates (detoasted values,
+/// scan state) goes into a memory context of its own, deleted before returning: the
+/// results are Rust values.
+pub(super) fn fetch(
+    lookup: &Lookup<'_>,
+    may_read: impl Fn(&[pg_sys::Oid]) -> bool,
+) -> Result<Option<Fetched>, WardenError> {
+    let mut context = pgrx::PgMemoryContexts::new("pg_warden vault lookup");
+    let found = unsafe { context.switch_to(|_| fetch_unchecked(lookup, &may_read)) };
+    drop(context);
+    found
 }
 
-unsafe fn fetch_unchecked(lookup: &Lookup<'_>) -> Result<Option<Fetched>, WardenError> {
+unsafe fn fetch_unchecked(
+    lookup: &Lookup<'_>,
+    may_read: &dyn Fn(&[pg_sys::Oid]) -> bool,
+) -> Result<Option<Fetched>, WardenError> {
     unsafe {
         let namespace = pg_sys::get_namespace_oid(c"warden".as_ptr(), false);
         pg_sys::CommandCounterIncrement();
         let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetTransactionSnapshot());
-        let found = fetch_in(namespace, snapshot, lookup);
+        let found = fetch_in(namespace, snapshot, lookup, may_read);
         pg_sys::UnregisterSnapshot(snapshot);
         found
     }
@@ -174,6 +187,7 @@ unsafe fn fetch_in(
     namespace: pg_sys::Oid,
     snapshot: pg_sys::Snapshot,
     lookup: &Lookup<'_>,
+    may_read: &dyn Fn(&[pg_sys::Oid]) -> bool,
 ) -> Result<Option<Fetched>, WardenError> {
     unsafe {
         let secret = Opened::table(namespace, c"secret")?;
@@ -206,34 +220,52 @@ unsafe fn fetch_in(
         let Some((Some(reference), tenant, name, wrapped_key, active_version)) = rows.pop() else {
             return Ok(None);
         };
+        // The row is the one asked for (the index is trusted for where to look only).
+        let matches = match lookup {
+            Lookup::Reference(asked, _) => reference == *asked,
+            Lookup::Name(asked, asked_tenant) => name.as_deref() == Some(*asked) && tenant.as_deref() == *asked_tenant,
+        };
+        if !matches {
+            return Err(WardenError::Tampered("the vault's index found a secret other than the one asked for".into()));
+        }
         let version = match lookup {
             Lookup::Reference(_, Some(version)) => *version,
             _ => active_version.unwrap_or(0),
         };
 
-        let versions = Opened::table(namespace, c"secret_version")?;
-        let version_index = Opened::index(namespace, c"secret_version_pkey")?;
-        let keys = [
-            Key { column: 1, equal: pg_sys::Oid::from(pg_sys::F_UUID_EQ), value: datum(reference) },
-            Key { column: 2, equal: pg_sys::Oid::from(pg_sys::F_INT4EQ), value: datum(version) },
-        ];
-        let (ciphertext, expires_at) = (versions.column(c"ciphertext")?, versions.column(c"expires_at")?);
-        // timestamptz: microseconds since 2000-01-01, passed by value.
-        let found_version = scan(&versions, &version_index, snapshot, &keys, 1, |row| {
-            (row.get::<Vec<u8>>(ciphertext), row.get::<i64>(expires_at))
-        })
-        .pop();
-
+        // Grantees as role oids, looked up from the raw name (no re-encoding).
         let grants = Opened::table(namespace, c"secret_grant")?;
         let grant_index = Opened::index(namespace, c"secret_grant_pkey")?;
         let key = Key { column: 1, equal: pg_sys::Oid::from(pg_sys::F_UUID_EQ), value: datum(reference) };
         let grantee = grants.column(c"grantee")?;
-        let grantees = scan(&grants, &grant_index, snapshot, &[key], usize::MAX, |row| {
-            row.get::<pg_sys::Datum>(grantee).map(|name| name_text(name))
+        let roles: Vec<pg_sys::Oid> = scan(&grants, &grant_index, snapshot, &[key], usize::MAX, |row| {
+            row.get::<pg_sys::Datum>(grantee).map(|name| role_of(name))
         })
         .into_iter()
         .flatten()
+        .filter(|&role| role != pg_sys::InvalidOid)
         .collect();
+        let granted = may_read(&roles);
+
+        // The version's row (and its ciphertext) only for a caller who may read it.
+        let mut found_version = None;
+        if granted {
+            let versions = Opened::table(namespace, c"secret_version")?;
+            let version_index = Opened::index(namespace, c"secret_version_pkey")?;
+            let keys = [
+                Key { column: 1, equal: pg_sys::Oid::from(pg_sys::F_UUID_EQ), value: datum(reference) },
+                Key { column: 2, equal: pg_sys::Oid::from(pg_sys::F_INT4EQ), value: datum(version) },
+            ];
+            let (row_ref, row_version) = (versions.column(c"secret_ref")?, versions.column(c"version")?);
+            let (ciphertext, expires_at) = (versions.column(c"ciphertext")?, versions.column(c"expires_at")?);
+            // timestamptz: microseconds since 2000-01-01, passed by value.
+            found_version = scan(&versions, &version_index, snapshot, &keys, 1, |row| {
+                let found = row.get::<Uuid>(row_ref) == Some(reference) && row.get::<i32>(row_version) == Some(version);
+                found.then(|| (row.get::<Vec<u8>>(ciphertext), row.get::<i64>(expires_at)))
+            })
+            .pop()
+            .flatten();
+        }
 
         Ok(Some(Fetched {
             reference,
@@ -243,7 +275,7 @@ unsafe fn fetch_in(
             version,
             ciphertext: found_version.as_ref().and_then(|(ciphertext, _)| ciphertext.clone()),
             expires_at: found_version.and_then(|(_, expires_at)| expires_at),
-            grantees,
+            granted,
             state: vault_state(namespace, snapshot)?,
         }))
     }
@@ -270,7 +302,7 @@ fn datum<T: IntoDatum>(value: T) -> pg_sys::Datum {
     value.into_datum().expect("a value, not NULL")
 }
 
-/// A `name` datum as text.
-unsafe fn name_text(datum: pg_sys::Datum) -> String {
-    unsafe { CStr::from_ptr(datum.cast_mut_ptr::<std::ffi::c_char>()).to_string_lossy().into_owned() }
+/// The role a `name` datum names, `InvalidOid` if there is none.
+unsafe fn role_of(name: pg_sys::Datum) -> pg_sys::Oid {
+    unsafe { pg_sys::get_role_oid(name.cast_mut_ptr::<std::ffi::c_char>(), true) }
 }

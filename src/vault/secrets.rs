@@ -412,23 +412,18 @@ fn change_grant(secret_ref: Uuid, role: pg_sys::Oid, grant: bool) -> SqlResult<(
     Ok(())
 }
 
-/// Which secret a read asks for.
-/// Whether `user` may read a secret granted to `grantees`: it has the privileges of one
-/// of them. A superuser needs a grant like anyone else (to itself or a role it is a
-/// member of), so superuser reads are as visible in the ledger as any other.
-fn granted_to(user: pg_sys::Oid, grantees: &[String]) -> bool {
+/// Whether `user` may read a secret granted to the roles `grantees`: it has the
+/// privileges of one of them. A superuser needs a grant like anyone else (to itself or
+/// a role it is a member of), so superuser reads are as visible in the ledger as any
+/// other.
+fn granted_to(user: pg_sys::Oid, grantees: &[pg_sys::Oid]) -> bool {
     let superuser = unsafe { pg_sys::superuser_arg(user) };
-    grantees.iter().any(|grantee| {
-        let Ok(name) = std::ffi::CString::new(grantee.as_str()) else { return false };
-        let role = unsafe { pg_sys::get_role_oid(name.as_ptr(), true) };
-        role != pg_sys::InvalidOid
-            && unsafe {
-                if superuser {
-                    pg_sys::is_member_of_role_nosuper(user, role)
-                } else {
-                    pg_sys::has_privs_of_role(user, role)
-                }
-            }
+    grantees.iter().any(|&role| unsafe {
+        if superuser {
+            pg_sys::is_member_of_role_nosuper(user, role)
+        } else {
+            pg_sys::has_privs_of_role(user, role)
+        }
     })
 }
 
@@ -445,6 +440,12 @@ fn read(lookup: Lookup<'_>) -> Result<Zeroizing<Vec<u8>>, WardenError> {
         error
     };
     // A standby cannot write the ledger, nor can any worker: refuse before reading.
+    if unsafe { pg_sys::IsInParallelMode() } {
+        return Err(WardenError::NotInState {
+            message: "secrets cannot be read in parallel mode: every read is recorded in the audit ledger".into(),
+            hint: "Call warden.get_secret outside functions marked PARALLEL SAFE.".into(),
+        });
+    }
     if unsafe { pg_sys::RecoveryInProgress() } {
         return Err(WardenError::NotInState {
             message: "secrets cannot be read on a standby: every read is recorded in the audit ledger".into(),
@@ -464,7 +465,7 @@ fn read(lookup: Lookup<'_>) -> Result<Zeroizing<Vec<u8>>, WardenError> {
         Lookup::Name(name, None) => format!("\"{name}\""),
         Lookup::Name(name, Some(tenant)) => format!("\"{name}\" of tenant \"{tenant}\""),
     };
-    let Some(secret) = fetch(&lookup)? else {
+    let Some(secret) = fetch(&lookup, |grantees| granted_to(user, grantees))? else {
         // Only those who may manage secrets learn that it does not exist.
         let error = if crate::privilege::is_secret_admin() {
             WardenError::UnknownSecret(describe())
@@ -476,7 +477,7 @@ fn read(lookup: Lookup<'_>) -> Result<Zeroizing<Vec<u8>>, WardenError> {
     let reference = *secret.reference.as_bytes();
     let version = Some(secret.version);
     let shown = uuid_text(&secret.reference);
-    if !granted_to(user, &secret.grantees) {
+    if !secret.granted {
         // Named as asked, as for no such secret: a name must not lead to its reference.
         return Err(refuse(reference, version, Outcome::NoGrant, WardenError::SecretNotGranted(describe())));
     }

@@ -75,6 +75,15 @@ SELECT warden.get_secret(:'acme_db'::uuid) = :'value' AS text_round_trip,
        warden.get_secret_bytes(:'acme_db') = convert_to(:'value', 'UTF8') AS text_as_bytes,
        warden.get_secret(:'utf8'::uuid) AS utf8_bytes_as_text;
 SELECT vault_try(format($$SELECT warden.get_secret(%L::uuid)$$, :'tls')) AS binary_as_text;
+-- Never in parallel mode (no worker may write the ledger): a PARALLEL SAFE wrapper run
+-- by a parallel plan is refused.
+RESET ROLE;
+CREATE FUNCTION public.vault_parallel_read(r uuid) RETURNS text LANGUAGE plpgsql PARALLEL SAFE
+    AS $$ BEGIN RETURN warden.get_secret(r); END $$;
+SET ROLE regress_vault_reader;
+SET LOCAL force_parallel_mode = on;
+SELECT vault_try(format($$SELECT public.vault_parallel_read(%L::uuid)$$, :'acme_db')) AS in_parallel_mode;
+SET LOCAL force_parallel_mode = off;
 -- By name: the tenant is part of it, NULL for none.
 SELECT warden.get_secret('db/password', 'acme') = :'value' AS by_name_and_tenant,
        warden.get_secret('db/password') = :'value' || '-no-tenant' AS by_name_no_tenant,

@@ -43,7 +43,6 @@ mod error;
 mod fingerprint;
 mod gucs;
 mod keyring;
-mod plans;
 mod privilege;
 mod profile;
 mod vault;

@@ -751,6 +751,12 @@ thread_local! {
     static AHEAD_OF: Cell<Option<(pg_sys::Oid, i64)>> = const { Cell::new(None) };
 }
 
+thread_local! {
+    /// The INSERT [`append`] falls back to, prepared once per backend; the plan cache
+    /// re-plans it if the ledger table is ever replaced.
+    static APPEND_PLAN: RefCell<Option<std::rc::Rc<pgrx::spi::OwnedPreparedStatement>>> = const { RefCell::new(None) };
+}
+
 /// The columns a writer gives ([`ledger::Role::Event`]), in table order: those of
 /// [`EventArgs`].
 fn event_columns() -> impl Iterator<Item = &'static ledger::ColumnSpec> {
@@ -819,9 +825,17 @@ pub(super) fn append(args: &EventArgs) -> Result<i64, WardenError> {
         .collect();
     let id = privilege::as_extension_owner(|| {
         Spi::connect_mut(|client| {
-            let types: Vec<pgrx::PgOid> =
-                event_columns().map(|spec| pgrx::PgOid::from(datum_type(spec.sql_type))).collect();
-            let plan = crate::plans::kept(client, "ledger append", append_insert, &types, true)?;
+            // A shared handle, so an error while executing never frees the kept plan.
+            let plan = match APPEND_PLAN.with(|p| p.borrow().clone()) {
+                Some(plan) => plan,
+                None => {
+                    let types: Vec<pgrx::PgOid> =
+                        event_columns().map(|spec| pgrx::PgOid::from(datum_type(spec.sql_type))).collect();
+                    let plan = std::rc::Rc::new(client.prepare_mut(&append_insert(), &types)?.keep());
+                    APPEND_PLAN.with(|p| *p.borrow_mut() = Some(plan.clone()));
+                    plan
+                }
+            };
             client.update(&*plan, Some(1), &params)?.first().get_one::<i64>()
         })
     })?;

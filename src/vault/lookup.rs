@@ -267,14 +267,15 @@ unsafe fn fetch_in(
             .flatten();
         }
 
+        let (ciphertext, expires_at) = found_version.unwrap_or((None, None));
         Ok(Some(Fetched {
             reference,
             tenant,
             name: name.unwrap_or_default(),
             wrapped_key: wrapped_key.unwrap_or_default(),
             version,
-            ciphertext: found_version.as_ref().and_then(|(ciphertext, _)| ciphertext.clone()),
-            expires_at: found_version.and_then(|(_, expires_at)| expires_at),
+            ciphertext,
+            expires_at,
             granted,
             state: vault_state(namespace, snapshot)?,
         }))

@@ -55,6 +55,8 @@ pub extern "C-unwind" fn _PG_init() {
     gucs::register();
     keyring::register_invalidation_callback();
     audit::chain::register_callbacks();
+    #[cfg(not(feature = "pg13"))]
+    audit::indexes::register_invalidation_callback();
     audit::guard::register_hooks();
     vault::record::register_callbacks();
 }

@@ -82,6 +82,8 @@ unsafe extern "C-unwind" fn on_xact_event(event: pg_sys::XactEvent::Type, _arg: 
         }
         XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT => {
             rewind_to(0);
+            #[cfg(not(feature = "pg13"))]
+            super::indexes::forget();
             PURGING.with(|p| p.set(false));
         }
         XACT_EVENT_COMMIT | XACT_EVENT_PARALLEL_COMMIT | XACT_EVENT_PREPARE => {
@@ -101,6 +103,8 @@ unsafe extern "C-unwind" fn on_subxact_event(
 ) {
     if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
         rewind_to(my_subid);
+        #[cfg(not(feature = "pg13"))]
+        super::indexes::forget();
         // purge_audit failed inside this subtransaction: its permission to delete ends
         // with it (while_purging's reset also runs when the error unwinds through it).
         PURGING.with(|p| p.set(false));
@@ -973,7 +977,7 @@ pub(super) fn insert_entry(args: &EventArgs) -> Result<Option<i64>, WardenError>
         }
         let tuple = pg_sys::heap_form_tuple((*rel).rd_att, row.values.as_mut_ptr(), row.nulls.as_mut_ptr());
         pg_sys::heap_insert(rel, tuple, pg_sys::GetCurrentCommandId(true), 0, std::ptr::null_mut());
-        insert_index_entries(rel, tuple);
+        super::indexes::insert(rel, tuple);
         pg_sys::table_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
         Ok(Some(id))
     }
@@ -1017,40 +1021,6 @@ unsafe fn identity_sequence(table: pg_sys::Oid, id_col: usize) -> pg_sys::Oid {
     let sequence = unsafe { pg_sys::getIdentitySequence(table, (id_col + 1) as pg_sys::AttrNumber, false) };
     IDENTITY.set(Some((table, sequence)));
     sequence
-}
-
-/// Adds the index entries of a heap tuple just inserted (its `t_self` is set), checking
-/// unique indexes, as the executor does after an INSERT.
-#[cfg(not(feature = "pg13"))]
-unsafe fn insert_index_entries(rel: pg_sys::Relation, tuple: pg_sys::HeapTuple) {
-    unsafe {
-        let estate = pg_sys::CreateExecutorState();
-        let result_rel = pg_sys::palloc0(std::mem::size_of::<pg_sys::ResultRelInfo>()).cast::<pg_sys::ResultRelInfo>();
-        (*result_rel).type_ = pg_sys::NodeTag::T_ResultRelInfo;
-        pg_sys::InitResultRelInfo(result_rel, rel, 1, std::ptr::null_mut(), 0);
-        pg_sys::ExecOpenIndices(result_rel, false);
-        let slot = pg_sys::MakeSingleTupleTableSlot((*rel).rd_att, &pg_sys::TTSOpsHeapTuple);
-        pg_sys::ExecStoreHeapTuple(tuple, slot, false);
-        let (update, no_dup_err, spec_conflict, arbiter_indexes) =
-            (false, false, std::ptr::null_mut(), std::ptr::null_mut());
-        // PostgreSQL 16 added `onlySummarizing` (false: every index gets the entry).
-        #[cfg(any(feature = "pg14", feature = "pg15"))]
-        pg_sys::ExecInsertIndexTuples(result_rel, slot, estate, update, no_dup_err, spec_conflict, arbiter_indexes);
-        #[cfg(not(any(feature = "pg14", feature = "pg15")))]
-        pg_sys::ExecInsertIndexTuples(
-            result_rel,
-            slot,
-            estate,
-            update,
-            no_dup_err,
-            spec_conflict,
-            arbiter_indexes,
-            false,
-        );
-        pg_sys::ExecDropSingleTupleTableSlot(slot);
-        pg_sys::ExecCloseIndices(result_rel);
-        pg_sys::FreeExecutorState(estate);
-    }
 }
 
 trigger_entry!(audit_guard_wrapper, pg_finfo_audit_guard_wrapper, audit_guard_fired_wrapper, "warden.audit_guard()");

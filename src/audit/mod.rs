@@ -6,6 +6,8 @@
 mod capture;
 pub(crate) mod chain;
 pub(crate) mod guard;
+#[cfg(not(feature = "pg13"))]
+pub(crate) mod indexes;
 
 use pgrx::prelude::*;
 use pgrx::JsonB;

@@ -45,3 +45,44 @@ SELECT sum(calls) AS trigger_calls_after_fallback FROM pg_stat_xact_user_functio
  WHERE schemaname = 'warden' AND funcname = 'audit_chain_entry';
 SELECT valid, total_entries, invalid_entries FROM warden.verify_audit();
 ROLLBACK;
+
+-- The direct path keeps each ledger index's prepared state between rows. Every index
+-- must still get exactly its entries: partial ones only matching rows, one added or
+-- dropped earlier in the same transaction, an expression index (the executor's own
+-- index insertion takes over), and rows after a unique violation rolled back in a
+-- savepoint. amcheck's heapallindexed checks prove each index holds every row it must.
+CREATE EXTENSION amcheck;
+BEGIN;
+SELECT warden.create_key('audit', '\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
+SELECT count(warden.log_event('ix', 'NOTE', correlation_id => CASE WHEN g % 2 = 0 THEN 'c' || g END))
+  FROM generate_series(1, 20) g;
+ALTER EVENT TRIGGER warden_audit_ddl_guard DISABLE;
+CREATE INDEX audit_log_reason_partial ON warden.audit_log (reason) WHERE reason > 'm';
+ALTER EVENT TRIGGER warden_audit_ddl_guard ENABLE ALWAYS;
+SELECT count(warden.log_event('ix', 'NOTE', reason => r)) FROM unnest(ARRAY['a', 'n', 'z', NULL]) r;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT count(*) AS partial_index_rows FROM warden.audit_log WHERE reason > 'm';
+SELECT count(*) AS correlation_rows FROM warden.audit_log WHERE correlation_id IS NOT NULL AND event_type = 'ix';
+SAVEPOINT s;
+-- A copy of an entry: the unique indexes refuse it and the savepoint rolls back; the
+-- direct path goes on after it.
+SELECT outcome($$INSERT INTO warden.audit_log OVERRIDING SYSTEM VALUE
+  SELECT * FROM warden.audit_log WHERE event_type = 'ix' ORDER BY id LIMIT 1$$) AS duplicate;
+ROLLBACK TO s;
+ALTER EVENT TRIGGER warden_audit_ddl_guard DISABLE;
+CREATE INDEX audit_log_lower_action ON warden.audit_log (lower(action));
+ALTER EVENT TRIGGER warden_audit_ddl_guard ENABLE ALWAYS;
+SELECT count(warden.log_event('ix', 'Expr')) FROM generate_series(1, 3);
+SELECT count(*) AS expression_index_rows FROM warden.audit_log WHERE lower(action) = 'expr';
+ALTER EVENT TRIGGER warden_audit_ddl_guard DISABLE;
+DROP INDEX warden.audit_log_lower_action;
+ALTER EVENT TRIGGER warden_audit_ddl_guard ENABLE ALWAYS;
+SELECT count(warden.log_event('ix', 'NOTE', reason => 'q')) FROM generate_series(1, 2);
+SELECT c.relname AS checked_index
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+       CROSS JOIN LATERAL bt_index_check(c.oid, true)
+ WHERE i.indrelid = 'warden.audit_log'::regclass AND am.amname = 'btree' ORDER BY c.relname;
+SELECT count(*) AS partial_index_rows_at_end FROM warden.audit_log WHERE reason > 'm';
+SELECT valid, total_entries, invalid_entries FROM warden.verify_audit();
+ROLLBACK;

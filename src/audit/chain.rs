@@ -38,7 +38,7 @@ use crate::error::{SqlResult, WardenError};
 use crate::{gucs, privilege};
 
 /// First key of the ledger's advisory locks ("ward"); the second is the chain id.
-const LEASE_LOCK_CLASS: i32 = 0x7761_7264;
+pub(super) const LEASE_LOCK_CLASS: i32 = 0x7761_7264;
 /// Chain ids a backend may try before giving up: far more than max_connections allows.
 const MAX_CHAIN_ID: i32 = 100_000;
 
@@ -584,6 +584,8 @@ fn chain_entry<'a>(
     }
     // Ids, like the chain columns, are never taken from the client: an id chosen ahead
     // of the sequence (OVERRIDING SYSTEM VALUE, COPY) would make later entries collide.
+    // The transaction id first, as in insert_entry.
+    unsafe { pg_sys::GetTopFullTransactionId() };
     row.set(cols[Column::Id], Some(next_id(table, cols[Column::Id])?));
     fill_entry(table, &cols, &mut row)?;
     let tuple =
@@ -961,6 +963,9 @@ pub(super) fn insert_entry(args: &EventArgs) -> Result<Option<i64>, WardenError>
             };
             row.set(col, value);
         }
+        // The transaction id before the entry's id: the tree builder (tree.rs) counts on
+        // every issued id belonging to a transaction that already had one.
+        pg_sys::GetTopFullTransactionId();
         let sequence = identity_sequence(table, cols[Column::Id]);
         let id = pgrx::direct_function_call::<i64>(pg_sys::nextval_oid, &[Some(pg_sys::Datum::from(sequence))])
             .ok_or_else(|| WardenError::Internal("the ledger's identity sequence returned NULL".into()))?;

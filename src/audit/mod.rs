@@ -8,6 +8,8 @@ pub(crate) mod chain;
 pub(crate) mod guard;
 #[cfg(not(feature = "pg13"))]
 pub(crate) mod indexes;
+mod tree;
+mod verification;
 
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -105,14 +107,24 @@ type VisitEntry<'v> = dyn FnMut(&EntryRef<'_>) -> Result<(), WardenError> + 'v;
 fn for_each_entry(
     filter: &str,
     args: Vec<pgrx::datum::DatumWithOid<'static>>,
-    mut visit: impl FnMut(&EntryRef<'_>) -> Result<(), WardenError>,
+    visit: impl FnMut(&EntryRef<'_>) -> Result<(), WardenError>,
 ) -> Result<(), WardenError> {
     let query = format!(
         "SELECT {} FROM warden.audit_log WHERE {filter} \
          ORDER BY chain_id, chain_pos",
         ledger::select_list()
     );
-    privilege::as_extension_owner(|| stream_rows(&query, &args, &mut visit))
+    for_each_row(&query, args, visit)
+}
+
+/// Streams the rows of `query`, which selects [`ledger::select_list`], to `visit`, with
+/// the extension owner's privileges.
+fn for_each_row(
+    query: &str,
+    args: Vec<pgrx::datum::DatumWithOid<'static>>,
+    mut visit: impl FnMut(&EntryRef<'_>) -> Result<(), WardenError>,
+) -> Result<(), WardenError> {
+    privilege::as_extension_owner(|| stream_rows(query, &args, &mut visit))
 }
 
 /// Runs `query` and hands every row to `visit` as the executor produces it: a
@@ -323,48 +335,6 @@ fn issues_json(report: &Report) -> serde_json::Value {
             })
             .collect(),
     )
-}
-
-type VerifyRow = (bool, i64, i64, JsonB);
-
-fn report_row(report: Report) -> TableIterator<'static, VerifyRow> {
-    let row =
-        (report.is_valid(), report.total_entries as i64, report.invalid_entries as i64, JsonB(issues_json(&report)));
-    TableIterator::once(row)
-}
-
-#[pg_extern(volatile, parallel_unsafe, name = "verify_audit")]
-fn verify_audit() -> Result<
-    TableIterator<
-        'static,
-        (name!(valid, bool), name!(total_entries, i64), name!(invalid_entries, i64), name!(issues, JsonB)),
-    >,
-    pgrx::pg_sys::panic::ErrorReport,
-> {
-    privilege::require_admin("verify the audit ledger")?;
-    Ok(report_row(verify_ledger(None)?))
-}
-
-/// `warden.verify_audit(digest jsonb)`: verification, and the chains against a digest.
-#[pg_extern(volatile, name = "verify_audit")]
-fn verify_audit_digest(
-    digest: crate::datum::Jsonb,
-) -> Result<
-    TableIterator<
-        'static,
-        (name!(valid, bool), name!(total_entries, i64), name!(invalid_entries, i64), name!(issues, JsonB)),
-    >,
-    pgrx::pg_sys::panic::ErrorReport,
-> {
-    privilege::require_admin("verify the audit ledger")?;
-    let text = crate::datum::jsonb_text(&digest)?;
-    let digest = Digest::parse(&text).map_err(|e| {
-        WardenError::invalid_with_hint(
-            format!("malformed audit digest: {e}"),
-            "Pass a value returned by warden.audit_digest().",
-        )
-    })?;
-    Ok(report_row(verify_ledger(Some(&digest))?))
 }
 
 /// A timestamptz from PostgreSQL's own representation (microseconds since 2000-01-01 UTC).
@@ -600,12 +570,19 @@ pgrx::extension_sql_file!(
     requires = [
         "fingerprint",
         chain::log_event,
-        verify_audit,
-        verify_audit_digest,
+        verification::verify_audit,
+        verification::verify_audit_digest,
+        verification::verify_audit_digest_full,
         audit_digest,
         export_audit_text,
         purge_audit
     ]
+);
+
+pgrx::extension_sql_file!(
+    "../../sql/audit_tree.sql",
+    name = "audit_tree",
+    requires = ["audit", tree::advance_audit_tree, tree::audit_proof, tree::audit_consistency]
 );
 
 pgrx::extension_sql_file!(

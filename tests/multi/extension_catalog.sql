@@ -63,9 +63,10 @@ SELECT line FROM (
          || ' comment=' || coalesce(obj_description(n.oid, 'pg_namespace'), '-')
   FROM pg_namespace n WHERE n.nspname = 'warden'
   UNION ALL
-  SELECT 'config dump ' || coalesce((SELECT array_agg(x::regclass::text ORDER BY x::regclass::text)
-                                      FROM unnest(e.extconfig) x)::text, '-')
-         || ' conditions=' || coalesce(e.extcondition::text, '-')
-  FROM pg_extension e WHERE e.extname = 'pg_warden'
+  -- Each configuration table with its dump condition, in name order: the order of
+  -- extconfig is the order the scripts registered them, which an update may change.
+  SELECT 'config dump ' || c.oid::regclass::text || ' condition=' || coalesce(nullif(c.condition, ''), '-')
+  FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS c(oid, condition)
+  WHERE e.extname = 'pg_warden'
 ) described
 ORDER BY line;

@@ -14,7 +14,7 @@ PGOPTIONS="-c warden.restore_mode=on" "$PG_BIN/pg_restore" -d "$restored" "$work
 expect_eq "$(q -d "$restored" -c "SELECT count(*) FROM warden.audit_log")" "50" "restored entries"
 q -d "$restored" -c "SELECT warden.create_key('audit', '\x$k1')" >/dev/null
 expect_eq "$(q -d "$restored" -c "SELECT valid FROM warden.verify_audit()")" "t" "restored ledger verifies"
-expect_eq "$(q -d "$restored" -c "SELECT valid FROM warden.verify_audit('$(cat "$work/digest.json")')")" "t" "restored ledger matches the saved digest"
+expect_eq "$(q -d "$restored" -c "SELECT valid FROM warden.verify_audit('$(cat "$work/digest.json")', full => true)")" "t" "restored ledger matches the saved digest"
 expect_eq "$(q -d "$restored" -c "SELECT warden.log_event('after_restore', 'NOTE') > 50")" "t" "identity continues after restore"
 expect_eq "$(q -d "$restored" -c "SELECT valid, total_entries FROM warden.verify_audit()")" "t|51" "chain continues after restore"
 if q -d "$restored" -c "DELETE FROM warden.audit_log" >/dev/null 2>&1; then fail "restored ledger is not append-only"; fi

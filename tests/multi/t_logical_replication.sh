@@ -67,8 +67,8 @@ q -c "SELECT warden.create_key('audit', '\\x$k1')" >/dev/null
 digest=$(pub -c "SELECT warden.audit_digest()")
 n=$(total -p "$pub_port" -d pubdb)
 expect_eq "$(q -c "SELECT valid, total_entries FROM warden.verify_audit()")" "t|$n" "the subscriber's copy verifies"
-expect_eq "$(q -c "SELECT valid, total_entries FROM warden.verify_audit('$digest')")" "t|$n" "the copy verifies against the publisher's digest"
-expect_eq "$(pub -c "SELECT valid FROM warden.verify_audit('$(q -c "SELECT warden.audit_digest()")')")" "t" \
+expect_eq "$(q -c "SELECT valid, total_entries FROM warden.verify_audit('$digest', full => true)")" "t|$n" "the copy verifies against the publisher's digest"
+expect_eq "$(pub -c "SELECT valid FROM warden.verify_audit('$(q -c "SELECT warden.audit_digest()")', full => true)")" "t" \
   "the subscriber's digest verifies on the publisher"
 
 # Local writes to the subscribed ledger are refused, loudly, and replication goes on.
@@ -86,9 +86,9 @@ pub -c "SELECT pg_sleep(1.1); SELECT warden.purge_audit('1 second')" >/dev/null
 expect_eq "$(pub -c "SELECT count(*) > 0 FROM warden.audit_checkpoint")" "t" "the publisher purged behind checkpoints"
 wait_for_sync "a purge"
 n=$(total -p "$pub_port" -d pubdb)
-expect_eq "$(q -c "SELECT valid, total_entries FROM warden.verify_audit('$digest')")" "t|$n" \
+expect_eq "$(q -c "SELECT valid, total_entries FROM warden.verify_audit('$digest', full => true)")" "t|$n" \
   "after the purge, the copy verifies against the digest taken before it"
-expect_eq "$(q -c "SELECT valid, total_entries FROM warden.verify_audit('$(pub -c "SELECT warden.audit_digest()")')")" "t|$n" \
+expect_eq "$(q -c "SELECT valid, total_entries FROM warden.verify_audit('$(pub -c "SELECT warden.audit_digest()")', full => true)")" "t|$n" \
   "after the purge, the copy verifies against the publisher's new digest"
 
 # An audited user table replicated too, its schema (capture triggers included) copied
@@ -111,7 +111,7 @@ if ! wait_until 30 accounts_in_sync; then
   fail "public.accounts did not replicate (the subscriber's capture triggers on a subscribed ledger)"
 fi
 wait_for_sync "an audited user table replicated beside the ledger"
-expect_eq "$(q -c "SELECT valid, total_entries FROM warden.verify_audit('$(pub -c "SELECT warden.audit_digest()")')")" \
+expect_eq "$(q -c "SELECT valid, total_entries FROM warden.verify_audit('$(pub -c "SELECT warden.audit_digest()")', full => true)")" \
   "t|$(total -p "$pub_port" -d pubdb)" "the copy verifies after the user table's changes"
 
 # Cut over: without the subscription the former subscriber logs on, past every id it

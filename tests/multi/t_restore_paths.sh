@@ -127,10 +127,10 @@ check_copy() {  # label, port, database, "keyed" when the audit key is there alr
   expect_eq "$(q "${at[@]}" -c "SELECT last_value FROM warden.audit_log_id_seq")" "$seq" "$label: the identity sequence"
   [ "${4:-}" = keyed ] || provide_audit_key "$label" "${at[@]}"
   expect_eq "$(q "${at[@]}" -c "SELECT valid, total_entries FROM warden.verify_audit()")" "t|$total" "$label: verify_audit()"
-  expect_eq "$(q "${at[@]}" -c "SELECT valid, total_entries FROM warden.verify_audit('$digest')")" "t|$total" \
+  expect_eq "$(q "${at[@]}" -c "SELECT valid, total_entries FROM warden.verify_audit('$digest', full => true)")" "t|$total" \
     "$label: verify_audit(the source's digest)"
   expect_eq "$(q "${at[@]}" -c "SELECT warden.log_event('after_restore', 'NOTE')")" "$((seq + 1))" "$label: the next entry's id"
-  expect_eq "$(q "${at[@]}" -c "SELECT valid, total_entries FROM warden.verify_audit('$digest')")" "t|$((total + 1))" \
+  expect_eq "$(q "${at[@]}" -c "SELECT valid, total_entries FROM warden.verify_audit('$digest', full => true)")" "t|$((total + 1))" \
     "$label: verify_audit(the source's digest) after a new entry"
 }
 
@@ -195,5 +195,5 @@ new_db edited
 restore_plain edited "$work/edited.sql"
 provide_audit_key "edited dump" -d "$db"
 expect_eq "$(q -d "$db" -c "SELECT valid, invalid_entries FROM warden.verify_audit()")" "f|1" "the edited entry is reported"
-expect_eq "$(q -d "$db" -c "SELECT valid FROM warden.verify_audit('$digest')")" "f" "the edited ledger fails against the digest"
+expect_eq "$(q -d "$db" -c "SELECT valid FROM warden.verify_audit('$digest', full => true)")" "f" "the edited ledger fails against the digest"
 echo "restore paths: 9 exact copies of $total entries (plain x3, custom, dir -j 2, tar, plain and custom keyed, pg_dumpall); a second restore and a non-superuser restore refused; an edit detected"

@@ -36,11 +36,11 @@ for role in postgres "$officer"; do
   standby_digest=$(q -p "$port" -U "$role" -c "SELECT warden.audit_digest()")
   expect_eq "$(q -p "$port" -U "$role" -c "SELECT valid, total_entries FROM warden.verify_audit()")" "t|$total" \
     "$role: verify_audit() on the standby"
-  expect_eq "$(q -p "$port" -U "$role" -c "SELECT valid, total_entries FROM warden.verify_audit('$digest')")" "t|$total" \
+  expect_eq "$(q -p "$port" -U "$role" -c "SELECT valid, total_entries FROM warden.verify_audit('$digest', full => true)")" "t|$total" \
     "$role: verify_audit(the primary's digest) on the standby"
-  expect_eq "$(q -p "$port" -U "$role" -c "SELECT valid, total_entries FROM warden.verify_audit('$standby_digest')")" "t|$total" \
+  expect_eq "$(q -p "$port" -U "$role" -c "SELECT valid, total_entries FROM warden.verify_audit('$standby_digest', full => true)")" "t|$total" \
     "$role: verify_audit(its own digest) on the standby"
-  expect_eq "$(q -c "SELECT valid FROM warden.verify_audit('$standby_digest')")" "t" "$role: the standby's digest verifies on the primary"
+  expect_eq "$(q -c "SELECT valid FROM warden.verify_audit('$standby_digest', full => true)")" "t" "$role: the standby's digest verifies on the primary"
 done
 expect_eq "$(q -p "$port" -c "SELECT jsonb_array_length(warden.export_audit() -> 'entries')")" "$total" \
   "export_audit() on the standby"
@@ -71,6 +71,6 @@ if grep " XX000 " "$(extra_dir standby)/server.log"; then fail "the standby logg
 # The standby still follows the primary, and verifies what came after.
 q -c "SELECT warden.log_event('after', 'NOTE')" >/dev/null
 wait_for_replay "$port"
-expect_eq "$(q -p "$port" -c "SELECT valid, total_entries FROM warden.verify_audit('$digest')")" "t|$((total + 1))" \
+expect_eq "$(q -p "$port" -c "SELECT valid, total_entries FROM warden.verify_audit('$digest', full => true)")" "t|$((total + 1))" \
   "the standby verifies entries replayed after the refused writes"
 echo "standby: digest and verify (both forms) for superuser and warden_admin, export; $((${#writes[@]} * 2 - 1)) writes refused with 25006"

@@ -19,10 +19,15 @@
 //! since `null` is itself a jsonb value, a `jsonb` column that is SQL NULL is left out of
 //! its entry instead. Any other field missing, unknown or repeated makes the document
 //! invalid.
+//!
+//! An inclusion proof document embeds one entry in this same form
+//! ([`export_entry_value`]), read and checked by the same code.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
+
+use serde_json::Value;
 
 use super::checkpoint::Checkpoint;
 use super::columns::{Column, SqlType, COLUMNS};
@@ -30,7 +35,7 @@ use super::digest::Digest;
 use super::encoding::{ChainMaterial, EntryContent, EntryRef, FieldValue, Hash, HASH_LEN};
 use super::jsonb::{jsonb_text, write_escaped, write_jsonb_text_within};
 use super::scan::{decode_hex, ParseError, Scanner};
-use super::time::{timestamp_from_iso, write_timestamp_iso};
+use super::time::{timestamp_from_iso, timestamp_to_iso, write_timestamp_iso};
 use super::verify::{verify_entries, LedgerEntry, Report};
 use super::LedgerError;
 use crate::json::{JsonError, MAX_DEPTH};
@@ -215,7 +220,8 @@ pub fn parse_export(text: &str) -> Result<Export<'_>, ParseError> {
     })
 }
 
-fn parse_entry<'a>(s: &mut Scanner<'a>) -> Result<ExportedEntry<'a>, ParseError> {
+/// Reads one entry object of an export; the inclusion proof document embeds the same.
+pub(super) fn parse_entry<'a>(s: &mut Scanner<'a>) -> Result<ExportedEntry<'a>, ParseError> {
     let start = s.offset();
     let mut entry = ExportedEntry::default();
     let mut seen = 0u32;
@@ -390,20 +396,7 @@ impl<W: Write> ExportWriter<W> {
             if spec.sql_type == SqlType::Jsonb {
                 // SQL NULL is left out: `null` is itself a jsonb value.
                 let FieldValue::Text(Some(text)) = value else { continue };
-                let canonical = match crate::json::parse(text) {
-                    Ok(value) => jsonb_text(&value) == text,
-                    Err(JsonError::TooDeep) => {
-                        let too_deep = LedgerError::TooDeep { column: name, max_depth: MAX_DEPTH };
-                        return Err(io::Error::new(io::ErrorKind::InvalidData, too_deep));
-                    }
-                    Err(JsonError::Syntax(_)) => false,
-                };
-                if !canonical {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("entry id {}: {name} is not PostgreSQL jsonb output text", entry.content.id),
-                    ));
-                }
+                exported_jsonb(name, text, entry.content.id)?;
             }
             if i > 0 {
                 line.push_str(", ");
@@ -452,6 +445,46 @@ impl<W: Write> ExportWriter<W> {
         self.out.write_all(line.as_bytes())?;
         self.out.flush()?;
         Ok(self.out)
+    }
+}
+
+/// One entry as a JSON object, exactly as it appears in an export (see the module
+/// documentation): what an inclusion proof document embeds, so that its hash and
+/// signature can be recomputed the same way. Refuses what [`ExportWriter::write_entry`]
+/// refuses, with the same errors.
+pub fn export_entry_value(entry: &EntryRef<'_>) -> io::Result<Value> {
+    let mut fields = serde_json::Map::new();
+    for spec in &COLUMNS {
+        let value = match (spec.sql_type, entry.value(spec.column)) {
+            // SQL NULL is left out: `null` is itself a jsonb value.
+            (SqlType::Jsonb, FieldValue::Text(None)) => continue,
+            (SqlType::Jsonb, FieldValue::Text(Some(text))) => exported_jsonb(spec.name, text, entry.content.id)?,
+            (_, FieldValue::Int(None) | FieldValue::Text(None) | FieldValue::Bytes(None)) => Value::Null,
+            (SqlType::Timestamptz, FieldValue::Int(Some(ts))) => Value::String(timestamp_to_iso(ts)),
+            (_, FieldValue::Int(Some(v))) => Value::from(v),
+            (_, FieldValue::Text(Some(text))) => Value::String(text.to_owned()),
+            (_, FieldValue::Bytes(Some(bytes))) => Value::String(hex::encode(bytes)),
+        };
+        fields.insert(spec.name.to_owned(), value);
+    }
+    Ok(Value::Object(fields))
+}
+
+/// The `jsonb` column `name` of entry `id` parsed, when `text` is PostgreSQL's `jsonb`
+/// output text: anything else is refused, since a verifier could not rebuild the text it
+/// was hashed over. A document nested deeper than [`MAX_DEPTH`] (only an entry stored
+/// before the ledger's depth rule can be) is refused with an error of kind `InvalidData`
+/// wrapping [`LedgerError::TooDeep`].
+fn exported_jsonb(name: &'static str, text: &str, id: i64) -> io::Result<Value> {
+    match crate::json::parse(text) {
+        Ok(value) if jsonb_text(&value) == text => Ok(value),
+        Err(JsonError::TooDeep) => {
+            Err(io::Error::new(io::ErrorKind::InvalidData, LedgerError::TooDeep { column: name, max_depth: MAX_DEPTH }))
+        }
+        Ok(_) | Err(JsonError::Syntax(_)) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("entry id {id}: {name} is not PostgreSQL jsonb output text"),
+        )),
     }
 }
 

@@ -49,10 +49,27 @@
 //!
 //! Building a proof recomputes subtree roots from the leaves, O(n) hashes; verifying one
 //! takes O(log n).
+//!
+//! # Stored trees
+//!
+//! A database keeps the roots of perfect subtrees ([`NodeRef`]) rather than rehashing
+//! its leaves: [`Tree::append_with`] reports each subtree an append completes,
+//! [`inclusion_nodes`] and [`consistency_nodes`] name the subtrees each hash of a proof
+//! is made of, and [`inclusion_proof_from`] and [`consistency_proof_from`] build the same
+//! proofs as above from any [`NodeSource`]. A tree's state, its size and the roots of
+//! [`frontier_nodes`], is saved with [`Tree::to_bytes`] and restored with
+//! [`Tree::from_bytes`] or [`Tree::from_parts`].
 
 use sha2::{Digest as _, Sha256};
 
 use super::encoding::Hash;
+
+mod store;
+
+pub use store::{
+    combine, consistency_nodes, consistency_proof_from, distinct_nodes, frontier_nodes, inclusion_nodes,
+    inclusion_proof_from, proof_from_nodes, MissingNode, NodeRef, NodeSource, ProofError,
+};
 
 const LEAF_PREFIX: u8 = 0x00;
 const NODE_PREFIX: u8 = 0x01;
@@ -107,14 +124,12 @@ impl Tree {
     }
 
     /// Appends one leaf, given as its leaf hash (see [`leaf_hash`]).
+    ///
+    /// # Panics
+    ///
+    /// When the tree already holds `u64::MAX` leaves.
     pub fn append(&mut self, leaf_hash: Hash) {
-        // The new leaf completes one perfect subtree for each trailing 1 bit of the old
-        // size: those frontier roots, smallest last, merge into it.
-        let merged = self.size.trailing_ones() as usize;
-        let kept = self.frontier.len() - merged;
-        let node = self.frontier.drain(kept..).rev().fold(leaf_hash, |right, left| node_hash(&left, &right));
-        self.frontier.push(node);
-        self.size += 1;
+        self.append_with(leaf_hash, |_, _| {});
     }
 
     /// The number of leaves appended.
@@ -124,10 +139,7 @@ impl Tree {
 
     /// The Merkle Tree Hash of the leaves appended, equal to [`root`] over them.
     pub fn root(&self) -> Hash {
-        match self.frontier.split_last() {
-            None => empty_root(),
-            Some((smallest, larger)) => larger.iter().rev().fold(*smallest, |right, left| node_hash(left, &right)),
-        }
+        combine(&self.frontier)
     }
 }
 
@@ -155,6 +167,18 @@ pub enum MerkleError {
         /// The size of the later tree.
         new_size: u64,
     },
+    /// A tree's frontier must hold one root per bit set in its size.
+    FrontierLength {
+        /// The tree size.
+        size: u64,
+        /// The number of roots given.
+        found: usize,
+    },
+    /// A tree's bytes must be an 8-byte size and whole 32-byte roots.
+    TreeBytesLength {
+        /// The number of bytes given.
+        len: usize,
+    },
 }
 
 impl std::fmt::Display for MerkleError {
@@ -168,6 +192,14 @@ impl std::fmt::Display for MerkleError {
             }
             MerkleError::InvalidSizes { old_size, new_size } => {
                 write!(f, "no consistency proof from {old_size} leaves to {new_size}: it needs 0 < old <= new")
+            }
+            MerkleError::FrontierLength { size, found } => write!(
+                f,
+                "a tree of {size} leaves has {} perfect subtrees, but {found} roots were given",
+                size.count_ones()
+            ),
+            MerkleError::TreeBytesLength { len } => {
+                write!(f, "{len} bytes are not a tree: it takes an 8-byte size and 32 bytes per root")
             }
         }
     }

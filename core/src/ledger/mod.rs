@@ -1,6 +1,7 @@
 //! Tamper-evident audit ledger: entry encoding, hash chains, retention checkpoints,
-//! signed digests, exports and their verification, and RFC 9162 Merkle trees with
-//! inclusion and consistency proofs ([`merkle`]).
+//! signed digests, exports and their verification, RFC 9162 Merkle trees with inclusion
+//! and consistency proofs ([`merkle`]), signed tree heads ([`TreeHead`]) and the proof
+//! documents built on them ([`InclusionDocument`], [`ConsistencyDocument`]).
 //!
 //! Every row of `warden.audit_log` belongs to one of several chains (`chain_id`), at a
 //! 1-based, contiguous position (`chain_pos`). Its `entry_hash` covers its content, its
@@ -75,6 +76,18 @@
 //! A digest kept outside the database pins each chain's head: a later verification
 //! that finds a different hash at `head_pos`, or no entry there while no checkpoint covers
 //! it, proves the chain was rewritten or truncated.
+//!
+//! # Tree head, version 1
+//!
+//! ```text
+//! tree_head_encoding = 0x01 u32(22) "pg_warden/tree-head/v1"
+//!                      u64(tree_size) root[32] i64(timestamp) u32(len) key_name i32(key_version)
+//! signature          = HMAC-SHA256(secret, tree_head_encoding)
+//! ```
+//!
+//! The size and root of the Merkle tree over every entry, by ascending `id`, at
+//! `timestamp`; see [`TreeHead`] and, for the documents that carry heads and proofs,
+//! [`InclusionDocument`] and [`ConsistencyDocument`].
 
 mod checkpoint;
 mod columns;
@@ -83,8 +96,10 @@ mod encoding;
 mod export;
 mod jsonb;
 pub mod merkle;
+mod proof;
 mod scan;
 mod time;
+mod tree_head;
 mod verify;
 
 #[cfg(test)]
@@ -97,10 +112,18 @@ pub use encoding::{
     sign_entry_hash, ChainHead, ChainMaterial, EntryContent, EntryHasher, EntryRef, FieldValue, Hash, NewLink,
     ENCODING_VERSION, ENTRY_DOMAIN, GENESIS_PREV_HASH, HASH_LEN,
 };
-pub use export::{parse_export, Export, ExportWriter, ExportedEntry, EXPORT_ENVELOPE_DEPTH, EXPORT_FORMAT};
+pub use export::{
+    export_entry_value, parse_export, Export, ExportWriter, ExportedEntry, EXPORT_ENVELOPE_DEPTH, EXPORT_FORMAT,
+};
 pub use jsonb::{jsonb_text, write_jsonb_text};
+pub use proof::{
+    consistency_document, inclusion_document, verify_consistency_document, verify_inclusion_document,
+    ConsistencyDocument, HeadRole, InclusionDocument, ProofIssue, ProofReport, CONSISTENCY_PROOF_FORMAT,
+    INCLUSION_PROOF_FORMAT,
+};
 pub use scan::ParseError;
 pub use time::{timestamp_from_iso, timestamp_to_iso, write_timestamp_iso, POSTGRES_EPOCH_UNIX_SECONDS};
+pub use tree_head::{TreeHead, TREE_HEAD_DOMAIN};
 pub use verify::{verify_entries, ChainSummary, Issue, IssueKind, LedgerEntry, Report, Verifier};
 
 /// Deepest nesting of arrays and objects a `jsonb` column of the ledger (`details`,

@@ -425,6 +425,81 @@ fn rewritten_tail_signed_through_the_trigger_is_caught_by_the_digest() {
     assert_eq!(found(&report), vec![at(&ledger, 1, 5, IssueKind::DigestHeadMismatch)]);
 }
 
+impl Ledger {
+    /// Verification resumed from `since`: the rows at or after each digest head, and
+    /// every row of chains the digest does not know, in chain order.
+    fn verify_since(&self, since: &Digest) -> Report {
+        let start = |chain: i32| since.chains.iter().find(|c| c.chain_id == chain).map_or(1, |c| c.head_pos);
+        let mut rows: Vec<&Row> =
+            self.rows.iter().filter(|r| r.chain_pos.unwrap_or(0) >= start(r.chain_id.unwrap_or(0))).collect();
+        rows.sort_by_key(|r| r.pos());
+        let mut verifier = Verifier::resume(&self.checkpoints, since, keys(&[1, 2]));
+        for row in rows {
+            verifier.push(&row.entry()).expect("in order");
+        }
+        verifier.finish()
+    }
+}
+
+#[test]
+fn resumed_verification_reads_only_what_follows_the_heads() {
+    let mut ledger = Ledger::new(3, 10);
+    let since = ledger.digest();
+    let untouched = ledger.verify_since(&since);
+    assert!(untouched.is_valid(), "{:?}", untouched.issues);
+    assert_eq!(untouched.total_entries, 3, "only the three heads are read");
+    for _ in 0..4 {
+        ledger.append(2, 1);
+    }
+    ledger.append(4, 1);
+    let grown = ledger.verify_since(&since);
+    assert!(grown.is_valid(), "{:?}", grown.issues);
+    assert_eq!(grown.total_entries, 3 + 4 + 1);
+    let heads: Vec<(i32, i64)> = grown.digest_heads().iter().map(|h| (h.chain_id, h.head_pos)).collect();
+    assert_eq!(heads, vec![(1, 10), (2, 14), (3, 10), (4, 1)]);
+}
+
+#[test]
+fn resumed_verification_catches_new_tampering_and_a_changed_head() {
+    let mut ledger = Ledger::new(2, 5);
+    let since = ledger.digest();
+    ledger.append(1, 1);
+    ledger.append(1, 1);
+    let index = ledger.index(1, 6);
+    ledger.rows[index].action = Some("EDITED".into());
+    let report = ledger.verify_since(&since);
+    assert_eq!(found(&report), vec![at(&ledger, 1, 6, IssueKind::HashMismatch)]);
+
+    // The head is replaced by an entry the trigger signed: it verifies on its own, but
+    // it is not the entry the digest saw.
+    let mut ledger = Ledger::new(2, 5);
+    let since = ledger.digest();
+    ledger.remove(2, 5);
+    ledger.heads.insert(2, ChainHead { pos: 4, hash: ledger.hash(2, 4) });
+    ledger.append(2, 1);
+    let report = ledger.verify_since(&since);
+    assert_eq!(found(&report), vec![at(&ledger, 2, 5, IssueKind::DigestHeadMismatch)]);
+
+    // A deleted head (nothing purged) and a truncated chain.
+    let mut ledger = Ledger::new(2, 5);
+    let since = ledger.digest();
+    ledger.remove(1, 5);
+    let report = ledger.verify_since(&since);
+    assert_eq!(found(&report), vec![(None, Some(1), Some(5), IssueKind::DigestHeadMissing)]);
+}
+
+#[test]
+fn resumed_verification_follows_retention_past_a_head() {
+    let mut ledger = Ledger::new(2, 5);
+    let since = ledger.digest();
+    ledger.append(1, 1);
+    ledger.append(1, 1);
+    ledger.purge_through(1, 6);
+    let report = ledger.verify_since(&since);
+    assert!(report.is_valid(), "{:?}", report.issues);
+    assert_eq!(report.total_entries, 2, "chain 1 from position 7, chain 2's head");
+}
+
 #[test]
 fn forged_entries_fail_their_signature() {
     let mut ledger = Ledger::new(2, 6);

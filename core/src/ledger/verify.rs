@@ -319,6 +319,8 @@ pub struct Verifier<'c, F> {
     chain: Option<ChainWalk>,
     group: Group,
     last_order: Option<(i32, i64)>,
+    /// Set by [`Verifier::resume`]: a chain of the digest may start at its head.
+    resume: bool,
 }
 
 struct ChainWalk {
@@ -347,14 +349,20 @@ struct Member {
     sound: bool,
 }
 
-struct KeyCache<F> {
+/// A key lookup asked once per distinct version, however many entries name it.
+pub(crate) struct KeyCache<F> {
     lookup: F,
     known: Vec<(String, i32, Option<KeyedMac>)>,
     last: usize,
 }
 
 impl<F: FnMut(&str, i32) -> Option<KeyedMac>> KeyCache<F> {
-    fn get(&mut self, name: &str, version: i32) -> Option<&KeyedMac> {
+    pub(crate) fn new(lookup: F) -> Self {
+        KeyCache { lookup, known: Vec::new(), last: 0 }
+    }
+
+    /// The secret of `name` version `version`, `None` when the lookup does not know it.
+    pub(crate) fn get(&mut self, name: &str, version: i32) -> Option<&KeyedMac> {
         let hit = |(n, v, _): &(String, i32, Option<KeyedMac>)| *v == version && n == name;
         if !self.known.get(self.last).is_some_and(hit) {
             self.last = match self.known.iter().position(hit) {
@@ -374,11 +382,58 @@ fn to_hash(bytes: Option<&[u8]>) -> Option<Hash> {
     bytes.and_then(|b| <Hash>::try_from(b).ok())
 }
 
+/// The checks an entry at (`chain_id`, `pos`) passes or fails by itself, whatever its
+/// neighbours: its chain material well formed ([`IssueKind::MalformedChainMaterial`]),
+/// its `entry_hash` recomputed over its content, position and stored `prev_hash`
+/// ([`IssueKind::HashMismatch`]), and its signature under the key version it names
+/// ([`IssueKind::UnknownKey`], [`IssueKind::BadSignature`]). Each failure goes to
+/// `issue`. Returns the stored `prev_hash` when the material is well formed, for the
+/// caller to judge the link.
+///
+/// Shared by the ledger's verification and the verification of an inclusion proof's
+/// entry, so that one entry is judged the same way in an export and in a proof.
+pub(crate) fn check_entry_alone<F: FnMut(&str, i32) -> Option<KeyedMac>>(
+    hasher: &mut EntryHasher,
+    keys: &mut KeyCache<F>,
+    entry: &EntryRef<'_>,
+    chain_id: i32,
+    pos: i64,
+    mut issue: impl FnMut(IssueKind),
+) -> Option<Hash> {
+    let material = &entry.chain;
+    let parts = (
+        to_hash(material.prev_hash),
+        to_hash(material.entry_hash),
+        to_hash(material.signature),
+        material.key_name,
+        material.key_version,
+    );
+    let (Some(prev_hash), Some(stored_hash), Some(signature), Some(key_name), Some(key_version)) = parts else {
+        issue(IssueKind::MalformedChainMaterial);
+        return None;
+    };
+    // Content that cannot be encoded (over 4 GiB) cannot match any hash.
+    let hash_matches =
+        hasher.entry_hash(&entry.content, chain_id, pos, &prev_hash).is_ok_and(|computed| computed == stored_hash);
+    if !hash_matches {
+        issue(IssueKind::HashMismatch);
+    }
+    match keys.get(key_name, key_version) {
+        None => issue(IssueKind::UnknownKey { key_name: key_name.to_owned(), key_version }),
+        Some(key) => {
+            if !key.verify(&stored_hash, &signature) {
+                issue(IssueKind::BadSignature);
+            }
+        }
+    }
+    Some(prev_hash)
+}
+
 impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
     /// Checks the signatures of `checkpoints` and `digest` at once; entries follow with
     /// [`Verifier::push`].
     pub fn new(checkpoints: &'c [Checkpoint], digest: Option<&'c Digest>, keys: F) -> Self {
-        let mut keys = KeyCache { lookup: keys, known: Vec::new(), last: 0 };
+        let mut keys = KeyCache::new(keys);
         let mut report = Report::default();
         if let Some(digest) = digest {
             let kind = match keys.get(&digest.key_name, digest.key_version) {
@@ -422,7 +477,19 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
             chain: None,
             group: Group::default(),
             last_order: None,
+            resume: false,
         }
+    }
+
+    /// Verification from `since` on: each chain of the digest is read from its head
+    /// position (the head entry included, which must still hold the digest's hash and
+    /// verify on its own) and everything after it must link to it; chains the digest does
+    /// not know are read from their start. What lies before the heads is not read: it is
+    /// taken as verified when `since` was made, which only a full verification re-checks.
+    pub fn resume(checkpoints: &'c [Checkpoint], since: &'c Digest, keys: F) -> Self {
+        let mut verifier = Verifier::new(checkpoints, Some(since), keys);
+        verifier.resume = true;
+        verifier
     }
 
     /// Verifies the next entry. Fails, without looking at it, when it sorts before the
@@ -500,7 +567,17 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
     /// purged by retention), is in place; anything else is a gap or a bad start.
     fn open_group(&mut self, chain_id: i32, pos: i64) {
         let after_checkpoint = pos.checked_sub(1).and_then(|p| self.checkpoint_at(chain_id, p)).map(|c| c.entry_hash);
+        let resumes_here = self.resume
+            && self.digest.as_ref().is_some_and(|(digest, _)| {
+                digest
+                    .chains
+                    .binary_search_by_key(&chain_id, |c| c.chain_id)
+                    .is_ok_and(|i| digest.chains[i].head_pos == pos)
+            });
         let (expected_prev, position_issue) = match &self.chain {
+            // The head a resumed verification starts from: its link was judged before,
+            // its hash is judged against the digest when the position closes.
+            None if resumes_here => (None, None),
             Some(walk) if Some(pos) == walk.summary.head_pos.checked_add(1) => (walk.head_hash, None),
             None if pos == 1 => (Some(GENESIS_PREV_HASH), None),
             _ if after_checkpoint.is_some() => (after_checkpoint, None),
@@ -530,41 +607,16 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
     /// issues wait until the position closes and the genuine entry is known.
     fn check_member(&mut self, entry: &EntryRef<'_>, chain_id: i32, pos: i64) {
         let index = self.group.members.len();
-        let material = &entry.chain;
-        let entry_hash = to_hash(material.entry_hash);
-        let parts = (
-            to_hash(material.prev_hash),
-            entry_hash,
-            to_hash(material.signature),
-            material.key_name,
-            material.key_version,
-        );
-        let (Some(prev_hash), Some(stored_hash), Some(signature), Some(key_name), Some(key_version)) = parts else {
-            self.group.pending.push((index, IssueKind::MalformedChainMaterial));
-            self.group.members.push(Member { entry_id: entry.content.id, entry_hash, sound: false });
-            return;
-        };
-        let first_pending = self.group.pending.len();
-        // Content that cannot be encoded (over 4 GiB) cannot match any hash.
-        let hash_matches = self
-            .hasher
-            .entry_hash(&entry.content, chain_id, pos, &prev_hash)
-            .is_ok_and(|computed| computed == stored_hash);
-        if !hash_matches {
-            self.group.pending.push((index, IssueKind::HashMismatch));
-        }
-        match self.keys.get(key_name, key_version) {
-            None => {
-                self.group.pending.push((index, IssueKind::UnknownKey { key_name: key_name.to_owned(), key_version }))
+        let entry_hash = to_hash(entry.chain.entry_hash);
+        let pending = &mut self.group.pending;
+        let first_pending = pending.len();
+        let prev_hash = check_entry_alone(&mut self.hasher, &mut self.keys, entry, chain_id, pos, |kind| {
+            pending.push((index, kind))
+        });
+        if let (Some(prev_hash), Some(expected)) = (prev_hash, self.group.expected_prev) {
+            if expected != prev_hash {
+                self.group.pending.push((index, IssueKind::BrokenLink));
             }
-            Some(key) => {
-                if !key.verify(&stored_hash, &signature) {
-                    self.group.pending.push((index, IssueKind::BadSignature));
-                }
-            }
-        }
-        if self.group.expected_prev.is_some_and(|expected| expected != prev_hash) {
-            self.group.pending.push((index, IssueKind::BrokenLink));
         }
         let sound = self.group.pending.len() == first_pending;
         self.group.members.push(Member { entry_id: entry.content.id, entry_hash, sound });

@@ -79,38 +79,26 @@ SELECT jsonb_typeof(:'digest'::jsonb -> 'chains') AS chains, :'digest'::jsonb ->
 SELECT valid, invalid_entries FROM warden.verify_audit(:'digest');
 
 -- Tampering as a superuser who disables every guard. Each case is undone afterwards.
-CREATE FUNCTION pg_temp.tamper(q text) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    ALTER EVENT TRIGGER warden_audit_ddl_guard DISABLE;
-    ALTER EVENT TRIGGER warden_audit_drop_guard DISABLE;
-    ALTER TABLE warden.audit_log DISABLE TRIGGER USER;
-    EXECUTE q;
-    ALTER TABLE warden.audit_log ENABLE ALWAYS TRIGGER audit_append_only;
-    ALTER TABLE warden.audit_log ENABLE ALWAYS TRIGGER zz_audit_chain;
-    ALTER EVENT TRIGGER warden_audit_ddl_guard ENABLE;
-    ALTER EVENT TRIGGER warden_audit_drop_guard ENABLE;
-END
-$$;
 CREATE FUNCTION pg_temp.report(digest jsonb DEFAULT NULL) RETURNS TABLE (entry_id bigint, chain_pos bigint, reason text)
 LANGUAGE sql AS $$
     SELECT (i ->> 'entry_id')::bigint, (i ->> 'chain_pos')::bigint, i ->> 'reason'
       FROM (SELECT issues FROM warden.verify_audit() WHERE digest IS NULL
-            UNION ALL SELECT issues FROM warden.verify_audit(digest) WHERE digest IS NOT NULL) v,
+            UNION ALL SELECT issues FROM warden.verify_audit(digest, full => true) WHERE digest IS NOT NULL) v,
            jsonb_array_elements(v.issues) i
 $$;
 
 SAVEPOINT s;
-SELECT pg_temp.tamper($$UPDATE warden.audit_log SET reason = 'edited' WHERE id = 2$$);
+SELECT public.tamper($$UPDATE warden.audit_log SET reason = 'edited' WHERE id = 2$$);
 SELECT * FROM pg_temp.report();
 ROLLBACK TO SAVEPOINT s;
 
 SAVEPOINT s;
-SELECT pg_temp.tamper($$DELETE FROM warden.audit_log WHERE id = 2$$);
+SELECT public.tamper($$DELETE FROM warden.audit_log WHERE id = 2$$);
 SELECT * FROM pg_temp.report();
 ROLLBACK TO SAVEPOINT s;
 
 SAVEPOINT s;  -- a forged entry appended without the key
-SELECT pg_temp.tamper($$INSERT INTO warden.audit_log (ts, event_type, action, actor, session_user_name, txid,
+SELECT public.tamper($$INSERT INTO warden.audit_log (ts, event_type, action, actor, session_user_name, txid,
         chain_id, chain_pos, prev_hash, entry_hash, key_name, key_version, signature)
     SELECT ts, 'forged', 'GRANT', actor, session_user_name, txid, chain_id, chain_pos + 1, entry_hash,
            sha256('anything'), key_name, key_version, sha256('no key')
@@ -119,7 +107,7 @@ SELECT * FROM pg_temp.report();
 ROLLBACK TO SAVEPOINT s;
 
 SAVEPOINT s;  -- an entry copied, chain material and all, to another chain
-SELECT pg_temp.tamper($$INSERT INTO warden.audit_log (ts, event_type, action, actor, session_user_name, txid,
+SELECT public.tamper($$INSERT INTO warden.audit_log (ts, event_type, action, actor, session_user_name, txid,
         chain_id, chain_pos, prev_hash, entry_hash, key_name, key_version, signature)
     SELECT ts, event_type, action, actor, session_user_name, txid, chain_id + 1000, chain_pos, prev_hash,
            entry_hash, key_name, key_version, signature FROM warden.audit_log WHERE id = 2$$);
@@ -127,13 +115,13 @@ SELECT * FROM pg_temp.report();
 ROLLBACK TO SAVEPOINT s;
 
 SAVEPOINT s;  -- two entries swap places
-SELECT pg_temp.tamper($$UPDATE warden.audit_log SET chain_pos = -chain_pos WHERE id IN (1, 2);
+SELECT public.tamper($$UPDATE warden.audit_log SET chain_pos = -chain_pos WHERE id IN (1, 2);
     UPDATE warden.audit_log SET chain_pos = CASE WHEN id = 1 THEN 2 ELSE 1 END WHERE id IN (1, 2)$$);
 SELECT * FROM pg_temp.report();
 ROLLBACK TO SAVEPOINT s;
 
 SAVEPOINT s;  -- the tail removed: invisible without a digest, caught with one
-SELECT pg_temp.tamper($$DELETE FROM warden.audit_log WHERE chain_pos >= (SELECT max(chain_pos) - 1 FROM warden.audit_log)$$);
+SELECT public.tamper($$DELETE FROM warden.audit_log WHERE chain_pos >= (SELECT max(chain_pos) - 1 FROM warden.audit_log)$$);
 SELECT count(*) AS issues_without_digest FROM pg_temp.report();
 SELECT * FROM pg_temp.report(:'digest');
 ROLLBACK TO SAVEPOINT s;
@@ -160,7 +148,7 @@ SELECT warden.log_event('large', 'NOTE', details => jsonb_build_object('hex',
          (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 20000) g))) IS NOT NULL AS out_of_line;
 SELECT valid, invalid_entries FROM warden.verify_audit();
 SAVEPOINT s;
-SELECT pg_temp.tamper($$UPDATE warden.audit_log SET details = jsonb_set(details, '{hex}', to_jsonb(upper(details->>'hex'))) WHERE details ? 'hex'$$);
+SELECT public.tamper($$UPDATE warden.audit_log SET details = jsonb_set(details, '{hex}', to_jsonb(upper(details->>'hex'))) WHERE details ? 'hex'$$);
 SELECT r.reason, a.event_type FROM pg_temp.report() r JOIN warden.audit_log a ON a.id = r.entry_id;
 ROLLBACK TO SAVEPOINT s;
 ROLLBACK;

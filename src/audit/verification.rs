@@ -1,0 +1,261 @@
+//! `warden.verify_audit` in its forms, and the record of every verification in
+//! `warden.audit_verification`.
+//!
+//! # Full and incremental
+//!
+//! A full verification reads every entry. An incremental one starts from a signed digest
+//! (`warden.audit_digest()`, or the `through` digest a valid verification recorded): it
+//! reads each chain from the digest's head on, checks that the head entry still holds
+//! the hash the digest signed and verifies on its own, that everything after it links to
+//! it, and verifies chains the digest does not know from their start. Its cost is the
+//! entries written since, plus one index descent per chain.
+//!
+//! What lies before the heads is not read again. It was verified when the digest was
+//! made (a recorded `through` exists only for a valid verification); an entry changed
+//! or removed there afterwards, which takes a superuser bypassing the ledger's guards,
+//! is found by the next full verification. Schedule both: incremental checks often,
+//! a full one now and then.
+
+use std::time::Instant;
+
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use warden_core::ledger::{Digest, Report, Verifier};
+
+use super::{issues_json, load_checkpoints, now_micros, verification_key, verify_ledger, SigningKey};
+use crate::error::WardenError;
+use crate::privilege;
+
+type VerifyRow = (bool, i64, i64, JsonB);
+
+fn report_row(report: Report) -> TableIterator<'static, VerifyRow> {
+    let row =
+        (report.is_valid(), report.total_entries as i64, report.invalid_entries as i64, JsonB(issues_json(&report)));
+    TableIterator::once(row)
+}
+
+/// `warden.verify_audit()`: every entry, every chain.
+#[pg_extern(volatile, parallel_unsafe, name = "verify_audit")]
+fn verify_audit() -> Result<
+    TableIterator<
+        'static,
+        (name!(valid, bool), name!(total_entries, i64), name!(invalid_entries, i64), name!(issues, JsonB)),
+    >,
+    pgrx::pg_sys::panic::ErrorReport,
+> {
+    privilege::require_admin("verify the audit ledger")?;
+    Ok(report_row(run(Mode::Full, None)?))
+}
+
+/// `warden.verify_audit(digest jsonb)`: incremental verification from a digest (of
+/// `warden.audit_digest()`, or a recorded verification's `through`).
+#[pg_extern(volatile, name = "verify_audit")]
+fn verify_audit_digest(
+    digest: crate::datum::Jsonb,
+) -> Result<
+    TableIterator<
+        'static,
+        (name!(valid, bool), name!(total_entries, i64), name!(invalid_entries, i64), name!(issues, JsonB)),
+    >,
+    pgrx::pg_sys::panic::ErrorReport,
+> {
+    privilege::require_admin("verify the audit ledger")?;
+    let since = parse_digest(&digest)?;
+    Ok(report_row(run(Mode::Incremental, Some(&since))?))
+}
+
+/// `warden.verify_audit(digest jsonb, full boolean)`. With a digest: `full` reads every
+/// entry and checks the chains against the digest (nothing it covered removed or
+/// rewritten: the 0.2.0 meaning of `verify_audit(digest)`); otherwise as
+/// `verify_audit(digest)`. Without one (NULL): `full` is `verify_audit()`; otherwise an
+/// incremental verification from the latest valid one recorded, or a full one when
+/// there is none.
+///
+/// (A one-argument `verify_audit(full boolean)` would make the released call
+/// `verify_audit('<digest text>')`, an untyped literal, ambiguous.)
+#[pg_extern(volatile, parallel_unsafe, name = "verify_audit")]
+fn verify_audit_digest_full(
+    digest: Option<crate::datum::Jsonb>,
+    full: Option<bool>,
+) -> Result<
+    TableIterator<
+        'static,
+        (name!(valid, bool), name!(total_entries, i64), name!(invalid_entries, i64), name!(issues, JsonB)),
+    >,
+    pgrx::pg_sys::panic::ErrorReport,
+> {
+    privilege::require_admin("verify the audit ledger")?;
+    let full = full.unwrap_or(false);
+    let report = match (digest, full) {
+        (Some(digest), full) => {
+            let since = parse_digest(&digest)?;
+            run(if full { Mode::Full } else { Mode::Incremental }, Some(&since))?
+        }
+        (None, true) => run(Mode::Full, None)?,
+        (None, false) => match latest_through()? {
+            Some(since) => run(Mode::Incremental, Some(&since))?,
+            None => run(Mode::Full, None)?,
+        },
+    };
+    Ok(report_row(report))
+}
+
+fn parse_digest(digest: &crate::datum::Jsonb) -> Result<Digest, WardenError> {
+    let text = crate::datum::jsonb_text(digest)?;
+    Digest::parse(&text).map_err(|e| {
+        WardenError::invalid_with_hint(
+            format!("malformed audit digest: {e}"),
+            "Pass a value returned by warden.audit_digest(), or a through of warden.audit_verification.",
+        )
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Full,
+    Incremental,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Full => "full",
+            Mode::Incremental => "incremental",
+        }
+    }
+}
+
+/// Verifies (in full, optionally against `digest`; or incrementally from it) and
+/// records the outcome.
+fn run(mode: Mode, digest: Option<&Digest>) -> Result<Report, WardenError> {
+    let started_at = unsafe { pg_sys::GetCurrentTimestamp() };
+    let clock = Instant::now();
+    let report = match (mode, digest) {
+        (Mode::Incremental, Some(since)) => verify_since(since)?,
+        _ => verify_ledger(digest)?,
+    };
+    record(mode, started_at, clock.elapsed().as_secs_f64(), &report, digest)?;
+    Ok(report)
+}
+
+/// Entries from each head of `since` on, and every entry of chains it does not know,
+/// in (chain_id, chain_pos) order: one index descent per chain, found by a loose scan of
+/// the (chain_id, chain_pos) index.
+const SINCE_QUERY: &str = "\
+WITH RECURSIVE chains(chain_id) AS ( \
+    SELECT pg_catalog.min(chain_id) FROM warden.audit_log \
+    UNION ALL \
+    SELECT (SELECT pg_catalog.min(a.chain_id) FROM warden.audit_log a \
+             WHERE a.chain_id OPERATOR(pg_catalog.>) c.chain_id) \
+      FROM chains c WHERE c.chain_id IS NOT NULL) \
+SELECT e.* FROM chains c CROSS JOIN LATERAL ( \
+    SELECT * FROM warden.audit_log a \
+     WHERE a.chain_id OPERATOR(pg_catalog.=) c.chain_id \
+       AND a.chain_pos OPERATOR(pg_catalog.>=) COALESCE( \
+           (SELECT h.pos FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int4[]), \
+                                        pg_catalog.unnest($2::pg_catalog.int8[])) AS h(chain, pos) \
+             WHERE h.chain OPERATOR(pg_catalog.=) c.chain_id), 1) \
+     ORDER BY a.chain_pos) e \
+ WHERE c.chain_id IS NOT NULL";
+
+fn verify_since(since: &Digest) -> Result<Report, WardenError> {
+    let checkpoints = load_checkpoints()?;
+    let mut verifier = Verifier::resume(&checkpoints, since, verification_key);
+    let chains: Vec<i32> = since.chains.iter().map(|c| c.chain_id).collect();
+    let positions: Vec<i64> = since.chains.iter().map(|c| c.head_pos).collect();
+    let query = format!(
+        "SELECT {} FROM ({SINCE_QUERY}) AS audit_log ORDER BY chain_id, chain_pos",
+        warden_core::ledger::select_list()
+    );
+    super::for_each_row(&query, vec![chains.into(), positions.into()], |entry| {
+        verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
+    })?;
+    Ok(verifier.finish())
+}
+
+/// The `through` digest of the latest valid verification, if any.
+fn latest_through() -> Result<Option<Digest>, WardenError> {
+    let text = privilege::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let table = client.select(
+                "SELECT through::pg_catalog.text FROM warden.audit_verification \
+                  WHERE valid AND through IS NOT NULL ORDER BY id DESC LIMIT 1",
+                Some(1),
+                &[],
+            )?;
+            if table.is_empty() {
+                return Ok(None);
+            }
+            table.first().get_one::<String>()
+        })
+    })?;
+    text.map(|text| {
+        Digest::parse(&text)
+            .map_err(|e| WardenError::LedgerCorrupt(format!("the latest recorded verification is malformed: {e}")))
+    })
+    .transpose()
+}
+
+/// Records a verification, with (when it was valid) the signed heads it verified
+/// through, from which the next incremental one starts. Nothing is recorded where
+/// nothing can be written (a standby, a read-only transaction).
+fn record(
+    mode: Mode,
+    started_at: pg_sys::TimestampTz,
+    seconds: f64,
+    report: &Report,
+    digest: Option<&Digest>,
+) -> Result<(), WardenError> {
+    if unsafe { pg_sys::RecoveryInProgress() || pg_sys::XactReadOnly } {
+        return Ok(());
+    }
+    let through = if report.is_valid() { through(mode, report, digest)? } else { None };
+    let args: Vec<pgrx::datum::DatumWithOid<'static>> = vec![
+        super::timestamptz(started_at).into(),
+        seconds.into(),
+        mode.name().into(),
+        report.is_valid().into(),
+        (report.total_entries as i64).into(),
+        (report.invalid_entries as i64).into(),
+        through.map(pgrx::JsonB).into(),
+    ];
+    privilege::as_extension_owner(|| {
+        Spi::connect_mut(|client| {
+            client.update(
+                "INSERT INTO warden.audit_verification \
+                   (started_at, duration, mode, valid, entries_checked, invalid_entries, verified_by, through) \
+                 VALUES ($1, $2 OPERATOR(pg_catalog.*) '1 second'::pg_catalog.interval, $3, $4, $5, $6, \
+                         SESSION_USER, $7)",
+                None,
+                &args,
+            )?;
+            Ok::<_, pgrx::spi::SpiError>(())
+        })
+    })
+}
+
+/// The signed heads a valid verification reached; `None` without an audit key (a
+/// ledger that was never written to, or whose key is gone).
+fn through(mode: Mode, report: &Report, digest: Option<&Digest>) -> Result<Option<serde_json::Value>, WardenError> {
+    let Ok(key) = SigningKey::active() else { return Ok(None) };
+    let mut heads = report.digest_heads();
+    // A chain of the digest whose entries were all purged keeps its head.
+    if let (Mode::Incremental, Some(since)) = (mode, digest) {
+        for head in &since.chains {
+            if !heads.iter().any(|h| h.chain_id == head.chain_id) {
+                heads.push(*head);
+            }
+        }
+        heads.sort_by_key(|h| h.chain_id);
+    }
+    // Informational: the entries the ledger held, as far as this verification knows.
+    let total = match (mode, digest) {
+        (Mode::Incremental, Some(since)) => {
+            since.total_entries + report.total_entries.saturating_sub(since.chains.len() as u64)
+        }
+        _ => report.total_entries,
+    };
+    let digest = Digest::new_signed(now_micros(), heads, total, &key.name, key.version, &key.mac)
+        .map_err(|e| WardenError::LedgerCorrupt(e.to_string()))?;
+    Ok(Some(warden_core::json::parse(&digest.to_json()).map_err(WardenError::from)?))
+}

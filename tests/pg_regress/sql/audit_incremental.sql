@@ -1,0 +1,67 @@
+-- Incremental verification: from a digest (or the latest valid verification) on, it
+-- reads each chain's head and what follows, and finds what changed there; every run is
+-- recorded in warden.audit_verification with its signed through.
+BEGIN;
+SELECT warden.create_key('audit', '\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
+SELECT count(warden.log_event('inc', 'OLD')) FROM generate_series(1, 50);
+SELECT valid, total_entries FROM warden.verify_audit();
+SELECT warden.audit_digest() AS since \gset
+SELECT count(warden.log_event('inc', 'NEW')) FROM generate_series(1, 5);
+-- The one head and the five entries after it.
+SELECT valid, total_entries FROM warden.verify_audit(:'since');
+SELECT valid, total_entries FROM warden.verify_audit(NULL, full => false);
+-- Nothing new since the last verification: only the head is read.
+SELECT valid, total_entries FROM warden.verify_audit(NULL, full => false);
+SELECT valid, total_entries FROM warden.verify_audit(:'since', full => true);
+SELECT mode, valid, entries_checked, through ->> 'format' AS through_format,
+       (through -> 'chains' -> 0 ->> 'head_pos')::int AS through_head
+  FROM warden.audit_verification ORDER BY id;
+
+CREATE FUNCTION pg_temp.issues(since jsonb) RETURNS TABLE (chain_pos bigint, reason text)
+LANGUAGE sql AS $$
+    SELECT (i ->> 'chain_pos')::bigint, i ->> 'reason'
+      FROM warden.verify_audit(since) v, jsonb_array_elements(v.issues) i
+$$;
+
+-- A new entry edited: found.
+SAVEPOINT s;
+SELECT public.tamper($$UPDATE warden.audit_log SET reason = 'edited' WHERE action = 'NEW' AND chain_pos = 53$$);
+SELECT * FROM pg_temp.issues(:'since');
+ROLLBACK TO SAVEPOINT s;
+-- The head edited: found, though nothing before it is read.
+SAVEPOINT s;
+SELECT public.tamper($$UPDATE warden.audit_log SET reason = 'edited' WHERE chain_pos = 50$$);
+SELECT * FROM pg_temp.issues(:'since');
+ROLLBACK TO SAVEPOINT s;
+-- The head and the new entries deleted (the chain cut back): the head is missing.
+SAVEPOINT s;
+SELECT public.tamper($$DELETE FROM warden.audit_log WHERE chain_pos >= 50$$);
+SELECT * FROM pg_temp.issues(:'since');
+ROLLBACK TO SAVEPOINT s;
+-- An old entry edited: an incremental verification does not read it; a full one, and
+-- the digest checked in full, do.
+SAVEPOINT s;
+SELECT public.tamper($$UPDATE warden.audit_log SET reason = 'edited' WHERE chain_pos = 10$$);
+SELECT valid FROM warden.verify_audit(:'since');
+SELECT valid, invalid_entries FROM warden.verify_audit(NULL, full => true);
+SELECT valid, invalid_entries FROM warden.verify_audit(:'since', full => true);
+ROLLBACK TO SAVEPOINT s;
+-- A forged digest (its head moved) is refused by its signature.
+SELECT * FROM pg_temp.issues(jsonb_set(:'since'::jsonb, '{chains,0,head_pos}', '1'));
+-- An invalid verification records no through: the next incremental one starts again
+-- from the last valid record, and finds the damage again.
+SAVEPOINT s;
+SELECT count(warden.log_event('inc', 'LATER')) FROM generate_series(1, 3);
+SELECT public.tamper($$UPDATE warden.audit_log SET reason = 'edited' WHERE chain_pos = 57$$);
+SELECT valid, total_entries FROM warden.verify_audit(NULL, full => false);
+SELECT valid, total_entries FROM warden.verify_audit(NULL, full => false);
+SELECT mode, valid, through IS NULL AS no_through FROM warden.audit_verification ORDER BY id DESC LIMIT 2;
+ROLLBACK TO SAVEPOINT s;
+-- Only key officers verify.
+CREATE ROLE inc_user;
+GRANT warden_user TO inc_user;
+SET LOCAL ROLE inc_user;
+SELECT outcome($$SELECT * FROM warden.verify_audit(NULL, full => false)$$);
+SELECT outcome($$SELECT * FROM warden.audit_verification$$);
+RESET ROLE;
+ROLLBACK;

@@ -411,8 +411,17 @@ fn audit_digest() -> SqlResult<JsonB> {
     .collect();
     let total = ledger_scalar("SELECT pg_catalog.count(*) FROM warden.audit_log")?.unwrap_or(0);
     let key = SigningKey::active()?;
-    let digest = Digest::new_signed(now_micros(), heads, total as u64, &key.name, key.version, &key.mac)
-        .map_err(|e| WardenError::LedgerCorrupt(e.to_string()))?;
+    let tree_head = tree::latest_tree_head()?;
+    let digest = Digest::new_signed_with_tree_head(
+        now_micros(),
+        heads,
+        total as u64,
+        tree_head,
+        &key.name,
+        key.version,
+        &key.mac,
+    )
+    .map_err(|e| WardenError::LedgerCorrupt(e.to_string()))?;
     let value = warden_core::json::parse(&digest.to_json()).map_err(WardenError::from)?;
     Ok(JsonB(value))
 }

@@ -80,6 +80,11 @@ const HEAD_COLUMNS: &str = "tree_size, root, \
     ((EXTRACT(epoch FROM created_at) OPERATOR(pg_catalog.-) 946684800) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8, \
     key_name, key_version, signature, last_id, frontier";
 
+/// The latest signed tree head, for `warden.audit_digest()`.
+pub(super) fn latest_tree_head() -> Result<Option<TreeHead>, WardenError> {
+    Ok(latest_head()?.map(|h| h.head))
+}
+
 fn latest_head() -> Result<Option<Head>, WardenError> {
     read_head(&format!("SELECT {HEAD_COLUMNS} FROM warden.audit_tree_head ORDER BY tree_size DESC LIMIT 1"), &[])
 }

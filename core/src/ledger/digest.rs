@@ -6,6 +6,7 @@ use super::encoding::{put_len_prefixed, Hash, ENCODING_VERSION};
 use super::jsonb::write_escaped;
 use super::scan::{ParseError, Scanner};
 use super::time::{timestamp_from_iso, write_timestamp_iso};
+use super::tree_head::{parse_tree_head, TreeHead};
 use super::LedgerError;
 use crate::mac::KeyedMac;
 
@@ -41,6 +42,9 @@ pub struct Digest {
     pub key_version: i32,
     /// HMAC-SHA256 of the digest's encoding under that key version.
     pub signature: Hash,
+    /// The ledger's latest signed Merkle tree head when the digest was made, if the tree
+    /// has one; the digest's signature covers it (its encoding and its own signature).
+    pub tree_head: Option<TreeHead>,
 }
 
 impl Digest {
@@ -62,8 +66,28 @@ impl Digest {
             key_name: key_name.to_owned(),
             key_version,
             signature: [0; 32],
+            tree_head: None,
         };
         digest.signature = key.tag(&digest.signed_bytes()?);
+        Ok(digest)
+    }
+
+    /// [`Digest::new_signed`], carrying the tree head `tree_head` under its signature.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_signed_with_tree_head(
+        generated_at: i64,
+        chains: Vec<DigestChain>,
+        total_entries: u64,
+        tree_head: Option<TreeHead>,
+        key_name: &str,
+        key_version: i32,
+        key: &KeyedMac,
+    ) -> Result<Digest, LedgerError> {
+        let mut digest = Digest::new_signed(generated_at, chains, total_entries, key_name, key_version, key)?;
+        if tree_head.is_some() {
+            digest.tree_head = tree_head;
+            digest.signature = key.tag(&digest.signed_bytes()?);
+        }
         Ok(digest)
     }
 
@@ -85,6 +109,13 @@ impl Digest {
             out.extend_from_slice(&chain.chain_id.to_be_bytes());
             out.extend_from_slice(&chain.head_pos.to_be_bytes());
             out.extend_from_slice(&chain.head_hash);
+        }
+        // Only a digest that carries a tree head encodes one: digests without keep the
+        // encoding (and signatures) of earlier versions.
+        if let Some(head) = &self.tree_head {
+            out.push(1);
+            put_len_prefixed(&mut out, &head.signed_bytes()?, "tree_head")?;
+            put_len_prefixed(&mut out, &head.signature, "tree_head signature")?;
         }
         Ok(out)
     }
@@ -117,10 +148,14 @@ impl Digest {
         write_escaped(&self.key_name, &mut out);
         let _ = write!(
             out,
-            ",\n \"key_version\": {},\n \"signature\": \"{}\"}}\n",
+            ",\n \"key_version\": {},\n \"signature\": \"{}\"",
             self.key_version,
             hex::encode(self.signature)
         );
+        if let Some(head) = &self.tree_head {
+            let _ = write!(out, ",\n \"tree_head\": {}", head.to_json_value());
+        }
+        out.push_str("}\n");
         out
     }
 
@@ -134,6 +169,7 @@ impl Digest {
         let mut key_name = None;
         let mut key_version = None;
         let mut signature = None;
+        let mut tree_head = None;
         scanner.object(|s, key| {
             let start = s.offset();
             let duplicate = match key.as_ref() {
@@ -149,6 +185,7 @@ impl Digest {
                 "key_name" => key_name.replace(s.string()?.into_owned()).is_some(),
                 "key_version" => key_version.replace(s.integer::<i32>().map_err(|e| e.within(&key))?).is_some(),
                 "signature" => signature.replace(s.hash().map_err(|e| e.within(&key))?).is_some(),
+                "tree_head" => tree_head.replace(parse_tree_head(s).map_err(|e| e.within(&key))?).is_some(),
                 _ => return Err(s.error_at(start, "unknown digest field")),
             };
             if duplicate {
@@ -170,6 +207,7 @@ impl Digest {
             key_name: key_name.ok_or_else(|| missing("key_name"))?,
             key_version: key_version.ok_or_else(|| missing("key_version"))?,
             signature: signature.ok_or_else(|| missing("signature"))?,
+            tree_head,
         })
     }
 }

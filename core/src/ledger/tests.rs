@@ -775,6 +775,31 @@ fn forged_or_edited_digest_is_rejected() {
 }
 
 #[test]
+fn digest_carries_a_tree_head_under_its_signature() {
+    let ledger = Ledger::new(2, 3);
+    let report = ledger.verify(None);
+    let key = KeyedMac::new(&secret(KEY_NAME, 1));
+    let head = TreeHead::new_signed(6, [7; 32], 3_000, KEY_NAME, 1, &key).expect("head");
+    let digest =
+        Digest::new_signed_with_tree_head(2_000, report.digest_heads(), 6, Some(head.clone()), KEY_NAME, 1, &key)
+            .expect("digest");
+    let parsed = Digest::parse(&digest.to_json()).expect("parses");
+    assert_eq!(parsed, digest);
+    assert!(parsed.signature_valid(&key));
+    assert_eq!(parsed.tree_head.as_ref().map(|h| h.tree_size), Some(6));
+    // Another validly signed head put in its place breaks the digest's signature.
+    let mut swapped = parsed.clone();
+    swapped.tree_head = Some(TreeHead::new_signed(5, [8; 32], 3_000, KEY_NAME, 1, &key).expect("head"));
+    assert!(!swapped.signature_valid(&key));
+    // Without a tree head the encoding is the one earlier versions signed.
+    let plain = Digest::new_signed(2_000, report.digest_heads(), 6, KEY_NAME, 1, &key).expect("digest");
+    let mut stripped = digest.clone();
+    stripped.tree_head = None;
+    assert_eq!(stripped.signed_bytes().unwrap(), plain.signed_bytes().unwrap());
+    assert!(!plain.to_json().contains("tree_head"));
+}
+
+#[test]
 fn digest_chain_order_does_not_change_its_signature() {
     let key = KeyedMac::new(b"k");
     let a = DigestChain { chain_id: 1, head_pos: 3, head_hash: [1; 32] };

@@ -45,6 +45,10 @@ SELECT warden.log_event('tree', 'C') - :base AS new_entry \gset
 SELECT tree_lag FROM warden.audit_status();
 SELECT warden.advance_audit_tree() AS size;
 SELECT :new_entry AS new_entry, (warden.audit_proof(:base + :new_entry) ->> 'leaf_index')::int AS leaf_of_new_entry;
+-- audit_digest carries the latest head under its signature; the digest still verifies.
+SELECT warden.audit_digest() -> 'tree_head' ->> 'tree_size' AS digest_tree_size,
+       (SELECT valid FROM warden.verify_audit(warden.audit_digest())) AS digest_verifies,
+       (SELECT valid FROM warden.verify_audit(jsonb_set(warden.audit_digest(), '{tree_head,tree_size}', '1'))) AS edited_head_verifies;
 -- Only key officers build and prove.
 CREATE ROLE tree_user;
 GRANT warden_user TO tree_user;

@@ -106,7 +106,18 @@ ALTER TABLE warden.audit_log DISABLE TRIGGER audit_append_only;
 UPDATE warden.audit_log SET actor = 'someone_else' WHERE event_type = 'login';
 ALTER TABLE warden.audit_log ENABLE ALWAYS TRIGGER audit_append_only;
 ALTER EVENT TRIGGER warden_audit_ddl_guard ENABLE ALWAYS;
-SELECT valid, invalid_entries, jsonb_pretty(issues) FROM warden.verify_audit(:'digest');
+SELECT valid, invalid_entries, jsonb_pretty(issues) FROM warden.verify_audit(:'digest', full => true);
+-- An incremental check reads only what follows the digest's heads (fast, for often);
+-- the full one above is what finds an edit behind them. Both are recorded.
+SELECT valid, total_entries FROM warden.verify_audit(:'digest');
+SELECT mode, valid, entries_checked FROM warden.audit_verification ORDER BY id;
+-- The ledger is also an RFC 9162 Merkle tree, built behind the writers: one entry can
+-- be proven (warden-verify --proof checks it offline) with log2(n) hashes.
+SELECT warden.advance_audit_tree() AS tree_size;
+SELECT p ->> 'leaf_index' AS leaf, jsonb_array_length(p -> 'proof') AS proof_hashes,
+       p -> 'tree_head' ->> 'root' AS signed_root
+  FROM (SELECT warden.audit_proof((SELECT max(id) FROM warden.audit_log))) AS q(p);
+SELECT tree_size, tree_lag, last_full_valid FROM warden.audit_status();
 
 -- ---------------------------------------------------------------------------
 -- 6. Guards: capture stays on, the ledger stays whole, the extension stays installed.

@@ -494,14 +494,6 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
     if negative {
         return Err(WardenError::invalid("older_than must not be negative").into());
     }
-    let report = verify_ledger(None)?;
-    if !report.is_valid() {
-        return Err(WardenError::LedgerCorrupt(format!(
-            "the audit ledger does not verify ({} issues); refusing to purge behind a checkpoint",
-            report.issues.len()
-        ))
-        .into());
-    }
     let key = SigningKey::active()?;
     let created_at = now_micros();
     // Per chain, the last position such that it and everything before it is older
@@ -518,6 +510,15 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
           ORDER BY b.chain_id",
         &[older_than.into()],
     )?;
+    // What it removes is read in full, the rest from the latest valid verification on.
+    let report = verification::verify_before_purge(&plan)?;
+    if !report.is_valid() {
+        return Err(WardenError::LedgerCorrupt(format!(
+            "the audit ledger does not verify ({} issues); refusing to purge behind a checkpoint",
+            report.issues.len()
+        ))
+        .into());
+    }
 
     let mut deleted = 0i64;
     let mut chains = Vec::new();

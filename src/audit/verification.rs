@@ -92,12 +92,50 @@ fn verify_audit_digest_full(
             run(if full { Mode::Full } else { Mode::Incremental }, Some(&since))?
         }
         (None, true) => run(Mode::Full, None)?,
-        (None, false) => match latest_through()? {
-            Some(since) => run(Mode::Incremental, Some(&since))?,
-            None => run(Mode::Full, None)?,
-        },
+        (None, false) => verify_from_latest()?,
     };
     Ok(report_row(report))
+}
+
+/// Incremental verification from the latest valid verification recorded (in full when
+/// there is none), recorded like any: `verify_audit(NULL, false)`.
+fn verify_from_latest() -> Result<Report, WardenError> {
+    match latest_through()? {
+        Some(since) => run(Mode::Incremental, Some(&since)),
+        None => run(Mode::Full, None),
+    }
+}
+
+/// What `purge_audit` requires before it deletes, per chain, the positions up to `plan`'s
+/// (chain, position): those entries read in full (what it removes is never taken on
+/// trust: a checkpoint must not vouch for history changed since it was last verified),
+/// then the rest incrementally from the latest valid verification (in full when there
+/// is none). Cost: what it removes plus what was not verified yet.
+pub(super) fn verify_before_purge(plan: &[(i32, i64, Vec<u8>)]) -> Result<Report, WardenError> {
+    let Some(since) = latest_through()? else { return run(Mode::Full, None) };
+    let checkpoints = load_checkpoints()?;
+    let mut verifier = Verifier::new(&checkpoints, None, verification_key);
+    let chains: Vec<i32> = plan.iter().map(|(chain, _, _)| *chain).collect();
+    let positions: Vec<i64> = plan.iter().map(|(_, pos, _)| *pos).collect();
+    let query = format!(
+        "SELECT {} FROM ( \
+           SELECT a.* FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int4[]), \
+                                      pg_catalog.unnest($2::pg_catalog.int8[])) AS p(chain, pos) \
+           CROSS JOIN LATERAL ( \
+             SELECT * FROM warden.audit_log e \
+              WHERE e.chain_id OPERATOR(pg_catalog.=) p.chain AND e.chain_pos OPERATOR(pg_catalog.<=) p.pos \
+              ORDER BY e.chain_pos) a) AS audit_log \
+         ORDER BY chain_id, chain_pos",
+        warden_core::ledger::select_list()
+    );
+    super::for_each_row(&query, vec![chains.into(), positions.into()], |entry| {
+        verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
+    })?;
+    let purged = verifier.finish();
+    if !purged.is_valid() {
+        return Ok(purged);
+    }
+    run(Mode::Incremental, Some(&since))
 }
 
 fn parse_digest(digest: &crate::datum::Jsonb) -> Result<Digest, WardenError> {

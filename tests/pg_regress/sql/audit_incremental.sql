@@ -57,6 +57,19 @@ SELECT valid, total_entries FROM warden.verify_audit(NULL, full => false);
 SELECT valid, total_entries FROM warden.verify_audit(NULL, full => false);
 SELECT mode, valid, through IS NULL AS no_through FROM warden.audit_verification ORDER BY id DESC LIMIT 2;
 ROLLBACK TO SAVEPOINT s;
+-- purge_audit verifies incrementally, but reads what it is about to delete in full: an
+-- entry edited behind the latest verified heads is never purged away unseen.
+SAVEPOINT s;
+SELECT valid FROM warden.verify_audit(NULL, full => false);
+SELECT public.tamper($$UPDATE warden.audit_log SET reason = 'edited' WHERE chain_pos = 10$$);
+SELECT valid FROM warden.verify_audit(NULL, full => false) AS incremental_sees_nothing;
+SELECT outcome($$SELECT warden.purge_audit('0 seconds')$$) AS purge_of_edited_history;
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+SELECT warden.purge_audit('0 seconds') > 0 AS purged;
+SELECT mode, valid FROM warden.audit_verification ORDER BY id DESC LIMIT 1;
+SELECT valid FROM warden.verify_audit(NULL, full => true);
+ROLLBACK TO SAVEPOINT s;
 -- Only key officers verify.
 CREATE ROLE inc_user;
 GRANT warden_user TO inc_user;

@@ -176,7 +176,8 @@ fn run(mode: Mode, digest: Option<&Digest>) -> Result<Report, WardenError> {
     Ok(report)
 }
 
-/// Entries from each head of `since` on, and every entry of chains it does not know,
+/// Entries from the position before each head of `since` on, and every entry of chains
+/// it does not know,
 /// in (chain_id, chain_pos) order: one index descent per chain, found by a loose scan of
 /// the (chain_id, chain_pos) index.
 const SINCE_QUERY: &str = "\
@@ -190,7 +191,7 @@ SELECT e.* FROM chains c CROSS JOIN LATERAL ( \
     SELECT * FROM warden.audit_log a \
      WHERE a.chain_id OPERATOR(pg_catalog.=) c.chain_id \
        AND a.chain_pos OPERATOR(pg_catalog.>=) COALESCE( \
-           (SELECT h.pos FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int4[]), \
+           (SELECT GREATEST(h.pos OPERATOR(pg_catalog.-) 1, 1) FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int4[]), \
                                         pg_catalog.unnest($2::pg_catalog.int8[])) AS h(chain, pos) \
              WHERE h.chain OPERATOR(pg_catalog.=) c.chain_id), 1) \
      ORDER BY a.chain_pos) e \

@@ -429,7 +429,8 @@ impl Ledger {
     /// Verification resumed from `since`: the rows at or after each digest head, and
     /// every row of chains the digest does not know, in chain order.
     fn verify_since(&self, since: &Digest) -> Report {
-        let start = |chain: i32| since.chains.iter().find(|c| c.chain_id == chain).map_or(1, |c| c.head_pos);
+        let start =
+            |chain: i32| since.chains.iter().find(|c| c.chain_id == chain).map_or(1, |c| (c.head_pos - 1).max(1));
         let mut rows: Vec<&Row> =
             self.rows.iter().filter(|r| r.chain_pos.unwrap_or(0) >= start(r.chain_id.unwrap_or(0))).collect();
         rows.sort_by_key(|r| r.pos());
@@ -447,14 +448,14 @@ fn resumed_verification_reads_only_what_follows_the_heads() {
     let since = ledger.digest();
     let untouched = ledger.verify_since(&since);
     assert!(untouched.is_valid(), "{:?}", untouched.issues);
-    assert_eq!(untouched.total_entries, 3, "only the three heads are read");
+    assert_eq!(untouched.total_entries, 6, "only the three heads and the entries before them are read");
     for _ in 0..4 {
         ledger.append(2, 1);
     }
     ledger.append(4, 1);
     let grown = ledger.verify_since(&since);
     assert!(grown.is_valid(), "{:?}", grown.issues);
-    assert_eq!(grown.total_entries, 3 + 4 + 1);
+    assert_eq!(grown.total_entries, 6 + 4 + 1);
     let heads: Vec<(i32, i64)> = grown.digest_heads().iter().map(|h| (h.chain_id, h.head_pos)).collect();
     assert_eq!(heads, vec![(1, 10), (2, 14), (3, 10), (4, 1)]);
 }
@@ -489,6 +490,70 @@ fn resumed_verification_catches_new_tampering_and_a_changed_head() {
 }
 
 #[test]
+fn resumed_verification_judges_the_boundary_on_both_sides() {
+    let fresh = || {
+        let ledger = Ledger::new(2, 6);
+        let since = ledger.digest();
+        (ledger, since)
+    };
+    // Just before the head: an edit, a deletion, an entry inserted at a taken position.
+    let (mut ledger, since) = fresh();
+    let index = ledger.index(1, 5);
+    ledger.rows[index].action = Some("EDITED".into());
+    assert_eq!(found(&ledger.verify_since(&since)), vec![at(&ledger, 1, 5, IssueKind::HashMismatch)]);
+
+    let (mut ledger, since) = fresh();
+    ledger.remove(1, 5);
+    assert_eq!(
+        found(&ledger.verify_since(&since)),
+        vec![at(&ledger, 1, 6, IssueKind::PositionGap { first_missing: 5, last_missing: 5 })]
+    );
+
+    let (mut ledger, since) = fresh();
+    let mut copy = ledger.rows[ledger.index(2, 5)].clone();
+    copy.id = 1_000;
+    copy.chain_id = Some(1);
+    ledger.rows.push(copy);
+    let report = ledger.verify_since(&since);
+    assert!(
+        found(&report).iter().any(|f| f.0 == Some(1_000) && f.3 == IssueKind::DuplicatePosition),
+        "{:?}",
+        report.issues
+    );
+
+    // Just after: an edit, a deletion, an entry inserted at a taken position.
+    let (mut ledger, since) = fresh();
+    ledger.append(1, 1);
+    ledger.append(1, 1);
+    let index = ledger.index(1, 7);
+    ledger.rows[index].action = Some("EDITED".into());
+    assert_eq!(found(&ledger.verify_since(&since)), vec![at(&ledger, 1, 7, IssueKind::HashMismatch)]);
+
+    let (mut ledger, since) = fresh();
+    ledger.append(1, 1);
+    ledger.append(1, 1);
+    ledger.remove(1, 7);
+    assert_eq!(
+        found(&ledger.verify_since(&since)),
+        vec![at(&ledger, 1, 8, IssueKind::PositionGap { first_missing: 7, last_missing: 7 })]
+    );
+
+    let (mut ledger, since) = fresh();
+    ledger.append(1, 1);
+    let mut copy = ledger.rows[ledger.index(2, 6)].clone();
+    copy.id = 2_000;
+    copy.chain_id = Some(1);
+    copy.chain_pos = Some(7);
+    ledger.rows.push(copy);
+    let report = ledger.verify_since(&since);
+    assert!(
+        found(&report).iter().any(|f| f.0 == Some(2_000) && f.3 == IssueKind::DuplicatePosition),
+        "{:?}",
+        report.issues
+    );
+}
+
+#[test]
 fn resumed_verification_follows_retention_past_a_head() {
     let mut ledger = Ledger::new(2, 5);
     let since = ledger.digest();
@@ -497,7 +562,7 @@ fn resumed_verification_follows_retention_past_a_head() {
     ledger.purge_through(1, 6);
     let report = ledger.verify_since(&since);
     assert!(report.is_valid(), "{:?}", report.issues);
-    assert_eq!(report.total_entries, 2, "chain 1 from position 7, chain 2's head");
+    assert_eq!(report.total_entries, 3, "chain 1 from position 7, chain 2's head and the entry before it");
 }
 
 #[test]

@@ -481,11 +481,12 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
         }
     }
 
-    /// Verification from `since` on: each chain of the digest is read from its head
-    /// position (the head entry included, which must still hold the digest's hash and
-    /// verify on its own) and everything after it must link to it; chains the digest does
-    /// not know are read from their start. What lies before the heads is not read: it is
-    /// taken as verified when `since` was made, which only a full verification re-checks.
+    /// Verification from `since` on: each chain of the digest is read from the position
+    /// before its head (that entry must be there, unless purged behind a checkpoint, and
+    /// verify on its own; the head must link to it and still hold the digest's hash) and
+    /// everything after the head must link to it; chains the digest does not know are
+    /// read from their start. What lies further back is not read: it is taken as
+    /// verified when `since` was made, which only a full verification re-checks.
     pub fn resume(checkpoints: &'c [Checkpoint], since: &'c Digest, keys: F) -> Self {
         let mut verifier = Verifier::new(checkpoints, Some(since), keys);
         verifier.resume = true;
@@ -567,19 +568,26 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
     /// purged by retention), is in place; anything else is a gap or a bad start.
     fn open_group(&mut self, chain_id: i32, pos: i64) {
         let after_checkpoint = pos.checked_sub(1).and_then(|p| self.checkpoint_at(chain_id, p)).map(|c| c.entry_hash);
-        let resumes_here = self.resume
-            && self.digest.as_ref().is_some_and(|(digest, _)| {
-                digest
-                    .chains
-                    .binary_search_by_key(&chain_id, |c| c.chain_id)
-                    .is_ok_and(|i| digest.chains[i].head_pos == pos)
-            });
+        // A resumed verification starts each chain of the digest at the position before
+        // its head (the head itself when it is the first): that entry is judged on its
+        // own (its link was judged when the digest was made), the head links to it and
+        // must hold the digest's hash.
+        let digest_head = if self.resume {
+            self.digest.as_ref().and_then(|(digest, _)| {
+                let i = digest.chains.binary_search_by_key(&chain_id, |c| c.chain_id).ok()?;
+                Some(digest.chains[i].head_pos)
+            })
+        } else {
+            None
+        };
         let (expected_prev, position_issue) = match &self.chain {
-            // The head a resumed verification starts from: its link was judged before,
-            // its hash is judged against the digest when the position closes.
-            None if resumes_here => (None, None),
-            Some(walk) if Some(pos) == walk.summary.head_pos.checked_add(1) => (walk.head_hash, None),
             None if pos == 1 => (Some(GENESIS_PREV_HASH), None),
+            None if digest_head.is_some_and(|head| pos == head - 1) => (None, None),
+            // The entry before the head is gone, and no checkpoint says it was purged.
+            None if digest_head == Some(pos) && after_checkpoint.is_none() => {
+                (None, Some(IssueKind::PositionGap { first_missing: pos - 1, last_missing: pos - 1 }))
+            }
+            Some(walk) if Some(pos) == walk.summary.head_pos.checked_add(1) => (walk.head_hash, None),
             _ if after_checkpoint.is_some() => (after_checkpoint, None),
             Some(walk) => (
                 None,

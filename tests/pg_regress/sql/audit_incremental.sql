@@ -7,10 +7,10 @@ SELECT count(warden.log_event('inc', 'OLD')) FROM generate_series(1, 50);
 SELECT valid, total_entries FROM warden.verify_audit();
 SELECT warden.audit_digest() AS since \gset
 SELECT count(warden.log_event('inc', 'NEW')) FROM generate_series(1, 5);
--- The one head and the five entries after it.
+-- The entry before the head, the head and the five entries after it.
 SELECT valid, total_entries FROM warden.verify_audit(:'since');
 SELECT valid, total_entries FROM warden.verify_audit(NULL, full => false);
--- Nothing new since the last verification: only the head is read.
+-- Nothing new since the last verification: only the head and the entry before it.
 SELECT valid, total_entries FROM warden.verify_audit(NULL, full => false);
 SELECT valid, total_entries FROM warden.verify_audit(:'since', full => true);
 SELECT mode, valid, entries_checked, through ->> 'format' AS through_format,
@@ -31,6 +31,15 @@ ROLLBACK TO SAVEPOINT s;
 -- The head edited: found, though nothing before it is read.
 SAVEPOINT s;
 SELECT public.tamper($$UPDATE warden.audit_log SET reason = 'edited' WHERE chain_pos = 50$$);
+SELECT * FROM pg_temp.issues(:'since');
+ROLLBACK TO SAVEPOINT s;
+-- The entry just before the head edited, or deleted: found at the boundary.
+SAVEPOINT s;
+SELECT public.tamper($$UPDATE warden.audit_log SET reason = 'edited' WHERE chain_pos = 49$$);
+SELECT * FROM pg_temp.issues(:'since');
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+SELECT public.tamper($$DELETE FROM warden.audit_log WHERE chain_pos = 49$$);
 SELECT * FROM pg_temp.issues(:'since');
 ROLLBACK TO SAVEPOINT s;
 -- The head and the new entries deleted (the chain cut back): the head is missing.

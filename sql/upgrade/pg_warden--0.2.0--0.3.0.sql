@@ -819,7 +819,8 @@ WITH RECURSIVE c(chain_id) AS (
     SELECT (SELECT min(a.chain_id) FROM warden.audit_log a WHERE a.chain_id > c.chain_id)
       FROM c WHERE c.chain_id IS NOT NULL),
 head AS (SELECT * FROM warden.audit_tree_head ORDER BY tree_size DESC LIMIT 1),
-seq AS (SELECT pg_sequence_last_value(pg_get_serial_sequence('warden.audit_log', 'id')::regclass) AS v),
+-- max(id), not the sequence: a standby's sequence runs ahead of what was used.
+seq AS (SELECT max(id) AS v FROM warden.audit_log),
 f AS (SELECT * FROM warden.audit_verification WHERE mode = 'full' ORDER BY id DESC LIMIT 1),
 i AS (SELECT * FROM warden.audit_verification WHERE mode = 'incremental' ORDER BY id DESC LIMIT 1)
 SELECT (SELECT v FROM seq),

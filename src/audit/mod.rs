@@ -337,6 +337,16 @@ fn issues_json(report: &Report) -> serde_json::Value {
     )
 }
 
+/// Whether `warden.<name>` exists: tables 0.3.0 added are absent until
+/// `ALTER EXTENSION pg_warden UPDATE` runs, and the library serves the older objects
+/// meanwhile.
+fn warden_table_exists(name: &std::ffi::CStr) -> bool {
+    unsafe {
+        let namespace = pg_sys::get_namespace_oid(c"warden".as_ptr(), true);
+        namespace != pg_sys::InvalidOid && pg_sys::get_relname_relid(name.as_ptr(), namespace) != pg_sys::InvalidOid
+    }
+}
+
 /// A timestamptz from PostgreSQL's own representation (microseconds since 2000-01-01 UTC).
 fn timestamptz(micros: i64) -> Option<pgrx::datum::TimestampWithTimeZone> {
     unsafe { pgrx::datum::TimestampWithTimeZone::from_datum(pg_sys::Datum::from(micros), false) }

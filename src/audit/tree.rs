@@ -80,8 +80,13 @@ const HEAD_COLUMNS: &str = "tree_size, root, \
     ((EXTRACT(epoch FROM created_at) OPERATOR(pg_catalog.-) 946684800) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8, \
     key_name, key_version, signature, last_id, frontier";
 
-/// The latest signed tree head, for `warden.audit_digest()`.
+/// The latest signed tree head, for `warden.audit_digest()`; `None` also before the
+/// update to 0.3.0 has made the tree's tables (the library serves older objects until
+/// `ALTER EXTENSION pg_warden UPDATE`).
 pub(super) fn latest_tree_head() -> Result<Option<TreeHead>, WardenError> {
+    if !super::warden_table_exists(c"audit_tree_head") {
+        return Ok(None);
+    }
     Ok(latest_head()?.map(|h| h.head))
 }
 
@@ -102,17 +107,28 @@ fn head_of_size(size: i64) -> Result<Head, WardenError> {
     })
 }
 
-/// Waits until every transaction older than `next_xid` has ended; false if one is still
-/// running after [`HORIZON_WAIT_MS`].
+/// Waits until every transaction older than `next_xid` (this one's own aside) has ended;
+/// false if one is still running after [`HORIZON_WAIT_MS`]. A snapshot lists only the
+/// running transactions below its `xmax`, so those from there up to `next_xid` are asked
+/// about one by one.
 fn wait_for_older_transactions(next_xid: pg_sys::TransactionId) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(HORIZON_WAIT_MS);
     loop {
-        let running: Vec<pg_sys::TransactionId> = unsafe {
+        let running = unsafe {
             let snapshot = pg_sys::GetLatestSnapshot();
             let xip = std::slice::from_raw_parts((*snapshot).xip, (*snapshot).xcnt as usize);
-            xip.iter().copied().filter(|&xid| pg_sys::TransactionIdPrecedes(xid, next_xid)).collect()
+            let listed = xip.iter().any(|&xid| pg_sys::TransactionIdPrecedes(xid, next_xid));
+            let mut xid = (*snapshot).xmax;
+            let mut unlisted = false;
+            while !unlisted && pg_sys::TransactionIdPrecedes(xid, next_xid) {
+                unlisted = pg_sys::TransactionIdIsNormal(xid)
+                    && !pg_sys::TransactionIdIsCurrentTransactionId(xid)
+                    && pg_sys::TransactionIdIsInProgress(xid);
+                xid = pg_sys::TransactionId::from(u32::from(xid).wrapping_add(1));
+            }
+            listed || unlisted
         };
-        if running.is_empty() {
+        if !running {
             return true;
         }
         if std::time::Instant::now() >= deadline {
@@ -169,16 +185,40 @@ fn advance_audit_tree(max_entries: default!(i32, 100000)) -> SqlResult<i64> {
                 .get_one::<bool>()
         })
     })?;
-    let current = latest_head()?;
-    let current_size = current.as_ref().map_or(0, |h| h.head.tree_size as i64);
     if locked != Some(true) {
-        return Ok(current_size);
+        return Ok(latest_head()?.map_or(0, |h| h.head.tree_size as i64));
     }
-    // The horizon, read before this transaction takes an id of its own.
+    // The entries are read with a snapshot taken after the wait below; a transaction
+    // snapshot (REPEATABLE READ) would hide those committed during it.
+    if unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32 {
+        return Err(WardenError::NotSupported {
+            message: "warden.advance_audit_tree() must run at READ COMMITTED".into(),
+            hint: "Call it outside a REPEATABLE READ or SERIALIZABLE transaction.".into(),
+        }
+        .into());
+    }
+    // The horizon: every id up to the sequence's last value belongs to a transaction
+    // older than the next transaction id (writers take theirs first).
     let last_value = super::last_issued_id()?.unwrap_or(0);
     let next_xid = pg_sys::TransactionId::from(unsafe { pg_sys::ReadNextFullTransactionId().value } as u32);
+    let before = latest_head()?;
+    if last_value <= before.as_ref().map_or(0, |h| h.last_id) || !wait_for_older_transactions(next_xid) {
+        return Ok(before.map_or(0, |h| h.head.tree_size as i64));
+    }
+    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };
+    // An error leaves the snapshot to the abort, which pops it.
+    let size = advance_from(max_entries, last_value)?;
+    unsafe { pg_sys::PopActiveSnapshot() };
+    Ok(size)
+}
+
+/// One round, read under the active snapshot: appends the entries with ids up to
+/// `last_value` after the latest head's, at most `max_entries`.
+fn advance_from(max_entries: i32, last_value: i64) -> Result<i64, WardenError> {
+    let current = latest_head()?;
+    let current_size = current.as_ref().map_or(0, |h| h.head.tree_size as i64);
     let from_id = current.as_ref().map_or(0, |h| h.last_id);
-    if last_value <= from_id || !wait_for_older_transactions(next_xid) {
+    if last_value <= from_id {
         return Ok(current_size);
     }
 

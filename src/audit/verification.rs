@@ -214,6 +214,9 @@ fn verify_since(since: &Digest) -> Result<Report, WardenError> {
 
 /// The `through` digest of the latest valid verification, if any.
 fn latest_through() -> Result<Option<Digest>, WardenError> {
+    if !super::warden_table_exists(c"audit_verification") {
+        return Ok(None);
+    }
     let text = privilege::as_extension_owner(|| {
         Spi::connect(|client| {
             let table = client.select(
@@ -245,7 +248,9 @@ fn record(
     report: &Report,
     digest: Option<&Digest>,
 ) -> Result<(), WardenError> {
-    if unsafe { pg_sys::RecoveryInProgress() || pg_sys::XactReadOnly } {
+    if unsafe { pg_sys::RecoveryInProgress() || pg_sys::XactReadOnly }
+        || !super::warden_table_exists(c"audit_verification")
+    {
         return Ok(());
     }
     let through = if report.is_valid() { through(mode, report, digest)? } else { None };

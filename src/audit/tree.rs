@@ -227,13 +227,13 @@ fn advance_from(max_entries: i32, last_value: i64) -> Result<i64, WardenError> {
         None => Tree::new(),
     };
     if tree.size() != current_size as u64 {
-        return Err(tree_corrupt("the latest head's frontier is not of its size").into());
+        return Err(tree_corrupt("the latest head's frontier is not of its size"));
     }
     // The block the next leaf goes to, as stored so far.
     let mut block = (tree.size() / BLOCK) as i64;
     let (mut ids, mut hashes) = if tree.size() % BLOCK == 0 { (Vec::new(), Vec::new()) } else { read_block(block)? };
     if ids.len() as u64 != tree.size() % BLOCK || hashes.len() != ids.len() {
-        return Err(tree_corrupt(format!("block {block} does not hold the leaves the head counts")).into());
+        return Err(tree_corrupt(format!("block {block} does not hold the leaves the head counts")));
     }
 
     let mut blocks: Vec<(i64, Vec<i64>, Vec<Hash>)> = Vec::new();

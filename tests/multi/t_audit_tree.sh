@@ -368,3 +368,28 @@ for sql in "SELECT warden.advance_audit_tree()" "SELECT warden.audit_proof($last
 done
 expect_eq "$(q -c "SELECT max(tree_size) FROM warden.audit_tree_head")" "$((after_size + 1))" "the refused calls built nothing"
 echo "tree: $entries concurrent entries ($gaps ids rolled back), $concurrent_heads heads in $rounds rounds, $nproofs + $nolder proofs, $ncons consistency proofs; purge of $deleted, standby, privileges"
+
+# 6. A builder killed mid-round (kill -9: the server resets every backend and recovers):
+# the round leaves nothing behind, and the next one catches up over what it missed.
+q -c "SELECT count(warden.log_event('before_kill', 'E' || g)) FROM generate_series(1, 100000) g" >/dev/null
+size_before_kill=$(q -c "SELECT max(tree_size) FROM warden.audit_tree_head")
+q -U "$officer" -c "SELECT warden.advance_audit_tree()" >/dev/null 2>&1 &
+builder=""
+for _ in $(seq 200); do
+  builder=$(q -c "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT warden.advance_audit_tree()%' AND state = 'active'")
+  [ -n "$builder" ] && break
+  sleep 0.01
+done
+[ -n "$builder" ] || fail "the builder's round did not start"
+kill -9 "$builder"
+wait
+for _ in $(seq 100); do q -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
+expect_eq "$(q -c "SELECT max(tree_size) FROM warden.audit_tree_head")" "$size_before_kill" "the killed round left no head"
+caught_up=$(q -U "$officer" -c "SELECT warden.advance_audit_tree()")
+expect_eq "$caught_up" "$((size_before_kill + 100000))" "the next round caught up"
+snapshot phase6
+python3 "$work/merkle.py" check "$work/phase6.heads" "$work/phase6.tree_ids" "$work/phase1.entries" "$work/phase6.entries" > "$work/check.out" \
+  || { cat "$work/check.out"; fail "the tree after the killed round is not the ledger's"; }
+q -U "$officer" -c "SELECT warden.audit_proof(max(id)) FROM warden.audit_log" > "$work/after_kill.json"
+expect_verifies --proof "$work/after_kill.json" "inclusion proof after the killed round"
+echo "killed round: caught up to $caught_up leaves"

@@ -90,6 +90,8 @@ CREATE TABLE warden.audit_verification (
 );
 REVOKE ALL ON warden.audit_verification FROM PUBLIC;
 GRANT SELECT ON warden.audit_verification TO warden_admin;
+-- Key officers' dumps carry the records, and so the sequence's position.
+GRANT SELECT ON SEQUENCE warden.audit_verification_id_seq TO warden_admin;
 SELECT pg_catalog.pg_extension_config_dump('warden.audit_verification', '');
 SELECT pg_catalog.pg_extension_config_dump('warden.audit_verification_id_seq', '');
 

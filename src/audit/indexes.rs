@@ -58,6 +58,9 @@ thread_local! {
     /// Set by invalidations and aborts; the cache is dropped before its next use (never
     /// inside the callback, which can run while an index is being opened).
     static STALE: Cell<bool> = const { Cell::new(false) };
+    /// Set while [`prepare`] opens the indexes: an invalidation then cannot be matched
+    /// against a cache that does not exist yet, and counts as concerning it.
+    static PREPARING: Cell<bool> = const { Cell::new(false) };
 }
 
 #[pgrx::pg_guard]
@@ -69,7 +72,7 @@ unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: pg_sys::Datum, relid:
             })
         })
     });
-    if relid == pg_sys::InvalidOid || ours {
+    if relid == pg_sys::InvalidOid || ours || PREPARING.get() {
         STALE.set(true);
     }
 }
@@ -82,11 +85,18 @@ pub(crate) fn register_invalidation_callback() {
 /// A transaction aborted: an error may have left an index's cached state half updated.
 pub(super) fn forget() {
     STALE.set(true);
+    PREPARING.set(false);
 }
 
 /// Adds the index entries of `tuple`, just inserted into the ledger `rel` (its `t_self`
 /// is set), checking unique indexes, as the executor does after an INSERT.
 pub(super) unsafe fn insert(rel: pg_sys::Relation, tuple: pg_sys::HeapTuple) {
+    // From PostgreSQL 17, BRIN keeps a pinned buffer in its insert state until
+    // index_insert_cleanup, which only the executor's ExecCloseIndices calls: state kept
+    // across transactions would outlive its pin.
+    #[cfg(any(feature = "pg17", feature = "pg18"))]
+    return unsafe { executor_insert(rel, tuple) };
+    #[cfg(not(any(feature = "pg17", feature = "pg18")))]
     unsafe {
         let table = (*rel).rd_id;
         if STALE.replace(false) || PREPARED.with(|p| p.borrow().as_ref().is_some_and(|p| p.table != table)) {
@@ -94,7 +104,10 @@ pub(super) unsafe fn insert(rel: pg_sys::Relation, tuple: pg_sys::HeapTuple) {
         }
         loop {
             if PREPARED.with(|p| p.borrow().is_none()) {
+                PREPARING.set(true);
+                STALE.set(false);
                 let prepared = prepare(rel);
+                PREPARING.set(false);
                 PREPARED.with(|p| *p.borrow_mut() = Some(prepared));
             }
             let opened = PREPARED.with(|p| {
@@ -132,6 +145,7 @@ pub(super) unsafe fn insert(rel: pg_sys::Relation, tuple: pg_sys::HeapTuple) {
     }
 }
 
+#[cfg_attr(any(feature = "pg17", feature = "pg18"), allow(dead_code))]
 unsafe fn insert_prepared(p: &Prepared, opened: &[pg_sys::Relation], rel: pg_sys::Relation, tuple: pg_sys::HeapTuple) {
     unsafe {
         let indexes = p.indexes.as_ref().expect("only called with indexes");
@@ -170,6 +184,7 @@ unsafe fn insert_prepared(p: &Prepared, opened: &[pg_sys::Relation], rel: pg_sys
 }
 
 /// Prepares the ledger's indexes, or finds one only the executor handles.
+#[cfg_attr(any(feature = "pg17", feature = "pg18"), allow(dead_code))]
 unsafe fn prepare(rel: pg_sys::Relation) -> Prepared {
     unsafe {
         let context = pg_sys::AllocSetContextCreateInternal(
@@ -224,6 +239,7 @@ unsafe fn prepare(rel: pg_sys::Relation) -> Prepared {
 }
 
 /// Switches back to `old` when dropped, on success or unwinding.
+#[cfg_attr(any(feature = "pg17", feature = "pg18"), allow(dead_code))]
 fn scopeguard(old: pg_sys::MemoryContext) -> impl Drop {
     struct Restore(pg_sys::MemoryContext);
     impl Drop for Restore {

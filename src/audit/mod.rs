@@ -463,6 +463,10 @@ fn export_entry_error(id: i64, error: std::io::Error) -> WardenError {
         Some(too_deep @ LedgerError::TooDeep { .. }) => {
             WardenError::TooComplex(format!("cannot export audit ledger entry id {id}: {too_deep}"))
         }
+        // A jsonb column whose stored text is not PostgreSQL's output: damage, not a bug.
+        _ if error.kind() == std::io::ErrorKind::InvalidData => {
+            WardenError::LedgerCorrupt(format!("cannot export audit ledger entry id {id}: {error}"))
+        }
         _ => WardenError::Internal(format!("export failed: {error}")),
     }
 }

@@ -107,36 +107,37 @@ fn head_of_size(size: i64) -> Result<Head, WardenError> {
     })
 }
 
-/// Waits until every transaction older than `next_xid` (this one's own aside) has ended;
-/// false if one is still running after [`HORIZON_WAIT_MS`]. A snapshot lists only the
-/// running transactions below its `xmax`, so those from there up to `next_xid` are asked
-/// about one by one.
-fn wait_for_older_transactions(next_xid: pg_sys::TransactionId) -> bool {
+/// Waits until every other transaction that holds a write lock on the ledger `table`
+/// now has ended; false if one is still running after [`HORIZON_WAIT_MS`]. Every writer
+/// locks the ledger (RowExclusiveLock, until it ends) before it takes an entry's id, so
+/// once they have ended, every id issued before the call is decided: committed, or never
+/// to be. Transactions that do not write the ledger are not waited for.
+fn wait_for_ledger_writers(table: pg_sys::Oid) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(HORIZON_WAIT_MS);
-    loop {
-        let running = unsafe {
-            let snapshot = pg_sys::GetLatestSnapshot();
-            let xip = std::slice::from_raw_parts((*snapshot).xip, (*snapshot).xcnt as usize);
-            let listed = xip.iter().any(|&xid| pg_sys::TransactionIdPrecedes(xid, next_xid));
-            let mut xid = (*snapshot).xmax;
-            let mut unlisted = false;
-            while !unlisted && pg_sys::TransactionIdPrecedes(xid, next_xid) {
-                unlisted = pg_sys::TransactionIdIsNormal(xid)
-                    && !pg_sys::TransactionIdIsCurrentTransactionId(xid)
-                    && pg_sys::TransactionIdIsInProgress(xid);
-                xid = pg_sys::TransactionId::from(u32::from(xid).wrapping_add(1));
+    let tag = pg_sys::LOCKTAG {
+        locktag_field1: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+        locktag_field2: table.to_u32(),
+        locktag_field3: 0,
+        locktag_field4: 0,
+        locktag_type: pg_sys::LockTagType::LOCKTAG_RELATION as u8,
+        locktag_lockmethodid: pg_sys::DEFAULT_LOCKMETHOD as u8,
+    };
+    // The holders of locks that conflict with ShareLock: writers (this backend aside).
+    let writers: Vec<pg_sys::VirtualTransactionId> = unsafe {
+        let mut count: std::ffi::c_int = 0;
+        let array = pg_sys::GetLockConflicts(&tag, pg_sys::ShareLock as pg_sys::LOCKMODE, &mut count);
+        (0..count.max(0) as usize).map(|i| *array.add(i)).collect()
+    };
+    for writer in writers {
+        while !unsafe { pg_sys::VirtualXactLock(writer, false) } {
+            if std::time::Instant::now() >= deadline {
+                return false;
             }
-            listed || unlisted
-        };
-        if !running {
-            return true;
+            unsafe { pg_sys::pg_usleep(1_000) };
+            pgrx::check_for_interrupts!();
         }
-        if std::time::Instant::now() >= deadline {
-            return false;
-        }
-        unsafe { pg_sys::pg_usleep(1_000) };
-        pgrx::check_for_interrupts!();
     }
+    true
 }
 
 /// The leaves of block `block`: (ids, leaf hashes).
@@ -197,12 +198,25 @@ fn advance_audit_tree(max_entries: default!(i32, 100000)) -> SqlResult<i64> {
         }
         .into());
     }
-    // The horizon: every id up to the sequence's last value belongs to a transaction
-    // older than the next transaction id (writers take theirs first).
+    // Ids that arrive from elsewhere (a logical-replication subscriber's copy of a
+    // ledger) are not issued here: the horizon below knows nothing of them.
+    let table = unsafe {
+        pg_sys::get_relname_relid(c"audit_log".as_ptr(), pg_sys::get_namespace_oid(c"warden".as_ptr(), false))
+    };
+    if super::chain::subscribed(table)? {
+        return Err(WardenError::NotSupported {
+            message: "this ledger is a logical-replication subscriber's copy: build its tree on the publisher".into(),
+            hint:
+                "Publish warden.audit_tree_head, warden.audit_tree_leaves and warden.audit_tree_node with the ledger."
+                    .into(),
+        }
+        .into());
+    }
+    // The horizon: the sequence's last value, read before waiting for the writers that
+    // hold the ledger now (one of them may hold an id up to it, not yet committed).
     let last_value = super::last_issued_id()?.unwrap_or(0);
-    let next_xid = pg_sys::TransactionId::from(unsafe { pg_sys::ReadNextFullTransactionId().value } as u32);
     let before = latest_head()?;
-    if last_value <= before.as_ref().map_or(0, |h| h.last_id) || !wait_for_older_transactions(next_xid) {
+    if last_value <= before.as_ref().map_or(0, |h| h.last_id) || !wait_for_ledger_writers(table) {
         return Ok(before.map_or(0, |h| h.head.tree_size as i64));
     }
     unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };
@@ -226,14 +240,52 @@ fn advance_from(max_entries: i32, last_value: i64) -> Result<i64, WardenError> {
         Some(head) => Tree::from_bytes(&head.frontier).map_err(tree_corrupt)?,
         None => Tree::new(),
     };
-    if tree.size() != current_size as u64 {
-        return Err(tree_corrupt("the latest head's frontier is not of its size"));
+    // The round goes on only from a head that is what it was signed as: its frontier's
+    // root is its root and its signature verifies.
+    if let Some(head) = &current {
+        if tree.size() != head.head.tree_size || tree.root() != head.head.root {
+            return Err(tree_corrupt("the latest head's frontier is not that head's tree"));
+        }
+        let signed = super::verification_key(&head.head.key_name, head.head.key_version)
+            .is_some_and(|key| head.head.signature_valid(&key));
+        if !signed {
+            return Err(tree_corrupt(format!(
+                "the signature of the head of size {} does not verify",
+                head.head.tree_size
+            )));
+        }
     }
     // The block the next leaf goes to, as stored so far.
     let mut block = (tree.size() / BLOCK) as i64;
     let (mut ids, mut hashes) = if tree.size() % BLOCK == 0 { (Vec::new(), Vec::new()) } else { read_block(block)? };
     if ids.len() as u64 != tree.size() % BLOCK || hashes.len() != ids.len() {
         return Err(tree_corrupt(format!("block {block} does not hold the leaves the head counts")));
+    }
+    // last_id is not signed: between the tree's last leaf and it, no entry may exist (a
+    // last_id moved ahead would leave entries out of the tree for good).
+    let last_leaf = match ids.last() {
+        Some(id) => *id,
+        None if block > 0 => read_block(block - 1)?.0.last().copied().unwrap_or(0),
+        None => 0,
+    };
+    let skipped = privilege::as_extension_owner(|| {
+        Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT pg_catalog.count(*) FROM warden.audit_log \
+                      WHERE id OPERATOR(pg_catalog.>) $1 AND id OPERATOR(pg_catalog.<=) $2",
+                    Some(1),
+                    &[last_leaf.into(), from_id.into()],
+                )?
+                .first()
+                .get_one::<i64>()
+        })
+    })?;
+    if skipped.unwrap_or(0) > 0 {
+        return Err(tree_corrupt(format!(
+            "{} entries between the tree's last leaf and the latest head's last_id are not in the tree",
+            skipped.unwrap_or(0)
+        )));
     }
 
     let mut blocks: Vec<(i64, Vec<i64>, Vec<Hash>)> = Vec::new();
@@ -278,7 +330,8 @@ fn advance_from(max_entries: i32, last_value: i64) -> Result<i64, WardenError> {
     if complete {
         last_id = last_value;
     }
-    if appended == 0 && current.as_ref().is_some_and(|h| h.last_id == last_id) {
+    // Only a round that grew the tree signs a head: a signed head is never replaced.
+    if appended == 0 {
         return Ok(current_size);
     }
 
@@ -323,10 +376,7 @@ fn write_round(
             client.update(
                 "INSERT INTO warden.audit_tree_head \
                    (tree_size, root, created_at, key_name, key_version, signature, last_id, frontier) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (tree_size) DO UPDATE SET root = EXCLUDED.root, created_at = EXCLUDED.created_at, \
-                   key_name = EXCLUDED.key_name, key_version = EXCLUDED.key_version, \
-                   signature = EXCLUDED.signature, last_id = EXCLUDED.last_id, frontier = EXCLUDED.frontier",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 None,
                 &[
                     (head.tree_size as i64).into(),
@@ -449,10 +499,7 @@ fn audit_proof(entry_id: Option<i64>, tree_size: default!(Option<i64>, "NULL")) 
     }
     let mut entry = None;
     for_each_entry("id OPERATOR(pg_catalog.=) $1", vec![entry_id.into()], |row| {
-        entry = Some(
-            ledger::export_entry_value(row)
-                .map_err(|e| WardenError::Internal(format!("entry {entry_id} cannot be written: {e}")))?,
-        );
+        entry = Some(ledger::export_entry_value(row).map_err(|e| super::export_entry_error(entry_id, e))?);
         Ok(())
     })?;
     let entry = entry.ok_or_else(|| {

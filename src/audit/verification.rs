@@ -44,7 +44,7 @@ fn verify_audit() -> Result<
     pgrx::pg_sys::panic::ErrorReport,
 > {
     privilege::require_admin("verify the audit ledger")?;
-    Ok(report_row(run(Mode::Full, None)?))
+    Ok(report_row(run(Mode::Full, None, false)?))
 }
 
 /// `warden.verify_audit(digest jsonb)`: incremental verification from a digest (of
@@ -61,7 +61,7 @@ fn verify_audit_digest(
 > {
     privilege::require_admin("verify the audit ledger")?;
     let since = parse_digest(&digest)?;
-    Ok(report_row(run(Mode::Incremental, Some(&since))?))
+    Ok(report_row(run(Mode::Incremental, Some(&since), false)?))
 }
 
 /// `warden.verify_audit(digest jsonb, full boolean)`. With a digest: `full` reads every
@@ -89,9 +89,9 @@ fn verify_audit_digest_full(
     let report = match (digest, full) {
         (Some(digest), full) => {
             let since = parse_digest(&digest)?;
-            run(if full { Mode::Full } else { Mode::Incremental }, Some(&since))?
+            run(if full { Mode::Full } else { Mode::Incremental }, Some(&since), false)?
         }
-        (None, true) => run(Mode::Full, None)?,
+        (None, true) => run(Mode::Full, None, false)?,
         (None, false) => verify_from_latest()?,
     };
     Ok(report_row(report))
@@ -101,8 +101,8 @@ fn verify_audit_digest_full(
 /// there is none), recorded like any: `verify_audit(NULL, false)`.
 fn verify_from_latest() -> Result<Report, WardenError> {
     match latest_through()? {
-        Some(since) => run(Mode::Incremental, Some(&since)),
-        None => run(Mode::Full, None),
+        Some(since) => run(Mode::Incremental, Some(&since), true),
+        None => run(Mode::Full, None, false),
     }
 }
 
@@ -112,7 +112,7 @@ fn verify_from_latest() -> Result<Report, WardenError> {
 /// then the rest incrementally from the latest valid verification (in full when there
 /// is none). Cost: what it removes plus what was not verified yet.
 pub(super) fn verify_before_purge(plan: &[(i32, i64, Vec<u8>)]) -> Result<Report, WardenError> {
-    let Some(since) = latest_through()? else { return run(Mode::Full, None) };
+    let Some(since) = latest_through()? else { return run(Mode::Full, None, false) };
     let checkpoints = load_checkpoints()?;
     let mut verifier = Verifier::new(&checkpoints, None, verification_key);
     let chains: Vec<i32> = plan.iter().map(|(chain, _, _)| *chain).collect();
@@ -135,7 +135,7 @@ pub(super) fn verify_before_purge(plan: &[(i32, i64, Vec<u8>)]) -> Result<Report
     if !purged.is_valid() {
         return Ok(purged);
     }
-    run(Mode::Incremental, Some(&since))
+    run(Mode::Incremental, Some(&since), true)
 }
 
 fn parse_digest(digest: &crate::datum::Jsonb) -> Result<Digest, WardenError> {
@@ -164,15 +164,20 @@ impl Mode {
 }
 
 /// Verifies (in full, optionally against `digest`; or incrementally from it) and
-/// records the outcome.
-fn run(mode: Mode, digest: Option<&Digest>) -> Result<Report, WardenError> {
+/// records the outcome. The heads it verified through are recorded, as the next
+/// incremental run's start, only when it was valid and read everything up to them: a full
+/// run, or an incremental one from `latest` (`digest` is the latest recorded through).
+/// A digest from `audit_digest()` signs heads nobody verified, so an incremental run from
+/// one vouches only for what it read.
+fn run(mode: Mode, digest: Option<&Digest>, latest: bool) -> Result<Report, WardenError> {
     let started_at = unsafe { pg_sys::GetCurrentTimestamp() };
     let clock = Instant::now();
     let report = match (mode, digest) {
         (Mode::Incremental, Some(since)) => verify_since(since)?,
         _ => verify_ledger(digest)?,
     };
-    record(mode, started_at, clock.elapsed().as_secs_f64(), &report, digest)?;
+    let vouches = mode == Mode::Full || latest;
+    record(mode, started_at, clock.elapsed().as_secs_f64(), &report, digest, vouches)?;
     Ok(report)
 }
 
@@ -247,13 +252,14 @@ fn record(
     seconds: f64,
     report: &Report,
     digest: Option<&Digest>,
+    vouches: bool,
 ) -> Result<(), WardenError> {
     if unsafe { pg_sys::RecoveryInProgress() || pg_sys::XactReadOnly }
         || !super::warden_table_exists(c"audit_verification")
     {
         return Ok(());
     }
-    let through = if report.is_valid() { through(mode, report, digest)? } else { None };
+    let through = if report.is_valid() && vouches { through(mode, report, digest)? } else { None };
     let args: Vec<pgrx::datum::DatumWithOid<'static>> = vec![
         super::timestamptz(started_at).into(),
         seconds.into(),

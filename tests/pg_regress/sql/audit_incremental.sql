@@ -13,6 +13,8 @@ SELECT valid, total_entries FROM warden.verify_audit(NULL, full => false);
 -- Nothing new since the last verification: only the head and the entry before it.
 SELECT valid, total_entries FROM warden.verify_audit(NULL, full => false);
 SELECT valid, total_entries FROM warden.verify_audit(:'since', full => true);
+-- The run from audit_digest()'s heads, which nobody had verified, records no through;
+-- the next one starts from the full run's.
 SELECT mode, valid, entries_checked, through ->> 'format' AS through_format,
        (through -> 'chains' -> 0 ->> 'head_pos')::int AS through_head
   FROM warden.audit_verification ORDER BY id;

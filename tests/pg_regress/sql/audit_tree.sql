@@ -45,6 +45,23 @@ SELECT warden.log_event('tree', 'C') - :base AS new_entry \gset
 SELECT tree_lag FROM warden.audit_status();
 SELECT warden.advance_audit_tree() AS size;
 SELECT :new_entry AS new_entry, (warden.audit_proof(:base + :new_entry) ->> 'leaf_index')::int AS leaf_of_new_entry;
+-- A round goes on only from a head that is what it was signed as; last_id, which is not
+-- signed, may not skip an entry that exists.
+SELECT count(warden.log_event('tree', 'D')) FROM generate_series(1, 5);
+SAVEPOINT s;
+UPDATE warden.audit_tree_head SET last_id = last_id + 5 WHERE tree_size = 900;
+SELECT warden.log_event('tree', 'E') > 0 AS logged;
+SELECT regexp_replace(outcome($$SELECT warden.advance_audit_tree()$$), '[0-9]+ entries', 'N entries') AS last_id_moved;
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+UPDATE warden.audit_tree_head SET root = '\x00' || substr(root, 2) WHERE tree_size = 900;
+SELECT outcome($$SELECT warden.advance_audit_tree()$$) AS root_edited;
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+UPDATE warden.audit_tree_head SET created_at = created_at + interval '1 hour' WHERE tree_size = 900;
+SELECT outcome($$SELECT warden.advance_audit_tree()$$) AS time_edited;
+ROLLBACK TO SAVEPOINT s;
+SELECT warden.advance_audit_tree() AS size;
 -- audit_digest carries the latest head under its signature; the digest still verifies.
 SELECT warden.audit_digest() -> 'tree_head' ->> 'tree_size' AS digest_tree_size,
        (SELECT valid FROM warden.verify_audit(warden.audit_digest())) AS digest_verifies,

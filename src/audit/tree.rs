@@ -24,14 +24,17 @@
 //! Retention deletes entries, never leaves: proofs about the entries that remain stay
 //! valid, and heads stay consistent.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::LazyLock;
 
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use warden_core::ledger::merkle::{self, NodeRef, Tree};
 use warden_core::ledger::{self, Hash, TreeHead};
 
-use super::{for_each_entry, now_micros, SigningKey};
+use super::{now_micros, SigningKey};
 use crate::error::{SqlResult, WardenError};
 use crate::privilege;
 
@@ -57,22 +60,26 @@ fn read_head(query: &str, args: &[pgrx::datum::DatumWithOid<'_>]) -> Result<Opti
             if table.is_empty() {
                 return Ok(None);
             }
-            let row = table.first();
-            let hash = |v: Option<Vec<u8>>| v.and_then(|v| <Hash>::try_from(v).ok()).unwrap_or([0; 32]);
-            Ok(Some(Head {
-                head: TreeHead {
-                    tree_size: row.get::<i64>(1)?.unwrap_or(0) as u64,
-                    root: hash(row.get::<Vec<u8>>(2)?),
-                    timestamp: row.get::<i64>(3)?.unwrap_or(0),
-                    key_name: row.get::<String>(4)?.unwrap_or_default(),
-                    key_version: row.get::<i32>(5)?.unwrap_or(0),
-                    signature: row.get::<Vec<u8>>(6)?.unwrap_or_default(),
-                },
-                last_id: row.get::<i64>(7)?.unwrap_or(0),
-                frontier: row.get::<Vec<u8>>(8)?.unwrap_or_default(),
-            }))
+            head_from_row(&table.first()).map(Some)
         })
         .map_err(|e: pgrx::spi::SpiError| WardenError::from(e))
+    })
+}
+
+/// A row of [`HEAD_COLUMNS`].
+fn head_from_row(row: &pgrx::spi::SpiTupleTable<'_>) -> pgrx::spi::SpiResult<Head> {
+    let hash = |v: Option<Vec<u8>>| v.and_then(|v| <Hash>::try_from(v).ok()).unwrap_or([0; 32]);
+    Ok(Head {
+        head: TreeHead {
+            tree_size: row.get::<i64>(1)?.unwrap_or(0) as u64,
+            root: hash(row.get::<Vec<u8>>(2)?),
+            timestamp: row.get::<i64>(3)?.unwrap_or(0),
+            key_name: row.get::<String>(4)?.unwrap_or_default(),
+            key_version: row.get::<i32>(5)?.unwrap_or(0),
+            signature: row.get::<Vec<u8>>(6)?.unwrap_or_default(),
+        },
+        last_id: row.get::<i64>(7)?.unwrap_or(0),
+        frontier: row.get::<Vec<u8>>(8)?.unwrap_or_default(),
     })
 }
 
@@ -91,20 +98,7 @@ pub(super) fn latest_tree_head() -> Result<Option<TreeHead>, WardenError> {
 }
 
 fn latest_head() -> Result<Option<Head>, WardenError> {
-    read_head(&format!("SELECT {HEAD_COLUMNS} FROM warden.audit_tree_head ORDER BY tree_size DESC LIMIT 1"), &[])
-}
-
-fn head_of_size(size: i64) -> Result<Head, WardenError> {
-    read_head(
-        &format!("SELECT {HEAD_COLUMNS} FROM warden.audit_tree_head WHERE tree_size OPERATOR(pg_catalog.=) $1"),
-        &[size.into()],
-    )?
-    .ok_or_else(|| {
-        WardenError::invalid_with_hint(
-            format!("no signed tree head of size {size}"),
-            "warden.audit_status() and warden.audit_tree_head list the heads there are.",
-        )
-    })
+    read_head(LATEST_HEAD.as_str(), &[])
 }
 
 /// Waits until every other transaction that holds a write lock on the ledger `table`
@@ -394,41 +388,127 @@ fn write_round(
     })
 }
 
-/// Subtree roots for a proof: stored nodes, and those below a block computed from its
-/// leaves.
-struct StoredNodes {
-    nodes: HashMap<NodeRef, Hash>,
+thread_local! {
+    /// The proof's queries, prepared once per backend (the plan cache plans them again
+    /// when a table they read changes): planning them on every call was two thirds of a
+    /// proof's time.
+    static PLANS: RefCell<HashMap<&'static str, Rc<pgrx::spi::OwnedPreparedStatement>>> = RefCell::new(HashMap::new());
 }
 
-impl StoredNodes {
-    fn load(needed: &[NodeRef]) -> Result<StoredNodes, WardenError> {
+static LATEST_HEAD: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {HEAD_COLUMNS} FROM warden.audit_tree_head ORDER BY tree_size DESC LIMIT 1"));
+static HEAD_OF_SIZE: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {HEAD_COLUMNS} FROM warden.audit_tree_head WHERE tree_size OPERATOR(pg_catalog.=) $1")
+});
+static ENTRY_BY_ID: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {} FROM warden.audit_log WHERE id OPERATOR(pg_catalog.=) $1", ledger::select_list())
+});
+const BLOCK_OF_ID: &str = "SELECT block, pg_catalog.array_position(ids, $1) FROM warden.audit_tree_leaves \
+     WHERE first_id OPERATOR(pg_catalog.<=) $1 ORDER BY first_id DESC LIMIT 1";
+const BLOCK_LEAVES: &str = "SELECT ids, hashes FROM warden.audit_tree_leaves WHERE block OPERATOR(pg_catalog.=) $1";
+const NODES: &str = "SELECT n.level, n.idx, n.hash FROM warden.audit_tree_node n \
+     JOIN ROWS FROM (pg_catalog.unnest($1::pg_catalog.int4[]), pg_catalog.unnest($2::pg_catalog.int8[])) AS w(level, idx) \
+       ON n.level OPERATOR(pg_catalog.=) w.level AND n.idx OPERATOR(pg_catalog.=) w.idx";
+
+/// The kept plan of `query`, whose parameters have the types `types`.
+fn kept(
+    client: &pgrx::spi::SpiClient<'_>,
+    query: &'static str,
+    types: &[pg_sys::Oid],
+) -> pgrx::spi::SpiResult<Rc<pgrx::spi::OwnedPreparedStatement>> {
+    if let Some(plan) = PLANS.with(|p| p.borrow().get(query).cloned()) {
+        return Ok(plan);
+    }
+    let types: Vec<pgrx::PgOid> = types.iter().map(|&t| pgrx::PgOid::from(t)).collect();
+    let plan = Rc::new(client.prepare(query, &types)?.keep());
+    PLANS.with(|p| p.borrow_mut().insert(query, plan.clone()));
+    Ok(plan)
+}
+
+/// What a proof reads, all through one SPI connection with kept plans.
+struct ProofReader<'a, 'c> {
+    client: &'a pgrx::spi::SpiClient<'c>,
+}
+
+impl ProofReader<'_, '_> {
+    fn head(&self, size: Option<i64>) -> Result<Option<Head>, WardenError> {
+        let table = match size {
+            Some(size) => {
+                let plan = kept(self.client, HEAD_OF_SIZE.as_str(), &[pg_sys::INT8OID])?;
+                self.client.select(&*plan, Some(1), &[size.into()])?
+            }
+            None => {
+                let plan = kept(self.client, LATEST_HEAD.as_str(), &[])?;
+                self.client.select(&*plan, Some(1), &[])?
+            }
+        };
+        if table.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(head_from_row(&table.first())?))
+    }
+
+    fn head_of_size(&self, size: i64) -> Result<Head, WardenError> {
+        self.head(Some(size))?.ok_or_else(|| {
+            WardenError::invalid_with_hint(
+                format!("no signed tree head of size {size}"),
+                "warden.audit_status() and warden.audit_tree_head list the heads there are.",
+            )
+        })
+    }
+
+    /// (block, position from 1) of the leaf of entry `id`, if the tree has one.
+    fn leaf_of(&self, id: i64) -> Result<Option<(i64, i32)>, WardenError> {
+        let plan = kept(self.client, BLOCK_OF_ID, &[pg_sys::INT8OID])?;
+        let table = self.client.select(&*plan, Some(1), &[id.into()])?;
+        if table.is_empty() {
+            return Ok(None);
+        }
+        let row = table.first();
+        Ok(row.get::<i64>(1)?.zip(row.get::<i32>(2)?))
+    }
+
+    /// The entry `id` as an export writes it, if the ledger still holds it.
+    fn entry(&self, id: i64) -> Result<Option<serde_json::Value>, WardenError> {
+        let plan = kept(self.client, ENTRY_BY_ID.as_str(), &[pg_sys::INT8OID])?;
+        let table = self.client.select(&*plan, Some(1), &[id.into()])?;
+        if table.is_empty() {
+            return Ok(None);
+        }
+        unsafe {
+            let tuptable = pg_sys::SPI_tuptable;
+            let tupdesc = (*tuptable).tupdesc;
+            let natts = (*tupdesc).natts as usize;
+            let (mut values, mut nulls) = (vec![pg_sys::Datum::from(0); natts], vec![true; natts]);
+            pg_sys::heap_deform_tuple(*(*tuptable).vals, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+            let row = super::SelectedRow { values: &values, nulls: &nulls };
+            let value = ledger::export_entry_value(&row.entry()).map_err(|e| super::export_entry_error(id, e))?;
+            Ok(Some(value))
+        }
+    }
+
+    fn block(&self, block: i64) -> Result<Vec<Hash>, WardenError> {
+        let plan = kept(self.client, BLOCK_LEAVES, &[pg_sys::INT8OID])?;
+        let table = self.client.select(&*plan, Some(1), &[block.into()])?;
+        if table.is_empty() {
+            return Ok(Vec::new());
+        }
+        let bytes = table.first().get::<Vec<u8>>(2)?.unwrap_or_default();
+        Ok(bytes.chunks_exact(32).map(|c| <Hash>::try_from(c).expect("32 bytes")).collect())
+    }
+
+    /// The roots of `needed`: stored nodes, and those below a block from its leaves.
+    fn nodes(&self, needed: &[NodeRef]) -> Result<HashMap<NodeRef, Hash>, WardenError> {
         let mut nodes = HashMap::new();
         let (upper, lower): (Vec<NodeRef>, Vec<NodeRef>) = needed.iter().partition(|n| n.level >= BLOCK_LEVEL);
         if !upper.is_empty() {
             let levels: Vec<i32> = upper.iter().map(|n| n.level as i32).collect();
             let indexes: Vec<i64> = upper.iter().map(|n| n.index as i64).collect();
-            let rows = privilege::as_extension_owner(|| {
-                Spi::connect(|client| {
-                    let mut rows = Vec::new();
-                    for row in client.select(
-                        "SELECT n.level, n.idx, n.hash FROM warden.audit_tree_node n \
-                           JOIN ROWS FROM (pg_catalog.unnest($1::pg_catalog.int4[]), \
-                                           pg_catalog.unnest($2::pg_catalog.int8[])) AS w(level, idx) \
-                             ON n.level OPERATOR(pg_catalog.=) w.level AND n.idx OPERATOR(pg_catalog.=) w.idx",
-                        None,
-                        &[levels.into(), indexes.into()],
-                    )? {
-                        rows.push((
-                            row.get::<i16>(1)?.unwrap_or(0),
-                            row.get::<i64>(2)?.unwrap_or(0),
-                            row.get::<Vec<u8>>(3)?.unwrap_or_default(),
-                        ));
-                    }
-                    Ok::<_, pgrx::spi::SpiError>(rows)
-                })
-            })?;
-            for (level, index, hash) in rows {
-                let hash = <Hash>::try_from(hash).map_err(|_| tree_corrupt("a stored node is not 32 bytes"))?;
+            let plan = kept(self.client, NODES, &[pg_sys::INT4ARRAYOID, pg_sys::INT8ARRAYOID])?;
+            for row in self.client.select(&*plan, None, &[levels.into(), indexes.into()])? {
+                let (level, index) = (row.get::<i16>(1)?.unwrap_or(0), row.get::<i64>(2)?.unwrap_or(0));
+                let hash = <Hash>::try_from(row.get::<Vec<u8>>(3)?.unwrap_or_default())
+                    .map_err(|_| tree_corrupt("a stored node is not 32 bytes"))?;
                 nodes.insert(NodeRef { level: level as u32, index: index as u64 }, hash);
             }
         }
@@ -436,7 +516,7 @@ impl StoredNodes {
         blocks.sort_unstable();
         blocks.dedup();
         for block in blocks {
-            let (_, leaves) = read_block(block as i64)?;
+            let leaves = self.block(block as i64)?;
             for node in lower.iter().filter(|n| (n.index << n.level) / BLOCK == block) {
                 let start = ((node.index << node.level) % BLOCK) as usize;
                 let end = start + (1usize << node.level);
@@ -446,14 +526,8 @@ impl StoredNodes {
                 nodes.insert(*node, merkle::root(slice));
             }
         }
-        Ok(StoredNodes { nodes })
+        Ok(nodes)
     }
-}
-
-fn proof_hashes(elements: &[Vec<NodeRef>]) -> Result<Vec<Hash>, WardenError> {
-    let needed = merkle::distinct_nodes(elements);
-    let mut source = StoredNodes::load(&needed)?.nodes;
-    merkle::proof_from_nodes(&mut source, elements).map_err(tree_corrupt)
 }
 
 /// `warden.audit_proof(entry_id, tree_size)`: the entry, its leaf and its inclusion
@@ -462,52 +536,39 @@ fn proof_hashes(elements: &[Vec<NodeRef>]) -> Result<Vec<Hash>, WardenError> {
 fn audit_proof(entry_id: Option<i64>, tree_size: default!(Option<i64>, "NULL")) -> SqlResult<Option<JsonB>> {
     privilege::require_admin("prove an audit entry")?;
     let Some(entry_id) = entry_id else { return Ok(None) };
-    let head = match tree_size {
-        Some(size) => head_of_size(size)?,
-        None => latest_head()?.ok_or_else(|| {
-            WardenError::invalid_with_hint(
-                "the audit tree has no signed head yet",
-                "Run SELECT warden.advance_audit_tree(); (or schedule it, see docs/audit.md).",
-            )
-        })?,
-    };
-    let not_in_tree = || {
-        WardenError::invalid_with_hint(
-            format!("entry {entry_id} is not in the audit tree of size {}", head.head.tree_size),
-            "Entries enter the tree when warden.advance_audit_tree() next runs.",
-        )
-    };
-    let block = privilege::as_extension_owner(|| {
+    let document = privilege::as_extension_owner(|| {
         Spi::connect(|client| {
-            let table = client.select(
-                "SELECT block, pg_catalog.array_position(ids, $1) FROM warden.audit_tree_leaves \
-                  WHERE first_id OPERATOR(pg_catalog.<=) $1 ORDER BY first_id DESC LIMIT 1",
-                Some(1),
-                &[entry_id.into()],
-            )?;
-            if table.is_empty() {
-                return Ok(None);
+            let reader = ProofReader { client };
+            let head = match tree_size {
+                Some(size) => reader.head_of_size(size)?,
+                None => reader.head(None)?.ok_or_else(|| {
+                    WardenError::invalid_with_hint(
+                        "the audit tree has no signed head yet",
+                        "Run SELECT warden.advance_audit_tree(); (or schedule it, see docs/audit.md).",
+                    )
+                })?,
+            };
+            let not_in_tree = || {
+                WardenError::invalid_with_hint(
+                    format!("entry {entry_id} is not in the audit tree of size {}", head.head.tree_size),
+                    "Entries enter the tree when warden.advance_audit_tree() next runs.",
+                )
+            };
+            let (block, position) = reader.leaf_of(entry_id)?.ok_or_else(not_in_tree)?;
+            let leaf_index = block as u64 * BLOCK + (position as u64 - 1);
+            if leaf_index >= head.head.tree_size {
+                return Err(not_in_tree());
             }
-            let row = table.first();
-            Ok::<_, pgrx::spi::SpiError>(row.get::<i64>(1)?.zip(row.get::<i32>(2)?))
+            let entry = reader.entry(entry_id)?.ok_or_else(|| {
+                WardenError::invalid(format!("entry {entry_id} is no longer in the ledger (purged); its leaf remains"))
+            })?;
+            let elements = merkle::inclusion_nodes(leaf_index, head.head.tree_size).map_err(tree_corrupt)?;
+            let mut source = reader.nodes(&merkle::distinct_nodes(&elements))?;
+            let proof = merkle::proof_from_nodes(&mut source, &elements).map_err(tree_corrupt)?;
+            Ok::<_, WardenError>(ledger::inclusion_document(entry, leaf_index, &proof, &head.head))
         })
     })?;
-    let (block, position) = block.ok_or_else(not_in_tree)?;
-    let leaf_index = block as u64 * BLOCK + (position as u64 - 1);
-    if leaf_index >= head.head.tree_size {
-        return Err(not_in_tree().into());
-    }
-    let mut entry = None;
-    for_each_entry("id OPERATOR(pg_catalog.=) $1", vec![entry_id.into()], |row| {
-        entry = Some(ledger::export_entry_value(row).map_err(|e| super::export_entry_error(entry_id, e))?);
-        Ok(())
-    })?;
-    let entry = entry.ok_or_else(|| {
-        WardenError::invalid(format!("entry {entry_id} is no longer in the ledger (purged); its leaf remains"))
-    })?;
-    let elements = merkle::inclusion_nodes(leaf_index, head.head.tree_size).map_err(tree_corrupt)?;
-    let proof = proof_hashes(&elements)?;
-    Ok(Some(JsonB(ledger::inclusion_document(entry, leaf_index, &proof, &head.head))))
+    Ok(Some(JsonB(document)))
 }
 
 /// `warden.audit_consistency(old_size, new_size)`: that the signed tree of `old_size`
@@ -518,9 +579,16 @@ fn audit_consistency(old_size: i64, new_size: i64) -> SqlResult<JsonB> {
     if old_size < 1 || new_size < old_size {
         return Err(WardenError::invalid("need 1 <= old_size <= new_size").into());
     }
-    let old = head_of_size(old_size)?;
-    let new = head_of_size(new_size)?;
-    let elements = merkle::consistency_nodes(old_size as u64, new_size as u64).map_err(tree_corrupt)?;
-    let proof = proof_hashes(&elements)?;
-    Ok(JsonB(ledger::consistency_document(&old.head, &new.head, &proof)))
+    let document = privilege::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let reader = ProofReader { client };
+            let old = reader.head_of_size(old_size)?;
+            let new = reader.head_of_size(new_size)?;
+            let elements = merkle::consistency_nodes(old_size as u64, new_size as u64).map_err(tree_corrupt)?;
+            let mut source = reader.nodes(&merkle::distinct_nodes(&elements))?;
+            let proof = merkle::proof_from_nodes(&mut source, &elements).map_err(tree_corrupt)?;
+            Ok::<_, WardenError>(ledger::consistency_document(&old.head, &new.head, &proof))
+        })
+    })?;
+    Ok(JsonB(document))
 }

@@ -31,11 +31,17 @@ pub(crate) fn with_pinned_search_path<T, E>(f: impl FnOnce() -> Result<T, E>) ->
 where
     WardenError: From<E>,
 {
+    Ok(with_setting(c"search_path", PRIVILEGED_SEARCH_PATH, f)?)
+}
+
+/// Runs `f` with the setting `name` at `value` for its duration, as a function's `SET`
+/// clause would; an error inside `f` restores it with the (sub)transaction's abort.
+pub(crate) fn with_setting<T>(name: &CStr, value: &CStr, f: impl FnOnce() -> T) -> T {
     let nest_level = unsafe {
         let level = pg_sys::NewGUCNestLevel();
         pg_sys::set_config_option(
-            c"search_path".as_ptr(),
-            PRIVILEGED_SEARCH_PATH.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr(),
             pg_sys::GucContext::PGC_USERSET,
             pg_sys::GucSource::PGC_S_SESSION,
             pg_sys::GucAction::GUC_ACTION_SAVE,
@@ -47,7 +53,7 @@ where
     };
     let result = f();
     unsafe { pg_sys::AtEOXact_GUC(true, nest_level) };
-    Ok(result?)
+    result
 }
 
 /// Runs `f` as `user` in a security-restricted operation (as PostgreSQL runs maintenance

@@ -144,23 +144,7 @@ pub(super) fn verify_before_purge(plan: &[(i32, i64, Vec<u8>)]) -> Result<Report
 /// planner prices them as a pass over the whole ledger, and compiling them would take
 /// ten times longer than running them (0.5 s against 40 ms at 5 million entries).
 fn without_jit<T>(f: impl FnOnce() -> Result<T, WardenError>) -> Result<T, WardenError> {
-    let level = unsafe {
-        let level = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            c"jit".as_ptr(),
-            c"off".as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
-        level
-    };
-    let result = f();
-    unsafe { pg_sys::AtEOXact_GUC(true, level) };
-    result
+    privilege::with_setting(c"jit", c"off", f)
 }
 
 fn parse_digest(digest: &crate::datum::Jsonb) -> Result<Digest, WardenError> {

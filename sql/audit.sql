@@ -88,7 +88,8 @@ CREATE TABLE warden.audit_verification (
     entries_checked bigint      NOT NULL,
     invalid_entries bigint      NOT NULL,
     verified_by     text        NOT NULL,
-    through         jsonb
+    through         jsonb,
+    workers         integer     NOT NULL DEFAULT 0
 );
 REVOKE ALL ON warden.audit_verification FROM PUBLIC;
 GRANT SELECT ON warden.audit_verification TO warden_admin;
@@ -279,6 +280,8 @@ COMMENT ON FUNCTION warden.verify_audit(jsonb, boolean) IS
     'With a digest: full => true reads every entry and checks the chains against it, false is verify_audit(digest). With NULL: full => true is verify_audit(); false verifies incrementally from the latest valid verification recorded in warden.audit_verification (in full when there is none).';
 COMMENT ON TABLE warden.audit_verification IS
     'Every verify_audit run: when, how long, full or incremental, the outcome, and for a valid one the signed heads it verified through.';
+COMMENT ON COLUMN warden.audit_verification.workers IS
+    'Parallel workers that read alongside the verifying backend (0: one process).';
 COMMENT ON COLUMN warden.audit_verification.through IS
     'Signed heads of every chain this valid verification reached, when it read everything up to them (a full run, or an incremental one from the previous through): where the next incremental verification starts.';
 COMMENT ON COLUMN warden.audit_verification.entries_checked IS

@@ -24,7 +24,22 @@ pub(crate) static RESTORE_MODE: GucSetting<bool> = GucSetting::<bool>::new(false
 /// checkpoints or the keyring hold anything. Superuser only.
 pub(crate) static ALLOW_DROP_EXTENSION: GucSetting<bool> = GucSetting::<bool>::new(false);
 
+/// `warden.parallel_verify_min_entries`: a full `verify_audit` of a ledger holding at
+/// least this many entries reads it with parallel workers (up to
+/// `max_parallel_workers_per_gather`); smaller ledgers are read by one process.
+pub(crate) static PARALLEL_VERIFY_MIN_ENTRIES: GucSetting<i32> = GucSetting::<i32>::new(100_000);
+
 pub(crate) fn register() {
+    GucRegistry::define_int_guc(
+        c"warden.parallel_verify_min_entries",
+        c"Ledger size from which a full verify_audit reads with parallel workers.",
+        c"Up to max_parallel_workers_per_gather workers join the verifying backend; 0 there reads serially.",
+        &PARALLEL_VERIFY_MIN_ENTRIES,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_bool_guc(
         c"warden.allow_drop_extension",
         c"Allow DROP EXTENSION pg_warden while the audit ledger or the keyring holds data.",

@@ -8,6 +8,7 @@ pub(crate) mod chain;
 pub(crate) mod guard;
 #[cfg(not(feature = "pg13"))]
 pub(crate) mod indexes;
+mod parallel;
 mod tree;
 mod verification;
 
@@ -99,6 +100,20 @@ impl SelectedRow<'_> {
         }
     }
 }
+
+/// A recursive CTE `chains(chain_id)` listing every chain of the ledger by a loose scan of
+/// the (chain_id, chain_pos) index: one descent per chain (its last row is NULL).
+macro_rules! chains_cte {
+    () => {
+        "WITH RECURSIVE chains(chain_id) AS ( \
+            SELECT pg_catalog.min(chain_id) FROM warden.audit_log \
+            UNION ALL \
+            SELECT (SELECT pg_catalog.min(a.chain_id) FROM warden.audit_log a \
+                     WHERE a.chain_id OPERATOR(pg_catalog.>) c.chain_id) \
+              FROM chains c WHERE c.chain_id IS NOT NULL) "
+    };
+}
+use chains_cte;
 
 type VisitEntry<'v> = dyn FnMut(&EntryRef<'_>) -> Result<(), WardenError> + 'v;
 
@@ -292,16 +307,24 @@ fn load_checkpoints() -> Result<Vec<Checkpoint>, WardenError> {
     })
 }
 
-/// Verifies the whole ledger, optionally against a digest.
-fn verify_ledger(digest: Option<&Digest>) -> Result<Report, WardenError> {
+/// Verifies the whole ledger, optionally against a digest: in parallel where
+/// [`parallel::verify`] applies, serially otherwise. Returns the report and the parallel
+/// workers that took part.
+fn verify_ledger(digest: Option<&Digest>) -> Result<(Report, i32), WardenError> {
     let checkpoints = load_checkpoints()?;
-    let mut verifier = Verifier::new(&checkpoints, digest, verification_key);
-    for_each_entry("true", Vec::new(), |entry| {
-        verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
-    })?;
-    let mut report = verifier.finish();
+    let parallel = parallel::verify(&checkpoints, digest)?;
+    let mut report = match parallel.report {
+        Some(report) => report,
+        None => {
+            let mut verifier = Verifier::new(&checkpoints, digest, verification_key);
+            for_each_entry("true", Vec::new(), |entry| {
+                verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
+            })?;
+            verifier.finish()
+        }
+    };
     report.apply_high_water(last_issued_id()?, checkpoints.len() as u64);
-    Ok(report)
+    Ok((report, parallel.workers))
 }
 
 /// The last id the ledger's identity sequence issued (`None` before its first use).

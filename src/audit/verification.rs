@@ -181,12 +181,12 @@ impl Mode {
 fn run(mode: Mode, digest: Option<&Digest>, latest: bool) -> Result<Report, WardenError> {
     let started_at = unsafe { pg_sys::GetCurrentTimestamp() };
     let clock = Instant::now();
-    let report = match (mode, digest) {
-        (Mode::Incremental, Some(since)) => verify_since(since)?,
+    let (report, workers) = match (mode, digest) {
+        (Mode::Incremental, Some(since)) => (verify_since(since)?, 0),
         _ => verify_ledger(digest)?,
     };
     let vouches = mode == Mode::Full || latest;
-    record(mode, started_at, clock.elapsed().as_secs_f64(), &report, digest, vouches)?;
+    record(mode, started_at, clock.elapsed().as_secs_f64(), &report, digest, vouches, workers)?;
     Ok(report)
 }
 
@@ -194,13 +194,9 @@ fn run(mode: Mode, digest: Option<&Digest>, latest: bool) -> Result<Report, Ward
 /// it does not know,
 /// in (chain_id, chain_pos) order: one index descent per chain, found by a loose scan of
 /// the (chain_id, chain_pos) index.
-const SINCE_QUERY: &str = "\
-WITH RECURSIVE chains(chain_id) AS ( \
-    SELECT pg_catalog.min(chain_id) FROM warden.audit_log \
-    UNION ALL \
-    SELECT (SELECT pg_catalog.min(a.chain_id) FROM warden.audit_log a \
-             WHERE a.chain_id OPERATOR(pg_catalog.>) c.chain_id) \
-      FROM chains c WHERE c.chain_id IS NOT NULL) \
+const SINCE_QUERY: &str = concat!(
+    super::chains_cte!(),
+    "\
 SELECT e.* FROM chains c CROSS JOIN LATERAL ( \
     SELECT * FROM warden.audit_log a \
      WHERE a.chain_id OPERATOR(pg_catalog.=) c.chain_id \
@@ -209,7 +205,8 @@ SELECT e.* FROM chains c CROSS JOIN LATERAL ( \
                                         pg_catalog.unnest($2::pg_catalog.int8[])) AS h(chain, pos) \
              WHERE h.chain OPERATOR(pg_catalog.=) c.chain_id), 1) \
      ORDER BY a.chain_pos) e \
- WHERE c.chain_id IS NOT NULL";
+ WHERE c.chain_id IS NOT NULL"
+);
 
 fn verify_since(since: &Digest) -> Result<Report, WardenError> {
     let checkpoints = load_checkpoints()?;
@@ -264,6 +261,7 @@ fn record(
     report: &Report,
     digest: Option<&Digest>,
     vouches: bool,
+    workers: i32,
 ) -> Result<(), WardenError> {
     if unsafe { pg_sys::RecoveryInProgress() || pg_sys::XactReadOnly }
         || !super::warden_table_exists(c"audit_verification")
@@ -279,14 +277,16 @@ fn record(
         (report.total_entries as i64).into(),
         (report.invalid_entries as i64).into(),
         through.map(pgrx::JsonB).into(),
+        workers.into(),
     ];
     privilege::as_extension_owner(|| {
         Spi::connect_mut(|client| {
             client.update(
                 "INSERT INTO warden.audit_verification \
-                   (started_at, duration, mode, valid, entries_checked, invalid_entries, verified_by, through) \
+                   (started_at, duration, mode, valid, entries_checked, invalid_entries, verified_by, through, \
+                    workers) \
                  VALUES ($1, $2 OPERATOR(pg_catalog.*) '1 second'::pg_catalog.interval, $3, $4, $5, $6, \
-                         SESSION_USER, $7)",
+                         SESSION_USER, $7, $8)",
                 None,
                 &args,
             )?;

@@ -124,7 +124,7 @@ pub use proof::{
 pub use scan::ParseError;
 pub use time::{timestamp_from_iso, timestamp_to_iso, write_timestamp_iso, POSTGRES_EPOCH_UNIX_SECONDS};
 pub use tree_head::{TreeHead, TREE_HEAD_DOMAIN};
-pub use verify::{verify_entries, ChainSummary, Issue, IssueKind, LedgerEntry, Report, Verifier};
+pub use verify::{verify_entries, ChainSummary, Issue, IssueKind, LedgerEntry, Report, SegmentOutcome, Verifier};
 
 /// Deepest nesting of arrays and objects a `jsonb` column of the ledger (`details`,
 /// `before_state`, `after_state`) may hold: 124. An export embeds each document

@@ -1235,3 +1235,159 @@ fn an_empty_ledger_with_history_is_reported() {
     report.apply_high_water(Some(20_063), 2);
     assert!(report.is_valid());
 }
+
+// ---------------------------------------------------------------------------------------
+// Verification in segments (parallel verification)
+
+impl Ledger {
+    /// What the extension's parallel verification does: `None` when rows without a
+    /// chain or position exist (it then reads serially); otherwise each chain cut into
+    /// position ranges of `width` from its lowest position, each range verified by its
+    /// own segment verifier, the outcomes joined.
+    fn verify_in_segments(&self, digest: Option<&Digest>, width: i64) -> Option<Report> {
+        if self.rows.iter().any(|r| r.chain_id.is_none() || r.chain_pos.is_none()) {
+            return None;
+        }
+        let mut rows: Vec<&Row> = self.rows.iter().collect();
+        // Ties in input order, as the serial verifier's sort keeps them.
+        rows.sort_by_key(|r| r.pos());
+        let mut bounds: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
+        for r in &rows {
+            let (chain, pos) = r.pos();
+            let b = bounds.entry(chain).or_insert((pos, pos));
+            b.0 = b.0.min(pos);
+            b.1 = b.1.max(pos);
+        }
+        let mut outcomes = Vec::new();
+        for (&chain, &(lo, hi)) in &bounds {
+            let mut from = lo;
+            while from <= hi {
+                let to = from.saturating_add(width - 1).min(hi);
+                let start = (from != lo).then_some(from);
+                let mut verifier = Verifier::segment(&self.checkpoints, digest, keys(&[1, 2]), chain, start);
+                for r in rows.iter().filter(|r| r.chain_id == Some(chain) && (from..=to).contains(&r.pos().1)) {
+                    verifier.push(&r.entry()).expect("in order");
+                }
+                outcomes.push(verifier.finish_segment());
+                from = to + 1;
+            }
+        }
+        Verifier::new(&self.checkpoints, digest, keys(&[1, 2])).finish_segments(&outcomes)
+    }
+
+    /// Every segment width gives the serial report, or `None` (the extension then reads
+    /// serially), never another report; `must_join` asks for the serial report itself.
+    fn assert_segments_agree(&self, digest: Option<&Digest>, must_join: bool, what: &str) {
+        let serial = self.verify(digest);
+        for width in 1..=14 {
+            let joined = self.verify_in_segments(digest, width);
+            if must_join {
+                assert_eq!(joined.as_ref(), Some(&serial), "{what}, width {width}");
+            } else if let Some(joined) = joined {
+                assert_eq!(joined, serial, "{what}, width {width}: segments disagree with the serial report");
+            }
+        }
+    }
+}
+
+#[test]
+fn segments_of_an_intact_ledger_join_into_the_serial_report() {
+    let mut ledger = Ledger::new(3, 12);
+    ledger.append(2, 2);
+    ledger.assert_segments_agree(None, true, "intact");
+    let digest = ledger.digest();
+    ledger.append(1, 1);
+    ledger.assert_segments_agree(Some(&digest), true, "intact, with a digest");
+    ledger.purge_through(3, 5);
+    ledger.assert_segments_agree(Some(&digest), true, "purged behind a checkpoint");
+    ledger.purge_through(1, 13);
+    ledger.assert_segments_agree(Some(&digest), true, "a chain purged whole");
+    Ledger::new(0, 0).assert_segments_agree(None, true, "empty");
+}
+
+#[test]
+fn segments_never_hide_tampering() {
+    let base = Ledger::new(3, 9);
+    let digest = base.digest();
+    let mut cases: Vec<(String, Ledger)> = Vec::new();
+    let positions: Vec<(i32, i64)> = base.rows.iter().map(Row::pos).collect();
+    for &(chain, pos) in &positions {
+        let i = base.index(chain, pos);
+        let mut edited = Ledger { rows: base.rows.clone(), ..Ledger::default() };
+        edited.rows[i].action = Some("GRANT".to_owned());
+        cases.push((format!("edited {chain}/{pos}"), edited));
+        let mut rehashed = Ledger { rows: base.rows.clone(), ..Ledger::default() };
+        rehashed.rows[i].action = Some("GRANT".to_owned());
+        rehashed.rows[i].rehash();
+        cases.push((format!("rehashed {chain}/{pos}"), rehashed));
+        let mut removed = Ledger { rows: base.rows.clone(), ..Ledger::default() };
+        removed.rows.remove(i);
+        cases.push((format!("removed {chain}/{pos}"), removed));
+        let mut copied = Ledger { rows: base.rows.clone(), ..Ledger::default() };
+        let mut copy = copied.rows[i].clone();
+        copy.id = 900;
+        copied.rows.insert(0, copy);
+        cases.push((format!("copied in place {chain}/{pos}"), copied));
+        let mut malformed = Ledger { rows: base.rows.clone(), ..Ledger::default() };
+        malformed.rows[i].prev_hash = Some(vec![0; 31]);
+        cases.push((format!("malformed {chain}/{pos}"), malformed));
+        let mut relinked = Ledger { rows: base.rows.clone(), ..Ledger::default() };
+        relinked.rows[i].prev_hash = Some(vec![7; 32]);
+        cases.push((format!("relinked {chain}/{pos}"), relinked));
+        let mut moved = Ledger { rows: base.rows.clone(), ..Ledger::default() };
+        moved.rows[i].chain_pos = Some(pos + 3);
+        cases.push((format!("moved {chain}/{pos}"), moved));
+        let mut unknown_key = Ledger { rows: base.rows.clone(), ..Ledger::default() };
+        unknown_key.rows[i].key_version = Some(7);
+        cases.push((format!("unknown key {chain}/{pos}"), unknown_key));
+    }
+    let mut tail_cut = Ledger { rows: base.rows.clone(), ..Ledger::default() };
+    tail_cut.rows.retain(|r| r.pos() != (2, 9) && r.pos() != (2, 8));
+    cases.push(("tail cut".to_owned(), tail_cut));
+    let mut chain_gone = Ledger { rows: base.rows.clone(), ..Ledger::default() };
+    chain_gone.rows.retain(|r| r.chain_id != Some(3));
+    cases.push(("chain gone".to_owned(), chain_gone));
+    let mut unchained = Ledger { rows: base.rows.clone(), ..Ledger::default() };
+    unchained.rows[4].chain_pos = None;
+    cases.push(("unchained".to_owned(), unchained));
+    let mut forged_checkpoint = Ledger { rows: base.rows.clone(), ..Ledger::default() };
+    let hash = base.hash(1, 4);
+    forged_checkpoint.rows.retain(|r| !(r.chain_id == Some(1) && r.chain_pos.is_some_and(|p| p <= 4)));
+    forged_checkpoint
+        .checkpoints
+        .push(Checkpoint::new_signed(1, 4, hash, 0, KEY_NAME, 1, &KeyedMac::new(b"guess")).expect("checkpoint"));
+    cases.push(("forged checkpoint".to_owned(), forged_checkpoint));
+    let mut swapped = Ledger { rows: base.rows.clone(), ..Ledger::default() };
+    let (a, b) = (base.index(2, 3), base.index(2, 7));
+    swapped.rows[a].chain_pos = Some(7);
+    swapped.rows[b].chain_pos = Some(3);
+    cases.push(("swapped".to_owned(), swapped));
+
+    // Signed through the trigger (an insider with the key): each entry sound on its own,
+    // a fork's entry in place of the genuine one at every position, the link to its
+    // successor broken.
+    for pos in 1..9 {
+        let mut fork = Ledger::new(3, pos as usize - 1);
+        fork.last_id += 100;
+        fork.append(1, 1);
+        let mut spliced = Ledger { rows: base.rows.clone(), ..Ledger::default() };
+        let i = base.index(1, pos);
+        spliced.rows[i] = fork.rows[fork.index(1, pos)].clone();
+        cases.push((format!("fork at 1/{pos}"), spliced));
+    }
+
+    let mut forged_digest = digest.clone();
+    forged_digest.total_entries += 1;
+    for (what, ledger) in &cases {
+        let serial = ledger.verify(Some(&digest));
+        assert!(!serial.is_valid(), "{what}: the case must be tampering");
+        ledger.assert_segments_agree(Some(&digest), false, what);
+        ledger.assert_segments_agree(None, false, what);
+        ledger.assert_segments_agree(Some(&forged_digest), false, what);
+    }
+    // Joined reports that are not valid exist (the digest's findings): still the serial one.
+    let mut cut = Ledger { rows: base.rows.clone(), ..Ledger::default() };
+    cut.rows.retain(|r| r.pos() != (1, 9));
+    assert_eq!(cut.verify_in_segments(Some(&digest), 4), Some(cut.verify(Some(&digest))));
+    assert!(!cut.verify(Some(&digest)).is_valid());
+}

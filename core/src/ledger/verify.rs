@@ -321,6 +321,42 @@ pub struct Verifier<'c, F> {
     last_order: Option<(i32, i64)>,
     /// Set by [`Verifier::resume`]: a chain of the digest may start at its head.
     resume: bool,
+    /// Issues [`Verifier::new`] found in the checkpoints' and digest's signatures.
+    signature_issues: usize,
+    /// Set by [`Verifier::segment`]: (chain, position) a segment of a chain starts at,
+    /// whose link another segment's head judges.
+    segment_start: Option<(i32, i64)>,
+    /// The `prev_hash` of the genuine entry at `segment_start`.
+    segment_first_prev: Option<Hash>,
+}
+
+/// What [`Verifier::segment`] found in one position range of one chain, for
+/// [`Verifier::finish_segments`] to join with its neighbours: fixed-size and `Copy`, so
+/// parallel workers can hand it over in shared memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SegmentOutcome {
+    /// The chain the segment was read from.
+    pub chain_id: i32,
+    /// The position the segment starts at, `None` for the chain's first segment (read
+    /// as a chain start).
+    pub from_pos: Option<i64>,
+    /// Entries read.
+    pub entries: u64,
+    /// Lowest position held (meaningless when `entries` is 0).
+    pub first_pos: i64,
+    /// Highest position held.
+    pub head_pos: i64,
+    /// Distinct positions held.
+    pub positions: u64,
+    /// Stored hash of the entry at `head_pos`.
+    pub head_hash: Option<Hash>,
+    /// The `prev_hash` of the entry at `from_pos`: the previous segment's head must
+    /// hold it.
+    pub first_prev: Option<Hash>,
+    /// No issue besides the signature issues every verifier reports.
+    pub clean: bool,
+    /// The digest's head of this chain was found in the segment.
+    pub digest_head_seen: bool,
 }
 
 struct ChainWalk {
@@ -346,6 +382,7 @@ struct Group {
 struct Member {
     entry_id: i64,
     entry_hash: Option<Hash>,
+    prev_hash: Option<Hash>,
     sound: bool,
 }
 
@@ -468,6 +505,7 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
             });
         }
         trusted.sort_by_key(|c| (c.chain_id, c.chain_pos));
+        let signature_issues = report.issues.len();
         Verifier {
             keys,
             checkpoints: trusted,
@@ -478,7 +516,96 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
             group: Group::default(),
             last_order: None,
             resume: false,
+            signature_issues,
+            segment_start: None,
+            segment_first_prev: None,
         }
+    }
+
+    /// Verification of one segment of a full verification: the entries of `chain_id`
+    /// from `from_pos` on (from its start when `None`), in position order, finished with
+    /// [`Verifier::finish_segment`]. An entry at `from_pos` is judged on its own; its link
+    /// is judged when the segments are joined.
+    pub fn segment(
+        checkpoints: &'c [Checkpoint],
+        digest: Option<&'c Digest>,
+        keys: F,
+        chain_id: i32,
+        from_pos: Option<i64>,
+    ) -> Self {
+        let mut verifier = Verifier::new(checkpoints, digest, keys);
+        verifier.segment_start = from_pos.map(|pos| (chain_id, pos));
+        verifier
+    }
+
+    /// What the segment held; see [`SegmentOutcome`].
+    pub fn finish_segment(mut self) -> SegmentOutcome {
+        self.close_group();
+        self.close_chain();
+        let report = &self.report;
+        let chain = report.chains.first();
+        SegmentOutcome {
+            chain_id: chain.map_or(0, |c| c.chain_id),
+            from_pos: self.segment_start.map(|(_, pos)| pos),
+            entries: report.total_entries,
+            first_pos: chain.map_or(0, |c| c.first_pos),
+            head_pos: chain.map_or(0, |c| c.head_pos),
+            positions: chain.map_or(0, |c| c.positions),
+            head_hash: chain.and_then(|c| c.head_hash),
+            first_prev: self.segment_first_prev,
+            clean: report.issues.len() == self.signature_issues
+                && report.chains.len() <= 1
+                && report.invalid_entries == 0
+                && self.segment_start.is_none_or(|(chain_id, _)| chain.is_none_or(|c| c.chain_id == chain_id)),
+            digest_head_seen: self.digest.as_ref().is_some_and(|(_, seen)| seen.iter().any(|s| *s)),
+        }
+    }
+
+    /// The report of a full verification read in segments, from a verifier that read
+    /// nothing itself and the segments' outcomes in (chain, position) order: the same
+    /// report as one verifier reading everything, or `None` when a segment found an
+    /// issue or the segments do not join up (a position missing or held twice at a
+    /// boundary, a link broken across one). Then read the ledger with one verifier: its
+    /// report says what is wrong, in the usual order.
+    pub fn finish_segments(mut self, segments: &[SegmentOutcome]) -> Option<Report> {
+        let mut chains: Vec<ChainSummary> = Vec::new();
+        let mut total = 0u64;
+        for s in segments {
+            if !s.clean || s.entries == 0 {
+                return None;
+            }
+            match (chains.last_mut(), s.from_pos) {
+                (Some(c), Some(from)) if c.chain_id == s.chain_id => {
+                    let joins = Some(from) == c.head_pos.checked_add(1)
+                        && s.first_pos == from
+                        && s.first_prev.is_some()
+                        && s.first_prev == c.head_hash;
+                    if !joins {
+                        return None;
+                    }
+                    c.head_pos = s.head_pos;
+                    c.head_hash = s.head_hash;
+                    c.positions += s.positions;
+                }
+                (last, None) if last.as_ref().is_none_or(|c| c.chain_id < s.chain_id) => chains.push(ChainSummary {
+                    chain_id: s.chain_id,
+                    first_pos: s.first_pos,
+                    head_pos: s.head_pos,
+                    head_hash: s.head_hash,
+                    positions: s.positions,
+                }),
+                _ => return None,
+            }
+            total += s.entries;
+            if let (true, Some((digest, seen))) = (s.digest_head_seen, &mut self.digest) {
+                if let Ok(i) = digest.chains.binary_search_by_key(&s.chain_id, |c| c.chain_id) {
+                    seen[i] = true;
+                }
+            }
+        }
+        self.report.total_entries = total;
+        self.report.chains = chains;
+        Some(self.finish())
     }
 
     /// Verification from `since` on: each chain of the digest is read from the position
@@ -581,6 +708,9 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
             None
         };
         let (expected_prev, position_issue) = match &self.chain {
+            // A segment's first entry links to the previous segment's head, judged when
+            // the segments are joined.
+            None if self.segment_start == Some((chain_id, pos)) => (None, None),
             None if pos == 1 => (Some(GENESIS_PREV_HASH), None),
             None if digest_head.is_some_and(|head| pos == head - 1) => (None, None),
             // The entry before the head is gone, and no checkpoint says it was purged.
@@ -627,7 +757,7 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
             }
         }
         let sound = self.group.pending.len() == first_pending;
-        self.group.members.push(Member { entry_id: entry.content.id, entry_hash, sound });
+        self.group.members.push(Member { entry_id: entry.content.id, entry_hash, prev_hash, sound });
     }
 
     /// Picks the position's genuine entry (the first sound one, else the first), marks
@@ -640,6 +770,9 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
         let (chain_id, pos) = (self.group.chain_id, self.group.pos);
         let genuine = self.group.members.iter().position(|m| m.sound).unwrap_or(0);
         let genuine_hash = self.group.members[genuine].entry_hash;
+        if self.segment_start == Some((chain_id, pos)) {
+            self.segment_first_prev = self.group.members[genuine].prev_hash;
+        }
         let mut extra = Vec::new();
         if let Some(kind) = self.group.position_issue.take() {
             extra.push(kind);

@@ -10,8 +10,10 @@ PGRX_VERSION="0.18.1"
 SYSTEM_PG_CONFIG="/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config"
 
 need_pkgs=()
+# postgresql-${PG_MAJOR}-cron (pg_cron) is for tests/multi/t_audit_schedule.sh, the scheduled
+# digests of docs/audit.md; only that test's own cluster preloads it.
 for p in "postgresql-${PG_MAJOR}" "postgresql-server-dev-${PG_MAJOR}" "postgresql-contrib" \
-         libclang-dev clang sudo pkg-config libssl-dev make; do
+         "postgresql-${PG_MAJOR}-cron" libclang-dev clang sudo pkg-config libssl-dev make; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then

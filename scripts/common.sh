@@ -30,6 +30,8 @@ server_env() {
     echo "--unset=$var"
   done
   echo "WARDEN_DEMO_KEY=$WARDEN_DEMO_ENV_KEY"
+  # A profile seed for the regression tests of seed_env_var (tests/pg_regress/sql/profile_formats.sql).
+  echo "WARDEN_TEST_SEED=424242"
   [ "$key" = none ] || echo "WARDEN_MASTER_KEY=$key"
   [ -z "${WARDEN_MASTER_KEY_PREVIOUS:-}" ] || echo "WARDEN_MASTER_KEY_PREVIOUS=$WARDEN_MASTER_KEY_PREVIOUS"
   [ -z "${WARDEN_MASTER_PASSPHRASE:-}" ] || echo "WARDEN_MASTER_PASSPHRASE=$WARDEN_MASTER_PASSPHRASE"

@@ -75,6 +75,23 @@ pub fn canonical_text(value: &Value) -> String {
     value.to_string()
 }
 
+/// The JSON path `parent.key`, quoting the key unless it is a plain identifier: how
+/// problems in a document say where they lie (`$.tables."public.users"`).
+pub(crate) fn member_path(parent: &str, key: &str) -> String {
+    let plain = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        format!("{parent}.{key}")
+    } else {
+        format!("{parent}.{}", Value::from(key))
+    }
+}
+
+/// The JSON path `parent[index]`.
+pub(crate) fn element_path(parent: &str, index: usize) -> String {
+    format!("{parent}[{index}]")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +155,15 @@ mod tests {
     fn canonical_text_sorts_keys_and_keeps_numbers() {
         let v = parse(r#"{"b": 1.50, "a": [12345678901234567890123, true]}"#).unwrap();
         assert_eq!(canonical_text(&v), r#"{"a":[12345678901234567890123,true],"b":1.50}"#);
+    }
+
+    #[test]
+    fn paths_quote_keys_that_are_not_identifiers() {
+        assert_eq!(member_path("$", "name"), "$.name");
+        assert_eq!(member_path("$", "_x1"), "$._x1");
+        assert_eq!(member_path("$", "1x"), "$.\"1x\"");
+        assert_eq!(member_path("$", "public.users"), "$.\"public.users\"");
+        assert_eq!(member_path("$", "a\"b"), "$.\"a\\\"b\"");
+        assert_eq!(element_path("$.t", 3), "$.t[3]");
     }
 }

@@ -14,3 +14,4 @@ pub mod printable;
 pub mod profile;
 pub mod secrets;
 pub mod vault;
+pub mod yaml;

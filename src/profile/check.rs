@@ -297,12 +297,24 @@ pub(super) fn column_label(table: pg_sys::Oid, attnum: i16) -> Result<String, Wa
     .map(|label| label.unwrap_or_else(|| "?".into()))
 }
 
+/// A `WARDEN_*` environment variable of the server process, for a profile's
+/// `seed_env_var` (core reads no environment; it never asks for another name). Read only
+/// for superusers and `warden_admin` members: anyone may call `validate_profile`, and
+/// the server's environment is not theirs to probe (whether a variable is set, whether a
+/// guessed seed masks a foreign key alike). For other roles every variable is unset.
+fn server_variable(name: &str) -> Option<String> {
+    (name.starts_with(profile::SEED_ENV_PREFIX) && crate::privilege::is_admin())
+        .then(|| std::env::var_os(name))
+        .flatten()
+        .map(|value| value.to_string_lossy().into_owned())
+}
+
 /// Every problem with `doc`: the core's, then the database's. With `lock` (to apply the
 /// profile), the caller's privileges on every table are checked first, then each table
 /// found is locked ACCESS EXCLUSIVE before its columns are read, so what was checked
 /// stays true until the transaction ends.
 pub(super) fn check(doc: &Value, lock: bool) -> Result<Checked, WardenError> {
-    let reading = profile::read(doc);
+    let reading = profile::read(doc, server_variable);
     let mut problems = reading.problems;
     let mut tables = HashMap::new();
     let mut rules: HashMap<(pg_sys::Oid, i16), (String, Option<KeyMasking>)> = HashMap::new();

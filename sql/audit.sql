@@ -97,6 +97,11 @@ GRANT SELECT ON warden.audit_verification TO warden_admin;
 GRANT SELECT ON SEQUENCE warden.audit_verification_id_seq TO warden_admin;
 SELECT pg_catalog.pg_extension_config_dump('warden.audit_verification', '');
 SELECT pg_catalog.pg_extension_config_dump('warden.audit_verification_id_seq', '');
+-- Append-only as the ledger: a deleted or edited record would move where the next
+-- verification starts, and which heads a full one requires.
+CREATE TRIGGER verification_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON warden.audit_verification
+    FOR EACH STATEMENT EXECUTE FUNCTION warden.audit_guard();
+ALTER TABLE warden.audit_verification ENABLE ALWAYS TRIGGER verification_append_only;
 
 -- pg_dump carries the ledger (entries as written, with their chain material) and the
 -- identity sequence; restore them with warden.restore_mode = on (see docs/audit.md).

@@ -37,22 +37,10 @@ where
 /// Runs `f` with the setting `name` at `value` for its duration, as a function's `SET`
 /// clause would; an error inside `f` restores it with the (sub)transaction's abort.
 ///
-/// A parallel operation cannot change settings: there (a parallel verification's
-/// worker, or its leader while the workers run) the setting must already hold `value`,
-/// as the leader set it before the workers started with its settings, and anything else
-/// is refused rather than run unpinned.
+/// It works in parallel mode too (a parallel verification's workers, or a parallel
+/// query's calling a PARALLEL SAFE function): a saved, function-scoped setting is what
+/// PostgreSQL allows there, as for a function's own `SET` clause.
 pub(crate) fn with_setting<T>(name: &CStr, value: &CStr, f: impl FnOnce() -> T) -> T {
-    if unsafe { pg_sys::IsInParallelMode() } {
-        let current = unsafe { pg_sys::GetConfigOption(name.as_ptr(), false, false) };
-        if current.is_null() || unsafe { CStr::from_ptr(current) } != value {
-            WardenError::Internal(format!(
-                "setting {} is not pinned in this parallel operation",
-                name.to_string_lossy()
-            ))
-            .raise();
-        }
-        return f();
-    }
     let nest_level = unsafe {
         let level = pg_sys::NewGUCNestLevel();
         pg_sys::set_config_option(

@@ -119,8 +119,11 @@ CREATE OR REPLACE FUNCTION warden.audit_ddl_guard() RETURNS event_trigger
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    -- The verification records (0.3.0) are looked up by name: absent while an update
+    -- from 0.2.0 runs.
     ledger oid[] := ARRAY['warden.audit_log'::pg_catalog.regclass, 'warden.audit_checkpoint'::pg_catalog.regclass,
-                          'warden.audit_log_id_seq'::pg_catalog.regclass];
+                          'warden.audit_log_id_seq'::pg_catalog.regclass,
+                          pg_catalog.to_regclass('warden.audit_verification')];
     warden_schema oid := 'warden'::pg_catalog.regnamespace;
     capture oid := 'warden.audit_capture()'::pg_catalog.regprocedure;
     hit record;
@@ -153,12 +156,13 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_inherits
                 WHERE inhrelid OPERATOR(pg_catalog.=) ANY (ledger) OR inhparent OPERATOR(pg_catalog.=) ANY (ledger))
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_class
-                   WHERE oid OPERATOR(pg_catalog.=) ANY (ledger[1:2])
+                   WHERE oid OPERATOR(pg_catalog.=) ANY (ARRAY[ledger[1], ledger[2], ledger[4]])
                      AND (relkind OPERATOR(pg_catalog.<>) 'r' OR relispartition OR relrowsecurity OR relhasrules))
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger
                    WHERE tgrelid OPERATOR(pg_catalog.=) ANY (ledger)
                      AND (tgenabled OPERATOR(pg_catalog.<>) 'A'
-                          OR tgname OPERATOR(pg_catalog.<>) ALL (ARRAY['zz_audit_chain', 'audit_append_only', 'checkpoint_append_only']::pg_catalog.name[])))
+                          OR tgname OPERATOR(pg_catalog.<>) ALL (ARRAY['zz_audit_chain', 'audit_append_only', 'checkpoint_append_only',
+                                                                       'verification_append_only']::pg_catalog.name[])))
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy WHERE polrelid OPERATOR(pg_catalog.=) ANY (ledger))
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n
                    WHERE n.oid OPERATOR(pg_catalog.=) warden_schema
@@ -169,7 +173,7 @@ BEGIN
                                         AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner)))
     THEN
         RAISE EXCEPTION 'the audit ledger cannot become part of another table or get triggers, rules or policies, and its schema keeps its owner and privileges (%)', tg_tag
-            USING ERRCODE = '42501', HINT = 'warden.audit_log and warden.audit_checkpoint stand alone, with pg_warden''s triggers only.';
+            USING ERRCODE = '42501', HINT = 'warden.audit_log, warden.audit_checkpoint and warden.audit_verification stand alone, with pg_warden''s triggers only.';
     END IF;
     IF warden.changing_capture() THEN
         RETURN;
@@ -254,9 +258,9 @@ BEGIN
     END IF;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects()
                 WHERE (object_type OPERATOR(pg_catalog.=) 'table' AND schema_name OPERATOR(pg_catalog.=) 'warden'
-                       AND object_name OPERATOR(pg_catalog.=) ANY (ARRAY['audit_log', 'audit_checkpoint']))
+                       AND object_name OPERATOR(pg_catalog.=) ANY (ARRAY['audit_log', 'audit_checkpoint', 'audit_verification']))
                    OR (object_type OPERATOR(pg_catalog.=) ANY (ARRAY['trigger', 'rule', 'policy'])
-                       AND object_identity OPERATOR(pg_catalog.~) ' on warden\.audit_(log|checkpoint)$')) THEN
+                       AND object_identity OPERATOR(pg_catalog.~) ' on warden\.audit_(log|checkpoint|verification)$')) THEN
         RAISE EXCEPTION 'the audit ledger cannot be dropped'
             USING ERRCODE = '42501', HINT = 'Only DROP EXTENSION pg_warden removes the ledger.';
     END IF;
@@ -749,6 +753,11 @@ GRANT SELECT ON warden.audit_verification TO warden_admin;
 GRANT SELECT ON SEQUENCE warden.audit_verification_id_seq TO warden_admin;
 SELECT pg_catalog.pg_extension_config_dump('warden.audit_verification', '');
 SELECT pg_catalog.pg_extension_config_dump('warden.audit_verification_id_seq', '');
+-- Append-only as the ledger: a deleted or edited record would move where the next
+-- verification starts, and which heads a full one requires.
+CREATE TRIGGER verification_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON warden.audit_verification
+    FOR EACH STATEMENT EXECUTE FUNCTION warden.audit_guard();
+ALTER TABLE warden.audit_verification ENABLE ALWAYS TRIGGER verification_append_only;
 CREATE FUNCTION warden.verify_audit(digest jsonb, full boolean)
     RETURNS TABLE (valid boolean, total_entries bigint, invalid_entries bigint, issues jsonb)
     VOLATILE PARALLEL UNSAFE

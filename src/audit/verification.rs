@@ -34,7 +34,8 @@ fn report_row(report: Report) -> TableIterator<'static, VerifyRow> {
     TableIterator::once(row)
 }
 
-/// `warden.verify_audit()`: every entry, every chain.
+/// `warden.verify_audit()`: every entry, every chain, and the heads the latest valid
+/// verification recorded.
 #[pg_extern(volatile, parallel_unsafe, name = "verify_audit")]
 fn verify_audit() -> Result<
     TableIterator<
@@ -178,9 +179,22 @@ impl Mode {
 /// run, or an incremental one from `latest` (`digest` is the latest recorded through).
 /// A digest from `audit_digest()` signs heads nobody verified, so an incremental run from
 /// one vouches only for what it read.
+///
+/// A full run given no digest checks the chains against the latest recorded `through`:
+/// heads a valid verification reached must still be there, or be purged behind a
+/// checkpoint, so entries removed from the end of a chain since are reported (and the
+/// shorter heads never recorded as verified).
 fn run(mode: Mode, digest: Option<&Digest>, latest: bool) -> Result<Report, WardenError> {
     let started_at = unsafe { pg_sys::GetCurrentTimestamp() };
     let clock = Instant::now();
+    let recorded;
+    let digest = match (mode, digest) {
+        (Mode::Full, None) => {
+            recorded = latest_through()?;
+            recorded.as_ref()
+        }
+        (_, digest) => digest,
+    };
     let (report, workers) = match (mode, digest) {
         (Mode::Incremental, Some(since)) => (verify_since(since)?, 0),
         _ => verify_ledger(digest)?,

@@ -7,11 +7,11 @@
 # between the two and carries a larger tree head, consistent with the earlier one; every
 # kept digest verifies offline with warden-verify against an export. The keeper's role
 # may insert and nothing else (42501 for SELECT, UPDATE, DELETE and TRUNCATE on the
-# keeper, and for UPDATE, DELETE and TRUNCATE through the foreign table). After a superuser who disables the guards deletes the newest entry,
-# verify_audit() alone still passes, but verify_audit(kept digest, full => true),
-# warden-verify with the kept digest and both verification jobs do not; once a valid
-# verification has recorded the truncated heads, only the kept digest still does. An
-# edited entry fails the full verification job. With Debian 12's pg_cron (1.4, minute
+# keeper, and for UPDATE, DELETE and TRUNCATE through the foreign table). After a
+# superuser who disables the guards deletes the newest entry, verify_audit() (which
+# requires the heads the last valid run recorded), verify_audit(kept digest, full =>
+# true), warden-verify with the kept digest and both verification jobs fail; with the
+# entry put back they pass. An edited entry fails the full verification job. With Debian 12's pg_cron (1.4, minute
 # schedules) the test waits for two minute boundaries: 65 to 125 s.
 . "$(dirname "$0")/lib.sh"
 verify_bin="$(dirname "$0")/../../target/debug/warden-verify"
@@ -231,12 +231,13 @@ tamper() {  # statement
 }
 job_sqlstate() { sqlstate_of -p "$ledger_port" -d ledgerdb -U "$officer" -c "$1"; }
 kept_digest_verdict() { as_officer -c "SELECT valid, issues FROM warden.verify_audit('$newest'::jsonb, full => true)"; }
-# 1. The newest entry deleted (tail truncation). Every entry left verifies, so a full
-# verification without a digest passes (read-only here: a valid one would be recorded);
-# the jobs, which start from the heads the last valid run recorded, and the kept digest
-# catch it.
+# 1. The newest entry deleted (tail truncation). Every entry left verifies on its own;
+# a full verification checks the chains against the heads the last valid run recorded,
+# so it fails (read-only here: nothing recorded either way), and so do the jobs and the
+# kept digest. A failed run records no heads: the next runs fail again.
+ledger -c "CREATE TABLE public.saved_tail AS SELECT * FROM warden.audit_log WHERE id = (SELECT max(id) FROM warden.audit_log)" >/dev/null
 tamper "DELETE FROM warden.audit_log WHERE id = (SELECT max(id) FROM warden.audit_log)"
-expect_eq "$(as_officer -c "SET default_transaction_read_only = on" -c "SELECT valid FROM warden.verify_audit()")" "t" \
+expect_eq "$(as_officer -c "SET default_transaction_read_only = on" -c "SELECT valid FROM warden.verify_audit()")" "f" \
   "verify_audit() without a digest after the tail truncation"
 expect_eq "$(job_sqlstate "$verify_cmd")" "P0001" "the incremental verification job's command after the tail truncation"
 expect_eq "$(job_sqlstate "$verify_full_cmd")" "P0001" "the full verification job's command after the tail truncation"
@@ -248,12 +249,12 @@ esac
 as_officer -c "SELECT warden.export_audit()" > "$work/truncated.json"
 "$verify_bin" --export "$work/truncated.json" --key-env audit:1:WARDEN_K1 --digest "$work/newest.json" > "$work/verify.out" 2>&1
 expect_eq "$?" "1" "warden-verify of the truncated ledger's export against the newest kept digest"
-# A valid verification without a digest now records the truncated heads: the jobs start
-# from them and pass; only the digest kept outside still shows what was removed.
-expect_eq "$(as_officer -c "SELECT valid FROM warden.verify_audit()")" "t" "a recorded verify_audit() after the tail truncation"
-expect_eq "$(job_sqlstate "$verify_cmd")" "ok" "the incremental verification job's command from the truncated heads"
-expect_eq "$(job_sqlstate "$verify_full_cmd")" "ok" "the full verification job's command from the truncated heads"
-expect_eq "$(kept_digest_verdict | cut -d'|' -f1)" "f" "verify_audit(newest kept digest, full => true) after the truncated heads were recorded"
+expect_eq "$(as_officer -c "SELECT valid FROM warden.verify_audit()")" "f" "a recorded verify_audit() after the tail truncation"
+expect_eq "$(job_sqlstate "$verify_cmd")" "P0001" "the incremental verification job's command after a failed verification"
+# The entry put back as it was: everything verifies again.
+tamper "INSERT INTO warden.audit_log OVERRIDING SYSTEM VALUE SELECT * FROM public.saved_tail"
+expect_eq "$(job_sqlstate "$verify_cmd")" "ok" "the incremental verification job's command with the entry back"
+expect_eq "$(job_sqlstate "$verify_full_cmd")" "ok" "the full verification job's command with the entry back"
 # 2. The first entry edited: the incremental job does not read that far back (it starts
 # at the recorded heads); the full verification job catches it, the kept digest too.
 tamper "UPDATE warden.audit_log SET reason = 'edited' WHERE id = (SELECT min(id) FROM warden.audit_log)"

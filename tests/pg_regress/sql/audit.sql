@@ -120,7 +120,7 @@ SELECT public.tamper($$UPDATE warden.audit_log SET chain_pos = -chain_pos WHERE 
 SELECT * FROM pg_temp.report();
 ROLLBACK TO SAVEPOINT s;
 
-SAVEPOINT s;  -- the tail removed: invisible without a digest, caught with one
+SAVEPOINT s;  -- the tail removed: caught against the heads the last valid verification recorded, and with a digest
 SELECT public.tamper($$DELETE FROM warden.audit_log WHERE chain_pos >= (SELECT max(chain_pos) - 1 FROM warden.audit_log)$$);
 SELECT count(*) AS issues_without_digest FROM pg_temp.report();
 SELECT * FROM pg_temp.report(:'digest');

@@ -81,6 +81,29 @@ SELECT warden.purge_audit('0 seconds') > 0 AS purged;
 SELECT mode, valid FROM warden.audit_verification ORDER BY id DESC LIMIT 1;
 SELECT valid FROM warden.verify_audit(NULL, full => true);
 ROLLBACK TO SAVEPOINT s;
+-- A full verification given no digest requires the heads the latest valid run recorded:
+-- the newest entry deleted is found, a second run finds it again (a failed run records
+-- no heads), and purged heads are accepted behind their checkpoints.
+SAVEPOINT s;
+SELECT valid FROM warden.verify_audit();
+SELECT public.tamper($$DELETE FROM warden.audit_log WHERE id = (SELECT max(id) FROM warden.audit_log)$$);
+SELECT valid, total_entries, jsonb_path_query_array(issues, '$[*].reason') AS reasons FROM warden.verify_audit();
+SELECT valid, total_entries FROM warden.verify_audit();
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+SELECT valid FROM warden.verify_audit();
+SELECT warden.purge_audit('0 seconds') > 0 AS purged;
+SELECT valid, total_entries FROM warden.verify_audit();
+ROLLBACK TO SAVEPOINT s;
+-- The records are append-only, for everyone: their rows and their triggers.
+SELECT outcome($$UPDATE warden.audit_verification SET valid = true$$);
+SELECT outcome($$DELETE FROM warden.audit_verification$$);
+SELECT outcome($$TRUNCATE warden.audit_verification$$);
+SELECT outcome($$ALTER TABLE warden.audit_verification DISABLE TRIGGER verification_append_only$$);
+SELECT outcome($$ALTER TABLE warden.audit_verification DISABLE TRIGGER ALL$$);
+SELECT outcome($$DROP TRIGGER verification_append_only ON warden.audit_verification$$);
+SELECT outcome($$DROP TABLE warden.audit_verification$$);
+SELECT outcome($$CREATE TABLE public.verification_child () INHERITS (warden.audit_verification)$$);
 -- Only key officers verify.
 CREATE ROLE inc_user;
 GRANT warden_user TO inc_user;

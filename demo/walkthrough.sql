@@ -65,6 +65,12 @@ SELECT * FROM warden.apply_profile('{"name": "demo", "version": 1, "strategies":
     "tables": {"public.users": [{"column": "email", "strategy": "mail"}, {"column": "phone", "strategy": "phone"}],
                "public.orders": [{"column": "user_email", "strategy": "mail"}]}}');
 SELECT o.id, o.user_email, u.phone, o.total FROM orders o JOIN users u ON u.email = o.user_email ORDER BY o.id;
+-- Profiles written for the system pg_warden replaces are accepted too: a string version,
+-- `config`, tables as {"rules": [...]}, a seed from a WARDEN_* variable of the server
+-- (the demo cluster sets WARDEN_TEST_SEED). warden-profile checks such a file offline.
+SELECT * FROM warden.validate_profile('{"name": "legacy", "version": "1.0",
+    "strategies": {"mail": {"type": "email", "config": {"seed_env_var": "WARDEN_TEST_SEED"}}},
+    "tables": {"public.users": {"rules": [{"column": "email", "strategy": "mail"}]}}}');
 
 -- ---------------------------------------------------------------------------
 -- 4. Least privilege: an application role can use keys, not read them.
@@ -110,7 +116,12 @@ SELECT valid, invalid_entries, jsonb_pretty(issues) FROM warden.verify_audit(:'d
 -- An incremental check reads only what follows the digest's heads (fast, for often);
 -- the full one above is what finds an edit behind them. Both are recorded.
 SELECT valid, total_entries FROM warden.verify_audit(:'digest');
-SELECT mode, valid, entries_checked FROM warden.audit_verification ORDER BY id;
+-- A full verification of a large ledger reads with parallel workers (here forced for a
+-- small one) and reports exactly what one process would.
+SET warden.parallel_verify_min_entries = 0;
+SELECT valid, total_entries FROM warden.verify_audit(:'digest', full => true);
+RESET warden.parallel_verify_min_entries;
+SELECT mode, valid, entries_checked, workers FROM warden.audit_verification ORDER BY id;
 -- The ledger is also an RFC 9162 Merkle tree, built behind the writers: one entry can
 -- be proven (warden-verify --proof checks it offline) with log2(n) hashes.
 SELECT warden.advance_audit_tree() AS tree_size;

@@ -70,7 +70,8 @@ SELECT o.id, o.user_email, u.phone, o.total FROM orders o JOIN users u ON u.emai
 -- (the demo cluster sets WARDEN_TEST_SEED). warden-profile checks such a file offline.
 SELECT * FROM warden.validate_profile('{"name": "legacy", "version": "1.0",
     "strategies": {"mail": {"type": "email", "config": {"seed_env_var": "WARDEN_TEST_SEED"}}},
-    "tables": {"public.users": {"rules": [{"column": "email", "strategy": "mail"}]}}}');
+    "tables": {"public.users": {"rules": [{"column": "email", "strategy": "mail"}]},
+               "public.orders": {"rules": [{"column": "user_email", "strategy": "mail"}]}}}');
 
 -- ---------------------------------------------------------------------------
 -- 4. Least privilege: an application role can use keys, not read them.
@@ -117,7 +118,7 @@ SELECT valid, invalid_entries, jsonb_pretty(issues) FROM warden.verify_audit(:'d
 -- the full one above is what finds an edit behind them. Both are recorded.
 SELECT valid, total_entries FROM warden.verify_audit(:'digest');
 -- A full verification of a large ledger reads with parallel workers (here forced for a
--- small one) and reports exactly what one process would.
+-- small one) and reports exactly what one process would: the edit above, again.
 SET warden.parallel_verify_min_entries = 0;
 SELECT valid, total_entries FROM warden.verify_audit(:'digest', full => true);
 RESET warden.parallel_verify_min_entries;

@@ -129,7 +129,7 @@ pub(super) fn verify_before_purge(plan: &[(i32, i64, Vec<u8>)]) -> Result<Report
          ORDER BY chain_id, chain_pos",
         warden_core::ledger::select_list()
     );
-    without_jit(|| {
+    index_reads(|| {
         super::for_each_row(&query, vec![chains.into(), positions.into()], |entry| {
             verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
         })
@@ -141,11 +141,22 @@ pub(super) fn verify_before_purge(plan: &[(i32, i64, Vec<u8>)]) -> Result<Report
     run(Mode::Incremental, Some(&since), true)
 }
 
-/// Runs `f` with `jit = off`. The per-chain queries read few rows through indexes, but the
-/// planner prices them as a pass over the whole ledger, and compiling them would take
-/// ten times longer than running them (0.5 s against 40 ms at 5 million entries).
-fn without_jit<T>(f: impl FnOnce() -> Result<T, WardenError>) -> Result<T, WardenError> {
-    privilege::with_setting(c"jit", c"off", f)
+/// Runs `f` with the ledger read the way verification needs it: through the (chain_id,
+/// chain_pos) index, in order, and without JIT (`jit`, `enable_seqscan` and
+/// `enable_bitmapscan` off; parallel workers start with these settings too).
+///
+/// - A chain's range of positions read by a bitmap heap scan must be sorted afterwards:
+///   a segment of a parallel verification (tens of thousands of entries) then went
+///   through an external sort and halved each participant's rate, and on a ledger 6
+///   times `shared_buffers` read the heap four times over. The index returns the
+///   entries in order, and a chain's entries lie in the heap in the same order.
+/// - The per-chain queries read few rows through indexes, but the planner prices them
+///   as a pass over the whole ledger, and compiling them would take ten times longer
+///   than running them (0.5 s against 40 ms at 5 million entries).
+pub(super) fn index_reads<T>(f: impl FnOnce() -> Result<T, WardenError>) -> Result<T, WardenError> {
+    privilege::with_setting(c"jit", c"off", || {
+        privilege::with_setting(c"enable_seqscan", c"off", || privilege::with_setting(c"enable_bitmapscan", c"off", f))
+    })
 }
 
 fn parse_digest(digest: &crate::datum::Jsonb) -> Result<Digest, WardenError> {
@@ -197,7 +208,7 @@ fn run(mode: Mode, digest: Option<&Digest>, latest: bool) -> Result<Report, Ward
     };
     let (report, workers) = match (mode, digest) {
         (Mode::Incremental, Some(since)) => (verify_since(since)?, 0),
-        _ => verify_ledger(digest)?,
+        _ => index_reads(|| verify_ledger(digest))?,
     };
     let vouches = mode == Mode::Full || latest;
     record(mode, started_at, clock.elapsed().as_secs_f64(), &report, digest, vouches, workers)?;
@@ -231,7 +242,7 @@ fn verify_since(since: &Digest) -> Result<Report, WardenError> {
         "SELECT {} FROM ({SINCE_QUERY}) AS audit_log ORDER BY chain_id, chain_pos",
         warden_core::ledger::select_list()
     );
-    without_jit(|| {
+    index_reads(|| {
         super::for_each_row(&query, vec![chains.into(), positions.into()], |entry| {
             verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
         })

@@ -1,7 +1,8 @@
 # A hot standby made by pg_basebackup serves auditors: audit_digest(), verify_audit() and
 # verify_audit(digest) (the primary's digest and its own) work there for a superuser and
 # a non-superuser warden_admin, as does export_audit(); the standby's digest verifies on
-# the primary. Every write (keys, profiles, purge, ledger entries, capture changes) fails
+# the primary; a parallel verification there has workers and the same report. Every
+# write (keys, profiles, purge, ledger entries, capture changes) fails
 # with 25006, never XX000, and the standby keeps replaying afterwards.
 . "$(dirname "$0")/lib.sh"
 k1=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
@@ -42,6 +43,12 @@ for role in postgres "$officer"; do
     "$role: verify_audit(its own digest) on the standby"
   expect_eq "$(q -c "SELECT valid FROM warden.verify_audit('$standby_digest', full => true)")" "t" "$role: the standby's digest verifies on the primary"
 done
+# A parallel verification there: workers join (each participant logs its share at
+# DEBUG1), the report is the serial one.
+parallel=$(q -p "$port" -U "$officer" -c "SET warden.parallel_verify_min_entries = 0" -c "SET max_parallel_workers_per_gather = 2" \
+  -c "SET client_min_messages = debug1" -c "SELECT valid, total_entries FROM warden.verify_audit()" 2>"$work/parallel.err")
+expect_eq "$parallel" "t|$total" "a parallel verify_audit() on the standby"
+grep -q "parallel verification participant 0 " "$work/parallel.err" || fail "no parallel worker took part on the standby: $(cat "$work/parallel.err")"
 expect_eq "$(q -p "$port" -c "SELECT jsonb_array_length(warden.export_audit() -> 'entries')")" "$total" \
   "export_audit() on the standby"
 

@@ -115,6 +115,21 @@ macro_rules! chains_cte {
 }
 use chains_cte;
 
+/// Every chain of the ledger, ascending, by [`chains_cte`]'s loose scan.
+fn chain_ids() -> Result<Vec<i32>, WardenError> {
+    const CHAINS: &str =
+        concat!(chains_cte!(), "SELECT chain_id FROM chains WHERE chain_id IS NOT NULL ORDER BY chain_id");
+    privilege::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let mut chains = Vec::new();
+            for row in client.select(CHAINS, None, &[])? {
+                chains.extend(row.get::<i32>(1)?);
+            }
+            Ok::<_, pgrx::spi::SpiError>(chains)
+        })
+    })
+}
+
 type VisitEntry<'v> = dyn FnMut(&EntryRef<'_>) -> Result<(), WardenError> + 'v;
 
 /// Streams ledger entries matching `filter` (a WHERE clause over `$1`, `$2`) in

@@ -216,36 +216,25 @@ fn run(mode: Mode, digest: Option<&Digest>, latest: bool) -> Result<Report, Ward
 }
 
 /// Entries from the position before each head of `since` on, and every entry of chains
-/// it does not know,
-/// in (chain_id, chain_pos) order: one index descent per chain, found by a loose scan of
-/// the (chain_id, chain_pos) index.
-const SINCE_QUERY: &str = concat!(
-    super::chains_cte!(),
-    "\
-SELECT e.* FROM chains c CROSS JOIN LATERAL ( \
-    SELECT * FROM warden.audit_log a \
-     WHERE a.chain_id OPERATOR(pg_catalog.=) c.chain_id \
-       AND a.chain_pos OPERATOR(pg_catalog.>=) COALESCE( \
-           (SELECT GREATEST(h.pos OPERATOR(pg_catalog.-) 1, 1) FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int4[]), \
-                                        pg_catalog.unnest($2::pg_catalog.int8[])) AS h(chain, pos) \
-             WHERE h.chain OPERATOR(pg_catalog.=) c.chain_id), 1) \
-     ORDER BY a.chain_pos) e \
- WHERE c.chain_id IS NOT NULL"
-);
-
+/// it does not know, chain after chain in (chain_id, chain_pos) order: the chains found by
+/// a loose scan of the (chain_id, chain_pos) index, then one index range per chain. (One
+/// query over all chains, a LATERAL join, needed a sort of everything it read: 420,000
+/// entries/s against 1,130,000 for a full read, after 6 million new entries.)
 fn verify_since(since: &Digest) -> Result<Report, WardenError> {
     let checkpoints = load_checkpoints()?;
     let mut verifier = Verifier::resume(&checkpoints, since, verification_key);
-    let chains: Vec<i32> = since.chains.iter().map(|c| c.chain_id).collect();
-    let positions: Vec<i64> = since.chains.iter().map(|c| c.head_pos).collect();
-    let query = format!(
-        "SELECT {} FROM ({SINCE_QUERY}) AS audit_log ORDER BY chain_id, chain_pos",
-        warden_core::ledger::select_list()
-    );
+    let start = |chain: i32| {
+        since.chains.iter().find(|c| c.chain_id == chain).map_or(1, |c| c.head_pos.saturating_sub(1).max(1))
+    };
     index_reads(|| {
-        super::for_each_row(&query, vec![chains.into(), positions.into()], |entry| {
-            verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
-        })
+        for chain in super::chain_ids()? {
+            super::for_each_entry(
+                "chain_id OPERATOR(pg_catalog.=) $1 AND chain_pos OPERATOR(pg_catalog.>=) $2",
+                vec![chain.into(), start(chain).into()],
+                |entry| verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string())),
+            )?;
+        }
+        Ok(())
     })?;
     Ok(verifier.finish())
 }

@@ -20,7 +20,8 @@ DECLARE
     -- from 0.2.0 runs.
     ledger oid[] := ARRAY['warden.audit_log'::pg_catalog.regclass, 'warden.audit_checkpoint'::pg_catalog.regclass,
                           'warden.audit_log_id_seq'::pg_catalog.regclass,
-                          pg_catalog.to_regclass('warden.audit_verification')];
+                          pg_catalog.to_regclass('warden.audit_verification'),
+                          pg_catalog.to_regclass('warden.audit_verification_id_seq')];
     warden_schema oid := 'warden'::pg_catalog.regnamespace;
     capture oid := 'warden.audit_capture()'::pg_catalog.regprocedure;
     hit record;

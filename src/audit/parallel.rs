@@ -62,10 +62,19 @@ struct Item {
 /// JSON (none without a digest).
 #[repr(C)]
 struct Header {
+    /// [`LAYOUT`]: a worker whose library lays the area out differently (the package was
+    /// upgraded while the leader ran the old one) refuses it.
+    layout: u64,
     next: AtomicU32,
     items: u32,
     digest_len: u32,
 }
+
+/// A mark of the shared area's layout: a fixed magic and the sizes of its parts.
+const LAYOUT: u64 = 0x7764_0000_0000_0000
+    | ((std::mem::size_of::<Item>() as u64) << 32)
+    | ((std::mem::size_of::<SegmentOutcome>() as u64) << 16)
+    | std::mem::size_of::<Header>() as u64;
 
 /// How a full verification went: its report (`None` when it must be read serially), and
 /// the parallel workers that took part.
@@ -84,11 +93,17 @@ pub(super) fn verify(checkpoints: &[Checkpoint], digest: Option<&Digest>) -> Res
         return Ok(serial);
     }
     let Some(chains) = plan()? else { return Ok(serial) };
-    let total: i64 = chains.iter().map(|c| c.head_pos - c.first_pos + 1).sum();
-    if total < i64::from(crate::gucs::PARALLEL_VERIFY_MIN_ENTRIES.get()) || total == 0 {
+    // Positions are issued from 1 on, one at a time: a chain that starts below 1 or spans
+    // more positions than any ledger holds (rows stored as given) is left to a serial read,
+    // which reports it.
+    if chains.iter().any(|c| c.first_pos < 1 || c.head_pos < c.first_pos) {
         return Ok(serial);
     }
-    let items = segments(&chains, total, i64::from(wanted) + 1);
+    let total: i128 = chains.iter().map(|c| i128::from(c.head_pos) - i128::from(c.first_pos) + 1).sum();
+    if total < i128::from(crate::gucs::PARALLEL_VERIFY_MIN_ENTRIES.get()) || total > i128::from(i64::MAX) {
+        return Ok(serial);
+    }
+    let items = segments(&chains, total as i64, i64::from(wanted) + 1);
     let digest_json = digest.map(|d| d.to_json()).unwrap_or_default();
     let outcomes = privilege::as_extension_owner(|| run_parallel(&items, &digest_json, wanted))?;
     let (outcomes, workers) = outcomes;
@@ -135,11 +150,14 @@ fn plan() -> Result<Option<Vec<ChainRange>>, WardenError> {
 /// order of their place in their chain (every chain's first range, then every chain's
 /// second share, ...), which follows the order they were written in.
 fn segments(chains: &[ChainRange], total: i64, participants: i64) -> Vec<(i32, i64, i64, bool)> {
-    let width = (total / (participants * SEGMENTS_PER_PARTICIPANT)).max(MIN_SEGMENT);
+    let most = participants * SEGMENTS_PER_PARTICIPANT;
+    let width = (total / most).max(MIN_SEGMENT);
     let mut items = Vec::new();
     for chain in chains {
+        // `total` holds every span, so neither this nor the bounds overflow; the count is
+        // capped, whatever the positions.
         let len = chain.head_pos - chain.first_pos + 1;
-        let count = (len / width).max(1);
+        let count = (len / width).clamp(1, most);
         let bound = |k: i64| chain.first_pos + ((i128::from(len) * i128::from(k)) / i128::from(count)) as i64;
         for k in 0..count {
             // Sorted by where the range starts in its chain, as a fraction.
@@ -172,7 +190,7 @@ fn run_parallel(
         (*pcxt).estimator.number_of_keys += 1;
         pg_sys::InitializeParallelDSM(pcxt);
         let base = pg_sys::shm_toc_allocate((*pcxt).toc, size).cast::<u8>();
-        base.cast::<Header>().write(Header { next: AtomicU32::new(0), items: count, digest_len });
+        base.cast::<Header>().write(Header { layout: LAYOUT, next: AtomicU32::new(0), items: count, digest_len });
         let shared_items = base.add(header_size).cast::<Item>();
         for (i, &(chain_id, lo, hi, first)) in items.iter().enumerate() {
             shared_items.add(i).write(Item {
@@ -288,6 +306,9 @@ fn participate(shared: &Shared) -> Result<(), WardenError> {
 #[no_mangle]
 pub unsafe extern "C-unwind" fn warden_parallel_verify(_seg: *mut pg_sys::dsm_segment, toc: *mut pg_sys::shm_toc) {
     let base = unsafe { pg_sys::shm_toc_lookup(toc, SHARED_KEY, false) }.cast::<u8>();
+    if unsafe { (*base.cast::<Header>()).layout } != LAYOUT {
+        WardenError::Internal("parallel verification: the leader runs another build of pg_warden".into()).raise();
+    }
     let shared = unsafe { Shared::at(base) };
     if let Err(e) = participate(&shared) {
         e.raise();

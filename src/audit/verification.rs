@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use pgrx::prelude::*;
 use pgrx::JsonB;
-use warden_core::ledger::{Digest, Report, Verifier};
+use warden_core::ledger::{Digest, Issue, IssueKind, Report, Verifier};
 
 use super::{issues_json, load_checkpoints, now_micros, verification_key, verify_ledger, SigningKey};
 use crate::error::WardenError;
@@ -194,23 +194,37 @@ impl Mode {
 /// A full run given no digest checks the chains against the latest recorded `through`:
 /// heads a valid verification reached must still be there, or be purged behind a
 /// checkpoint, so entries removed from the end of a chain since are reported (and the
-/// shorter heads never recorded as verified).
+/// shorter heads never recorded as verified). A latest record that is no digest is
+/// reported as one whose signature does not verify.
 fn run(mode: Mode, digest: Option<&Digest>, latest: bool) -> Result<Report, WardenError> {
     let started_at = unsafe { pg_sys::GetCurrentTimestamp() };
     let clock = Instant::now();
-    let recorded;
-    let digest = match (mode, digest) {
-        (Mode::Full, None) => {
-            recorded = latest_through()?;
-            recorded.as_ref()
-        }
-        (_, digest) => digest,
+    let recorded = if mode == Mode::Full { latest_recorded()? } else { Recorded::Nothing };
+    let latest_heads = match &recorded {
+        Recorded::Through(through) => Some(through.as_ref()),
+        Recorded::Nothing | Recorded::Malformed => None,
     };
-    let (report, workers) = match (mode, digest) {
+    let (mut report, workers) = match (mode, digest) {
         (Mode::Incremental, Some(since)) => (verify_since(since)?, 0),
-        _ => index_reads(|| verify_ledger(digest))?,
+        _ => index_reads(|| verify_ledger(digest.or(latest_heads)))?,
     };
-    let vouches = mode == Mode::Full || latest;
+    if digest.is_none() && matches!(recorded, Recorded::Malformed) {
+        report
+            .issues
+            .insert(0, Issue { entry_id: None, chain_id: None, chain_pos: None, kind: IssueKind::DigestBadSignature });
+    }
+    // A full run given a digest is checked against that digest only: it vouches for the
+    // heads it found only when no other verified heads were recorded, or the digest is
+    // the latest record itself, so no chosen digest records a chain cut short.
+    let vouches = match (mode, digest) {
+        (Mode::Full, None) => true,
+        (Mode::Full, Some(given)) => match &recorded {
+            Recorded::Nothing => true,
+            Recorded::Through(through) => through.as_ref() == given,
+            Recorded::Malformed => false,
+        },
+        (Mode::Incremental, _) => latest,
+    };
     record(mode, started_at, clock.elapsed().as_secs_f64(), &report, digest, vouches, workers)?;
     Ok(report)
 }
@@ -239,10 +253,19 @@ fn verify_since(since: &Digest) -> Result<Report, WardenError> {
     Ok(verifier.finish())
 }
 
-/// The `through` digest of the latest valid verification, if any.
-fn latest_through() -> Result<Option<Digest>, WardenError> {
+/// The latest valid verification's `through`, as recorded.
+enum Recorded {
+    /// No valid verification recorded one (or the table is not there yet).
+    Nothing,
+    Through(Box<Digest>),
+    /// The record is not a digest: edited, or inserted by hand. Reported as a digest
+    /// whose signature does not verify, never a reason to stop verifying.
+    Malformed,
+}
+
+fn latest_recorded() -> Result<Recorded, WardenError> {
     if !super::warden_table_exists(c"audit_verification") {
-        return Ok(None);
+        return Ok(Recorded::Nothing);
     }
     let text = privilege::as_extension_owner(|| {
         Spi::connect(|client| {
@@ -258,11 +281,19 @@ fn latest_through() -> Result<Option<Digest>, WardenError> {
             table.first().get_one::<String>()
         })
     })?;
-    text.map(|text| {
-        Digest::parse(&text)
-            .map_err(|e| WardenError::LedgerCorrupt(format!("the latest recorded verification is malformed: {e}")))
+    Ok(match text.map(|text| Digest::parse(&text)) {
+        None => Recorded::Nothing,
+        Some(Ok(digest)) => Recorded::Through(Box::new(digest)),
+        Some(Err(_)) => Recorded::Malformed,
     })
-    .transpose()
+}
+
+/// The `through` digest of the latest valid verification, if any (and readable).
+fn latest_through() -> Result<Option<Digest>, WardenError> {
+    Ok(match latest_recorded()? {
+        Recorded::Through(digest) => Some(*digest),
+        Recorded::Nothing | Recorded::Malformed => None,
+    })
 }
 
 /// Records a verification, with (when it was valid) the signed heads it verified

@@ -302,11 +302,32 @@ pub(super) fn column_label(table: pg_sys::Oid, attnum: i16) -> Result<String, Wa
 /// for superusers and `warden_admin` members: anyone may call `validate_profile`, and
 /// the server's environment is not theirs to probe (whether a variable is set, whether a
 /// guessed seed masks a foreign key alike). For other roles every variable is unset.
+///
+/// A variable a keyring key is bound to (`create_key_from_env`) holds key material and is
+/// never read as a seed, whatever its value: a seed lands in the ledger.
 fn server_variable(name: &str) -> Option<String> {
-    (name.starts_with(profile::SEED_ENV_PREFIX) && crate::privilege::is_admin())
+    (name.starts_with(profile::SEED_ENV_PREFIX) && crate::privilege::is_admin() && !binds_a_key(name))
         .then(|| std::env::var_os(name))
         .flatten()
         .map(|value| value.to_string_lossy().into_owned())
+}
+
+/// Whether a keyring key is bound to the environment variable `name` (true when the
+/// keyring cannot be read: such a variable is never taken for a seed).
+fn binds_a_key(name: &str) -> bool {
+    crate::privilege::as_extension_owner(|| {
+        Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT EXISTS (SELECT FROM warden.key_store WHERE env_var OPERATOR(pg_catalog.=) $1)",
+                    Some(1),
+                    &[name.into()],
+                )?
+                .first()
+                .get_one::<bool>()
+        })
+    })
+    .map_or(true, |bound| bound.unwrap_or(true))
 }
 
 /// Every problem with `doc`: the core's, then the database's. With `lock` (to apply the

@@ -334,6 +334,7 @@ pub struct Verifier<'c, F> {
 /// [`Verifier::finish_segments`] to join with its neighbours: fixed-size and `Copy`, so
 /// parallel workers can hand it over in shared memory.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct SegmentOutcome {
     /// The chain the segment was read from.
     pub chain_id: i32,

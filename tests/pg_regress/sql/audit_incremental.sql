@@ -95,6 +95,24 @@ SELECT valid FROM warden.verify_audit();
 SELECT warden.purge_audit('0 seconds') > 0 AS purged;
 SELECT valid, total_entries FROM warden.verify_audit();
 ROLLBACK TO SAVEPOINT s;
+-- A full run against a digest of one's choosing cannot record heads shorter than the
+-- latest verified ones: valid against that digest, it records no through, and the
+-- next verify_audit() still finds the cut.
+SAVEPOINT s;
+SELECT valid FROM warden.verify_audit();
+SELECT public.tamper($$DELETE FROM warden.audit_log WHERE id = (SELECT max(id) FROM warden.audit_log)$$);
+SELECT valid FROM warden.verify_audit(warden.audit_digest(), full => true) AS valid_against_a_fresh_digest;
+SELECT through IS NULL AS recorded_no_through FROM warden.audit_verification ORDER BY id DESC LIMIT 1;
+SELECT valid FROM warden.verify_audit();
+ROLLBACK TO SAVEPOINT s;
+-- A latest record that is no digest (inserted by a superuser) is reported, not an error
+-- that would stop every verification and purge from then on.
+SAVEPOINT s;
+INSERT INTO warden.audit_verification (started_at, duration, mode, valid, entries_checked, invalid_entries, verified_by, through)
+VALUES (now(), '0', 'full', true, 0, 0, 'forger', '{"format": "not a digest"}');
+SELECT valid, jsonb_path_query_array(issues, '$[*].reason') AS reasons FROM warden.verify_audit();
+SELECT valid FROM warden.verify_audit(NULL, full => false);
+ROLLBACK TO SAVEPOINT s;
 -- The records are append-only, for everyone: their rows and their triggers.
 SELECT outcome($$UPDATE warden.audit_verification SET valid = true$$);
 SELECT outcome($$DELETE FROM warden.audit_verification$$);
@@ -104,6 +122,7 @@ SELECT outcome($$ALTER TABLE warden.audit_verification DISABLE TRIGGER ALL$$);
 SELECT outcome($$DROP TRIGGER verification_append_only ON warden.audit_verification$$);
 SELECT outcome($$DROP TABLE warden.audit_verification$$);
 SELECT outcome($$CREATE TABLE public.verification_child () INHERITS (warden.audit_verification)$$);
+SELECT outcome($$ALTER SEQUENCE warden.audit_verification_id_seq RESTART WITH 1$$);
 -- Only key officers verify.
 CREATE ROLE inc_user;
 GRANT warden_user TO inc_user;

@@ -57,6 +57,13 @@ SELECT * FROM warden.validate_profile($${
   "tables": {"fmt.people": {"rules": [{"column": "email", "strategy": "a"}], "extra": 1}}
 }$$) ORDER BY path, problem;
 SELECT count(*) AS problems FROM warden.validate_profile($${"name": "v", "version": "v1", "tables": {}}$$);
+-- A variable a keyring key is bound to holds key material: never read as a seed.
+SELECT warden.create_key_from_env('envbound', 'WARDEN_DEMO_KEY');
+SELECT * FROM warden.validate_profile($${
+  "name": "bound", "version": "1",
+  "strategies": {"a": {"type": "email", "config": {"seed_env_var": "WARDEN_DEMO_KEY"}}},
+  "tables": {"fmt.people": {"rules": [{"column": "email", "strategy": "a"}]}}
+}$$);
 -- A role that is not a key officer cannot probe the server's environment: every variable
 -- reads as unset for it.
 CREATE ROLE fmt_user;

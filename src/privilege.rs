@@ -166,13 +166,13 @@ fn store_ids() -> Result<(pg_sys::Oid, pg_sys::Oid), WardenError> {
     }
 }
 
-/// Raises 42501 unless the current user is a superuser or has the privileges of
-/// `warden_admin`. Checked inside the function so that an EXECUTE grant is not enough.
 /// Whether the current user is a superuser or has the privileges of `warden_admin`.
 pub(crate) fn is_admin() -> bool {
     superuser_or_has_privs_of(ADMIN_ROLE)
 }
 
+/// Raises 42501 unless the current user is a superuser or has the privileges of
+/// `warden_admin`. Checked inside the function so that an EXECUTE grant is not enough.
 pub(crate) fn require_admin(action: &'static str) -> Result<(), WardenError> {
     if is_admin() {
         Ok(())

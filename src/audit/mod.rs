@@ -448,13 +448,9 @@ fn audit_digest() -> SqlResult<JsonB> {
         // Each chain's head by one index descent (the chains found by a loose scan of
         // the (chain_id, chain_pos) index), or its last checkpoint when retention left
         // nothing newer: not a pass over the ledger.
-        "WITH RECURSIVE chains(chain_id) AS ( \
-           SELECT pg_catalog.min(chain_id) FROM warden.audit_log \
-           UNION ALL \
-           SELECT (SELECT pg_catalog.min(a.chain_id) FROM warden.audit_log a \
-                    WHERE a.chain_id OPERATOR(pg_catalog.>) c.chain_id) \
-             FROM chains c WHERE c.chain_id IS NOT NULL), \
-         heads AS ( \
+        concat!(
+            chains_cte!(),
+            ", heads AS ( \
            SELECT c.chain_id, h.chain_pos AS pos, h.entry_hash AS hash FROM chains c \
            CROSS JOIN LATERAL (SELECT a.chain_pos, a.entry_hash FROM warden.audit_log a \
                                 WHERE a.chain_id OPERATOR(pg_catalog.=) c.chain_id \
@@ -464,7 +460,8 @@ fn audit_digest() -> SqlResult<JsonB> {
            SELECT DISTINCT ON (chain_id) chain_id, pos, hash FROM ( \
              SELECT chain_id, pos, hash FROM heads \
              UNION ALL SELECT chain_id, chain_pos, entry_hash FROM warden.audit_checkpoint) u \
-           ORDER BY chain_id, pos DESC) d ORDER BY chain_id",
+           ORDER BY chain_id, pos DESC) d ORDER BY chain_id"
+        ),
         &[],
     )?
     .into_iter()

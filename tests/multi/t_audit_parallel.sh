@@ -7,7 +7,8 @@
 # sides are tampered with. warden.audit_verification records the workers that took part:
 # at least one for the parallel runs (or the test would prove nothing), none for the
 # serial ones, none when the transaction has written, none below
-# warden.parallel_verify_min_entries.
+# warden.parallel_verify_min_entries. An ordinary key officer's traps (temporary domains
+# and tables) never run in the workers, which have the extension owner's rights.
 . "$(dirname "$0")/lib.sh"
 k1=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
 base="$PGDATABASE"
@@ -71,6 +72,44 @@ row=$(agree "$base" "warden.verify_audit()" "intact ledger") || exit 1
 expect_eq "$row" "t|$total|0|[]" "intact ledger"
 row=$(agree "$base" "warden.verify_audit('$digest'::jsonb, full => true)" "intact ledger against a digest") || exit 1
 expect_eq "$row" "t|$total|0|[]" "intact ledger against a digest"
+
+# An ordinary key officer (warden_admin, default TEMP privilege) sets traps for the
+# parallel workers, which run as the extension owner with the leader's settings and
+# temporary schema: temporary domains over every type the verification queries use, a
+# CHECK that tries to make the officer a superuser, temporary tables named as the
+# ledger's, pg_temp first on its search_path. Workers take part; no trap runs.
+officer=multi_parallel_officer
+q -c "SET client_min_messages = warning; DROP ROLE IF EXISTS $officer;
+      CREATE ROLE $officer LOGIN IN ROLE warden_admin;
+      CREATE TABLE public.par_trap (role_name name NOT NULL, became_superuser boolean NOT NULL);
+      GRANT SELECT, INSERT ON public.par_trap TO PUBLIC;
+      CREATE FUNCTION public.par_grab(v pg_catalog.text) RETURNS boolean LANGUAGE plpgsql AS \$\$
+      DECLARE became boolean := false;
+      BEGIN
+          BEGIN EXECUTE 'ALTER ROLE $officer SUPERUSER'; became := true; EXCEPTION WHEN others THEN NULL; END;
+          INSERT INTO public.par_trap VALUES (current_user, became);
+          RETURN true;
+      END \$\$;" >/dev/null
+domains=""
+for t in int8 int4 bytea text jsonb timestamptz interval bool numeric inet name oid; do
+  domains+="CREATE DOMAIN pg_temp.$t AS pg_catalog.$t CHECK (public.par_grab(VALUE::pg_catalog.text)); "
+done
+trapped=$(q -U "$officer" -c "$domains" \
+  -c "CREATE TEMP TABLE audit_log (id int8); CREATE TEMP TABLE audit_checkpoint (chain_id int4);
+      CREATE TEMP TABLE audit_verification (id int8); CREATE TEMP TABLE key_store (name text); CREATE TEMP TABLE pg_class (oid int8)" \
+  -c "SET search_path = pg_temp, public, pg_catalog" -c "SET warden.parallel_verify_min_entries = 0" \
+  -c "SET max_parallel_workers_per_gather = 2" \
+  -c "SELECT valid, total_entries FROM warden.verify_audit()" \
+  -c "SELECT workers FROM warden.audit_verification ORDER BY id DESC LIMIT 1")
+expect_eq "$(head -n 1 <<<"$trapped")" "t|$total" "verify_audit() by the officer among traps"
+[ "$(tail -n 1 <<<"$trapped")" -ge 1 ] || fail "no parallel worker took part in the officer's verification"
+expect_eq "$(q -c "SELECT count(*) FROM public.par_trap WHERE role_name <> '$officer' OR became_superuser")" 0 \
+  "traps run as another role, or the officer became a superuser"
+expect_eq "$(q -c "SELECT rolsuper FROM pg_roles WHERE rolname = '$officer'")" f "the officer is no superuser"
+# The traps are live: the officer's own cast to int8 runs one, as the officer.
+q -U "$officer" -c "$domains" -c "SET search_path = pg_temp, public, pg_catalog" -c "SELECT 7::int8" >/dev/null
+[ "$(q -c "SELECT count(*) FROM public.par_trap WHERE role_name = '$officer'")" -ge 1 ] || fail "the traps never ran, even for the officer"
+q -c "SET client_min_messages = warning; DROP TABLE public.par_trap; DROP FUNCTION public.par_grab(text); DROP OWNED BY $officer; DROP ROLE $officer" >/dev/null
 
 # Serial when the transaction has written, and below the threshold.
 expect_eq "$(q -c "SET max_parallel_workers_per_gather = 2" -c "SET warden.parallel_verify_min_entries = 0" \

@@ -116,23 +116,19 @@ pub(super) fn verify_before_purge(plan: &[(i32, i64, Vec<u8>)]) -> Result<Report
     let Some(since) = latest_through()? else { return run(Mode::Full, None, false) };
     let checkpoints = load_checkpoints()?;
     let mut verifier = Verifier::new(&checkpoints, None, verification_key);
-    let chains: Vec<i32> = plan.iter().map(|(chain, _, _)| *chain).collect();
-    let positions: Vec<i64> = plan.iter().map(|(_, pos, _)| *pos).collect();
-    let query = format!(
-        "SELECT {} FROM ( \
-           SELECT a.* FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int4[]), \
-                                      pg_catalog.unnest($2::pg_catalog.int8[])) AS p(chain, pos) \
-           CROSS JOIN LATERAL ( \
-             SELECT * FROM warden.audit_log e \
-              WHERE e.chain_id OPERATOR(pg_catalog.=) p.chain AND e.chain_pos OPERATOR(pg_catalog.<=) p.pos \
-              ORDER BY e.chain_pos) a) AS audit_log \
-         ORDER BY chain_id, chain_pos",
-        warden_core::ledger::select_list()
-    );
+    // Chain after chain through the index, as verify_since reads: one query over all
+    // chains would sort everything it read.
+    let mut ranges: Vec<(i32, i64)> = plan.iter().map(|(chain, pos, _)| (*chain, *pos)).collect();
+    ranges.sort_unstable();
     index_reads(|| {
-        super::for_each_row(&query, vec![chains.into(), positions.into()], |entry| {
-            verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
-        })
+        for (chain, pos) in ranges {
+            super::for_each_entry(
+                "chain_id OPERATOR(pg_catalog.=) $1 AND chain_pos OPERATOR(pg_catalog.<=) $2",
+                vec![chain.into(), pos.into()],
+                |entry| verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string())),
+            )?;
+        }
+        Ok(())
     })?;
     let purged = verifier.finish();
     if !purged.is_valid() {

@@ -21,7 +21,9 @@ DECLARE
     ledger oid[] := ARRAY['warden.audit_log'::pg_catalog.regclass, 'warden.audit_checkpoint'::pg_catalog.regclass,
                           'warden.audit_log_id_seq'::pg_catalog.regclass,
                           pg_catalog.to_regclass('warden.audit_verification'),
-                          pg_catalog.to_regclass('warden.audit_verification_id_seq')];
+                          pg_catalog.to_regclass('warden.audit_verification_id_seq'),
+                          pg_catalog.to_regclass('warden.audit_ddl_changes'),
+                          pg_catalog.to_regclass('warden.audit_ddl_changes_id_seq')];
     warden_schema oid := 'warden'::pg_catalog.regnamespace;
     capture oid := 'warden.audit_capture()'::pg_catalog.regprocedure;
     hit record;
@@ -60,7 +62,7 @@ BEGIN
                    WHERE tgrelid OPERATOR(pg_catalog.=) ANY (ledger)
                      AND (tgenabled OPERATOR(pg_catalog.<>) 'A'
                           OR tgname OPERATOR(pg_catalog.<>) ALL (ARRAY['zz_audit_chain', 'audit_append_only', 'checkpoint_append_only',
-                                                                       'verification_append_only']::pg_catalog.name[])))
+                                                                       'verification_append_only', 'ddl_changes_append_only']::pg_catalog.name[])))
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy WHERE polrelid OPERATOR(pg_catalog.=) ANY (ledger))
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n
                    WHERE n.oid OPERATOR(pg_catalog.=) warden_schema
@@ -156,9 +158,9 @@ BEGIN
     END IF;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects()
                 WHERE (object_type OPERATOR(pg_catalog.=) 'table' AND schema_name OPERATOR(pg_catalog.=) 'warden'
-                       AND object_name OPERATOR(pg_catalog.=) ANY (ARRAY['audit_log', 'audit_checkpoint', 'audit_verification']))
+                       AND object_name OPERATOR(pg_catalog.=) ANY (ARRAY['audit_log', 'audit_checkpoint', 'audit_verification', 'audit_ddl_changes']))
                    OR (object_type OPERATOR(pg_catalog.=) ANY (ARRAY['trigger', 'rule', 'policy'])
-                       AND object_identity OPERATOR(pg_catalog.~) ' on warden\.audit_(log|checkpoint|verification)$')) THEN
+                       AND object_identity OPERATOR(pg_catalog.~) ' on warden\.audit_(log|checkpoint|verification|ddl_changes)$')) THEN
         RAISE EXCEPTION 'the audit ledger cannot be dropped'
             USING ERRCODE = '42501', HINT = 'Only DROP EXTENSION pg_warden removes the ledger.';
     END IF;

@@ -58,6 +58,7 @@ pub extern "C-unwind" fn _PG_init() {
     #[cfg(not(feature = "pg13"))]
     audit::indexes::register_invalidation_callback();
     audit::guard::register_hooks();
+    audit::ddl::register_hooks();
     vault::record::register_callbacks();
 }
 

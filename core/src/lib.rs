@@ -13,5 +13,6 @@ pub mod mac;
 pub mod printable;
 pub mod profile;
 pub mod secrets;
+pub mod statement;
 pub mod vault;
 pub mod yaml;

@@ -560,7 +560,7 @@ const GUARD_FIRING: Firing = Firing {
     function: "audit_guard",
     before: true,
     events: &[(UPDATE, false), (DELETE, false), (TRUNCATE, false)],
-    relations: &[c"audit_log", c"audit_checkpoint", c"audit_verification"],
+    relations: &[c"audit_log", c"audit_checkpoint", c"audit_verification", c"audit_ddl_changes"],
     how: "BEFORE UPDATE, DELETE or TRUNCATE FOR EACH STATEMENT on the ledger tables",
 };
 

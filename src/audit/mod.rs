@@ -5,6 +5,7 @@
 
 mod capture;
 pub(crate) mod chain;
+pub(crate) mod ddl;
 pub(crate) mod guard;
 #[cfg(not(feature = "pg13"))]
 pub(crate) mod indexes;
@@ -658,6 +659,8 @@ pgrx::extension_sql_file!(
     name = "audit_tree",
     requires = ["audit", tree::advance_audit_tree, tree::audit_proof, tree::audit_consistency]
 );
+
+pgrx::extension_sql_file!("../../sql/audit_ddl.sql", name = "audit_ddl", requires = ["audit_guard", ddl::audit_ddl]);
 
 pgrx::extension_sql_file!(
     "../../sql/audit_guard.sql",

@@ -38,7 +38,7 @@ expect_eq "$(wc -l < "$work/key_forms")" "6" "key forms (3 stored versions, hex 
 # the vault, and of the key store only key versions that hold no plaintext (sealed under
 # the master key, or bound to a variable).
 expect_eq "$(q -c "SELECT array_agg(c::regclass::text ORDER BY c::regclass::text) FROM pg_extension, unnest(extconfig) c WHERE extname = 'pg_warden'")" \
-  "{warden.audit_checkpoint,warden.audit_log,warden.audit_log_id_seq,warden.audit_tree_head,warden.audit_tree_leaves,warden.audit_tree_node,warden.audit_verification,warden.audit_verification_id_seq,warden.key_policy,warden.key_store,warden.secret,warden.secret_grant,warden.secret_version,warden.vault_state}" "configuration tables"
+  "{warden.audit_checkpoint,warden.audit_ddl_changes,warden.audit_ddl_changes_id_seq,warden.audit_log,warden.audit_log_id_seq,warden.audit_tree_head,warden.audit_tree_leaves,warden.audit_tree_node,warden.audit_verification,warden.audit_verification_id_seq,warden.key_policy,warden.key_store,warden.secret,warden.secret_grant,warden.secret_version,warden.vault_state}" "configuration tables"
 expect_eq "$(q -c "SELECT extcondition[array_position(extconfig, 'warden.key_store'::regclass)] FROM pg_extension WHERE extname = 'pg_warden'")" \
   "WHERE secret IS NULL" "the key store's dump condition"
 # The tables a complete dump reads that neither role may read; leaving out their data
@@ -67,7 +67,7 @@ fi
 
 # The application role's full dump stops at the ledger's sequence: it may not read the ledger.
 if dump multi_dump_app app-full; then fail "multi_dump_app: a full pg_dump succeeded"; fi
-expect_failure app-full "permission denied for sequence audit_log_id_seq"
+expect_failure app-full "permission denied for sequence audit_ddl_changes_id_seq"
 
 # Without warden's table data both succeed: schema, application data, CREATE EXTENSION.
 for role in multi_dump_app multi_dump_officer; do

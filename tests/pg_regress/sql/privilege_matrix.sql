@@ -148,6 +148,7 @@ INSERT INTO matrix (fn, class, call) VALUES
     ('warden.audit_proof(bigint,bigint)', 'admin', $$SELECT warden.audit_proof(NULL)$$),
     ('warden.audit_consistency(bigint,bigint)', 'admin', $$SELECT warden.audit_consistency(g, g) FROM generate_series(1, 0) g$$),
     ('warden.audit_status()', 'admin', $$SELECT * FROM warden.audit_status()$$),
+    ('warden.audit_ddl(boolean)', 'admin', $$SELECT warden.audit_ddl(false)$$),
     ('warden.audit_digest()', 'admin', $$SELECT warden.audit_digest()$$),
     ('warden.export_audit(timestamp with time zone,timestamp with time zone)', 'admin', $$SELECT warden.export_audit()$$),
     ('warden.purge_audit(interval)', 'admin', $$SELECT warden.purge_audit('100 years')$$),
@@ -169,7 +170,11 @@ INSERT INTO matrix (fn, class, call) VALUES
     ('warden.audit_ddl_start()', 'superuser',
      $$CREATE EVENT TRIGGER matrix_probe ON ddl_command_start EXECUTE FUNCTION warden.audit_ddl_start()$$),
     ('warden.audit_drop_check()', 'superuser',
-     $$CREATE EVENT TRIGGER matrix_probe ON ddl_command_start EXECUTE FUNCTION warden.audit_drop_check()$$);
+     $$CREATE EVENT TRIGGER matrix_probe ON ddl_command_start EXECUTE FUNCTION warden.audit_drop_check()$$),
+    ('warden.audit_ddl_capture()', 'superuser',
+     $$CREATE EVENT TRIGGER matrix_probe ON ddl_command_end EXECUTE FUNCTION warden.audit_ddl_capture()$$),
+    ('warden.audit_ddl_drops()', 'superuser',
+     $$CREATE EVENT TRIGGER matrix_probe ON sql_drop EXECUTE FUNCTION warden.audit_ddl_drops()$$);
 UPDATE matrix SET what = fn::text;
 -- The objects of the same tables that are not functions.
 INSERT INTO matrix (what, class, call) VALUES

@@ -1,0 +1,357 @@
+//! SQL statement text as the ledger records it: secret-looking literals replaced by
+//! fingerprints, and a length limit.
+//!
+//! A DDL or role command's text can carry a secret: `CREATE ROLE app PASSWORD 'pw'`,
+//! `CREATE USER MAPPING … OPTIONS (user 'u', password 'pw')`, a subscription's
+//! `CONNECTION 'host=… password=pw'`, `SET warden.some_token = 'abc'`. The ledger keeps
+//! the statement, so a string literal is replaced by `'fingerprint:<64 hex>'` (the
+//! keyed fingerprint of its value, as `warden.fingerprint` computes it) when
+//! - the word before it is `PASSWORD`, or a name the JSON scrubber treats as secret
+//!   ([`crate::secrets::is_secret_name`]: `password`, `secret`, `token`, `api_key`,
+//!   `…_key`, `…_token`, `…_secret`, compared case-insensitively; for a dotted name the
+//!   last part), as in an `OPTIONS (name 'value')` list;
+//! - the tokens before it are such a name and `=` or `TO` (`SET x.api_token = '…'`);
+//! - its value holds `password=` or `passwd=` (a libpq connection string), whatever
+//!   precedes it.
+//!
+//! Literals are every form PostgreSQL reads: `'…'` with `''`, `E'…'` with backslash
+//! escapes, `U&'…'`, `B'…'`, `X'…'`, and dollar quotes `$tag$…$tag$`. Quoted identifiers
+//! (`"…"`) and comments are skipped as such, so a quote inside them starts nothing. The
+//! value fingerprinted is the literal's text between its quotes with `''` read as `'`
+//! (backslash escapes are left as written). Text that does not lex (an unterminated
+//! literal) is fingerprinted from that literal to the end: a statement PostgreSQL
+//! accepted always lexes, so this only guards against a mistake here showing a secret.
+
+use crate::secrets::is_secret_name;
+
+/// What a scrubbed statement says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scrubbed {
+    /// The statement with secret literals replaced, cut to the limit.
+    pub text: String,
+    /// How many literals were replaced.
+    pub fingerprinted: usize,
+    /// Whether the text was cut at the limit.
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    /// A bare word or a quoted identifier, lower-cased when bare.
+    Word(String),
+    /// `=` (the only operator that matters here).
+    Equals,
+    /// Any other punctuation or operator.
+    Other,
+}
+
+/// Replaces secret-looking literals of `sql` by fingerprints (`fingerprint` maps the
+/// literal's bytes to 64 hex characters) and cuts the result to at most `limit` bytes
+/// (at a character boundary).
+pub fn scrub(sql: &str, limit: usize, fingerprint: &mut dyn FnMut(&[u8]) -> String) -> Scrubbed {
+    let bytes = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len().min(limit) + 16);
+    let mut fingerprinted = 0;
+    // The last two significant tokens, newest last.
+    let mut recent: Vec<Token> = Vec::with_capacity(2);
+    let push = |recent: &mut Vec<Token>, token: Token| {
+        if recent.len() == 2 {
+            recent.remove(0);
+        }
+        recent.push(token);
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        // Comments.
+        if c == b'-' && bytes.get(i + 1) == Some(&b'-') {
+            let end = sql[i..].find('\n').map_or(bytes.len(), |n| i + n);
+            out.push_str(&sql[i..end]);
+            i = end;
+            continue;
+        }
+        if c == b'/' && bytes.get(i + 1) == Some(&b'*') {
+            let end = block_comment_end(bytes, i);
+            out.push_str(&sql[i..end]);
+            i = end;
+            continue;
+        }
+        if c.is_ascii_whitespace() {
+            out.push(c as char);
+            i += 1;
+            continue;
+        }
+        // String literals, with their prefixes.
+        if let Some(quote_start) = literal_start(bytes, i) {
+            let (value, end) = quoted_literal(sql, quote_start);
+            let literal = &sql[i..end];
+            if is_secret_context(&recent) || holds_connection_password(&value) {
+                out.push_str(&format!("'fingerprint:{}'", fingerprint(value.as_bytes())));
+                fingerprinted += 1;
+            } else {
+                out.push_str(literal);
+            }
+            push(&mut recent, Token::Other);
+            i = end;
+            continue;
+        }
+        if c == b'$' {
+            if let Some(tag_end) = dollar_tag_end(bytes, i) {
+                let tag = &sql[i..tag_end];
+                let (value, end) = match sql[tag_end..].find(tag) {
+                    Some(n) => (&sql[tag_end..tag_end + n], tag_end + n + tag.len()),
+                    None => (&sql[tag_end..], bytes.len()),
+                };
+                if is_secret_context(&recent) || holds_connection_password(value) {
+                    out.push_str(&format!("'fingerprint:{}'", fingerprint(value.as_bytes())));
+                    fingerprinted += 1;
+                } else {
+                    out.push_str(&sql[i..end]);
+                }
+                push(&mut recent, Token::Other);
+                i = end;
+                continue;
+            }
+        }
+        if c == b'"' {
+            let (name, end) = quoted_identifier(sql, i);
+            out.push_str(&sql[i..end]);
+            push(&mut recent, Token::Word(name));
+            i = end;
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
+            let mut end = i;
+            while end < bytes.len()
+                && (bytes[end].is_ascii_alphanumeric()
+                    || matches!(bytes[end], b'_' | b'$' | b'.')
+                    || bytes[end] >= 0x80)
+            {
+                end += 1;
+            }
+            let word = &sql[i..end];
+            out.push_str(word);
+            push(&mut recent, Token::Word(word.to_lowercase()));
+            i = end;
+            continue;
+        }
+        // Punctuation: one character (UTF-8 safe: only ASCII reaches here).
+        out.push(c as char);
+        push(&mut recent, if c == b'=' { Token::Equals } else { Token::Other });
+        i += 1;
+    }
+    let truncated = out.len() > limit;
+    if truncated {
+        let mut cut = limit;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+    }
+    Scrubbed { text: out, fingerprinted, truncated }
+}
+
+/// Whether a word names a secret: `PASSWORD`, or a secret name (its last dotted part).
+fn secret_word(word: &str) -> bool {
+    let last = word.rsplit('.').next().unwrap_or(word);
+    last == "password" || is_secret_name(last)
+}
+
+fn is_secret_context(recent: &[Token]) -> bool {
+    match recent {
+        [.., Token::Word(w)] if secret_word(w) => true,
+        [Token::Word(w), Token::Equals] => secret_word(w),
+        [Token::Word(w), Token::Word(to)] if to == "to" => secret_word(w),
+        _ => false,
+    }
+}
+
+fn holds_connection_password(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    lower.contains("password") || lower.contains("passwd")
+}
+
+/// The index of the opening quote when a string literal starts at `i`: `'`, `E'`/`e'`,
+/// `B'`, `X'`, `N'`, `U&'`.
+fn literal_start(bytes: &[u8], i: usize) -> Option<usize> {
+    let at = |k: usize| bytes.get(i + k).copied();
+    match at(0)? {
+        b'\'' => Some(i),
+        b'e' | b'E' | b'b' | b'B' | b'x' | b'X' | b'n' | b'N' if at(1) == Some(b'\'') && !word_before(bytes, i) => {
+            Some(i + 1)
+        }
+        b'u' | b'U' if at(1) == Some(b'&') && at(2) == Some(b'\'') && !word_before(bytes, i) => Some(i + 2),
+        _ => None,
+    }
+}
+
+/// Whether `i` continues a word (so `nE'…'` is not an E-string).
+fn word_before(bytes: &[u8], i: usize) -> bool {
+    i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_')
+}
+
+/// The value of the literal whose opening quote is at `quote` (`''` read as `'`; a
+/// backslash escapes the next character only in an E-string, which the caller's prefix
+/// says — both are kept as written except `''`), and the index after its closing quote.
+fn quoted_literal(sql: &str, quote: usize) -> (String, usize) {
+    let bytes = sql.as_bytes();
+    let escapes = quote > 0 && matches!(bytes[quote - 1], b'e' | b'E');
+    let mut value = String::new();
+    let mut j = quote + 1;
+    let mut start = j;
+    while j < bytes.len() {
+        match bytes[j] {
+            b'\\' if escapes => {
+                j = (j + 2).min(bytes.len());
+            }
+            b'\'' if bytes.get(j + 1) == Some(&b'\'') => {
+                value.push_str(&sql[start..=j]);
+                j += 2;
+                start = j;
+            }
+            b'\'' => {
+                value.push_str(&sql[start..j]);
+                return (value, j + 1);
+            }
+            _ => j += 1,
+        }
+    }
+    value.push_str(&sql[start.min(bytes.len())..]);
+    (value, bytes.len())
+}
+
+/// A quoted identifier's name (`""` read as `"`) and the index after it.
+fn quoted_identifier(sql: &str, i: usize) -> (String, usize) {
+    let bytes = sql.as_bytes();
+    let mut name = String::new();
+    let mut j = i + 1;
+    let mut start = j;
+    while j < bytes.len() {
+        if bytes[j] == b'"' {
+            if bytes.get(j + 1) == Some(&b'"') {
+                name.push_str(&sql[start..=j]);
+                j += 2;
+                start = j;
+                continue;
+            }
+            name.push_str(&sql[start..j]);
+            return (name, j + 1);
+        }
+        j += 1;
+    }
+    name.push_str(&sql[start.min(bytes.len())..]);
+    (name, bytes.len())
+}
+
+/// The end of a dollar-quote opening tag at `i` (`$$` or `$name$`), if one starts there.
+fn dollar_tag_end(bytes: &[u8], i: usize) -> Option<usize> {
+    if word_before(bytes, i) {
+        return None;
+    }
+    let mut j = i + 1;
+    while j < bytes.len() {
+        match bytes[j] {
+            b'$' => return Some(j + 1),
+            c if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 => {
+                // A tag does not start with a digit ($1 is a parameter).
+                if j == i + 1 && c.is_ascii_digit() {
+                    return None;
+                }
+                j += 1;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The index after a (nested) block comment starting at `i`.
+fn block_comment_end(bytes: &[u8], i: usize) -> usize {
+    let mut depth = 0usize;
+    let mut j = i;
+    while j + 1 < bytes.len() {
+        if bytes[j] == b'/' && bytes[j + 1] == b'*' {
+            depth += 1;
+            j += 2;
+        } else if bytes[j] == b'*' && bytes[j + 1] == b'/' {
+            depth -= 1;
+            j += 2;
+            if depth == 0 {
+                return j;
+            }
+        } else {
+            j += 1;
+        }
+    }
+    bytes.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp(bytes: &[u8]) -> String {
+        // A stand-in fingerprint: the value's length and first byte, enough to see which
+        // value was fingerprinted.
+        format!("{}:{}", bytes.len(), bytes.first().map_or('-', |b| *b as char))
+    }
+
+    fn run(sql: &str) -> Scrubbed {
+        scrub(sql, 1 << 20, &mut fp)
+    }
+
+    #[test]
+    fn role_passwords_are_fingerprinted() {
+        let s = run("CREATE ROLE app LOGIN PASSWORD 'hunter2'");
+        assert_eq!(s.text, "CREATE ROLE app LOGIN PASSWORD 'fingerprint:7:h'");
+        assert_eq!(s.fingerprinted, 1);
+        let s = run("alter user app with encrypted password 'it''s'");
+        assert_eq!(s.text, "alter user app with encrypted password 'fingerprint:4:i'");
+        assert!(!run("ALTER ROLE app PASSWORD NULL").text.contains("fingerprint"));
+    }
+
+    #[test]
+    fn secret_options_and_connection_strings() {
+        let s = run("CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'u', password 'pw', api_key E'k\\'x')");
+        assert_eq!(s.text, "CREATE USER MAPPING FOR app SERVER s OPTIONS (user 'u', password 'fingerprint:2:p', api_key 'fingerprint:4:k')");
+        let s = run("CREATE SUBSCRIPTION s CONNECTION 'host=h password=pw dbname=d' PUBLICATION p");
+        assert_eq!(s.text, "CREATE SUBSCRIPTION s CONNECTION 'fingerprint:27:h' PUBLICATION p");
+        let s = run("SET app.auth_token = 'abc'; SET app.auth_token TO $$abc$$; SET app.mode = 'x'");
+        assert_eq!(
+            s.text,
+            "SET app.auth_token = 'fingerprint:3:a'; SET app.auth_token TO 'fingerprint:3:a'; SET app.mode = 'x'"
+        );
+        assert_eq!(s.fingerprinted, 2);
+    }
+
+    #[test]
+    fn other_literals_identifiers_and_comments_stay() {
+        let sql = "COMMENT ON TABLE \"password\" IS 'the token table' -- password 'x'\n/* password 'y' */";
+        let s = run(sql);
+        // The quoted identifier "password" is a secret name: the literal after it... is
+        // preceded by IS, so it stays.
+        assert_eq!(s.text, sql);
+        assert_eq!(s.fingerprinted, 0);
+        let sql = "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $body$ SELECT 1 $body$";
+        assert_eq!(run(sql).text, sql);
+        assert_eq!(run("SELECT $1, x$y, 'a'").text, "SELECT $1, x$y, 'a'");
+    }
+
+    #[test]
+    fn unterminated_literal_is_fingerprinted_to_the_end() {
+        let s = run("ALTER ROLE a PASSWORD 'abc");
+        assert_eq!(s.text, "ALTER ROLE a PASSWORD 'fingerprint:3:a'");
+        let s = run("ALTER ROLE a PASSWORD $q$abc");
+        assert_eq!(s.text, "ALTER ROLE a PASSWORD 'fingerprint:3:a'");
+    }
+
+    #[test]
+    fn cut_at_the_limit_on_a_character_boundary() {
+        let s = scrub("COMMENT ON TABLE t IS 'ééé'", 24, &mut fp);
+        assert!(s.truncated);
+        assert!(s.text.len() <= 24);
+        assert!(s.text.starts_with("COMMENT ON TABLE t IS '"));
+        let s = scrub("SELECT 1", 24, &mut fp);
+        assert!(!s.truncated);
+    }
+}

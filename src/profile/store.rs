@@ -60,7 +60,9 @@ fn save_profile(profile: Jsonb) -> SqlResult<String> {
     let name = valid.name.as_str();
     let sha256 = core_store::sha256_hex(valid);
     // The table lock orders concurrent saves of a name: each numbers after the last one
-    // committed, which the next statement's snapshot sees.
+    // committed, which the next statement's snapshot sees. A REPEATABLE READ or
+    // SERIALIZABLE snapshot may not see it: the INSERT's conflict is then PostgreSQL's
+    // serialization failure (40001), or, where none is raised, ours.
     let saved = privilege::as_extension_owner(|| {
         Spi::connect_mut(|client| {
             client.update("LOCK TABLE warden.profile_store IN SHARE ROW EXCLUSIVE MODE", None, &[])?;
@@ -75,25 +77,32 @@ fn save_profile(profile: Jsonb) -> SqlResult<String> {
             }
             if let Some((version, stored_sha256)) = &latest {
                 if *stored_sha256 == sha256 {
-                    return Ok(Err(*version));
+                    return Ok(Err(Some(*version)));
                 }
             }
             let version = latest.map_or(1, |(version, _)| version.saturating_add(1));
-            client.update(
-                "INSERT INTO warden.profile_store (name, version, sha256, document) VALUES ($1, $2, $3, $4)",
+            let inserted = client.update(
+                "INSERT INTO warden.profile_store (name, version, sha256, document) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING RETURNING version",
                 None,
                 &[name.into(), version.into(), sha256.as_str().into(), unsafe {
                     DatumWithOid::new(profile.datum(), pg_sys::JSONBOID)
                 }],
             )?;
-            Ok::<_, pgrx::spi::SpiError>(Ok(version))
+            Ok::<_, pgrx::spi::SpiError>(if inserted.is_empty() { Err(None) } else { Ok(version) })
         })
     })?;
     match saved {
         Ok(version) => log_change("profile_saved", "save_profile", name, json!({"version": version, "sha256": sha256}))?,
-        Err(version) => pgrx::notice!(
+        Err(Some(version)) => pgrx::notice!(
             "pg_warden: profile \"{name}\" is unchanged: its latest version, {version}, has the same SHA-256; nothing was saved"
         ),
+        Err(None) => {
+            return Err(WardenError::ConcurrentChange(format!(
+                "profile \"{name}\" was saved by a concurrent transaction"
+            ))
+            .into())
+        }
     }
     Ok(name.to_owned())
 }

@@ -191,7 +191,7 @@ mod tests {
         Spi::run("CREATE ROLE t_nobody; GRANT EXECUTE ON FUNCTION warden.apply_profile(jsonb) TO t_nobody; SET ROLE t_nobody")
             .unwrap();
         assert_eq!(
-            outcome("SELECT * FROM warden.apply_profile('{}')"),
+            outcome("SELECT * FROM warden.apply_profile('{}'::jsonb)"),
             "42501: permission denied to apply anonymization profiles"
         );
     }

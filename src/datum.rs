@@ -38,6 +38,19 @@ pub(crate) fn parse_jsonb(doc: &Jsonb) -> Result<serde_json::Value, WardenError>
     Ok(json::parse(&jsonb_text(doc)?)?)
 }
 
+/// `text` read as PostgreSQL reads a `jsonb` literal (`jsonb_in`, with its own errors:
+/// 22P02 for text that is not JSON), then as [`parse_jsonb`] reads a jsonb argument: for
+/// a text argument that stands for a document, so that it means exactly what the same
+/// literal cast to jsonb would.
+pub(crate) fn parse_jsonb_text(text: &str) -> Result<serde_json::Value, WardenError> {
+    // PostgreSQL text never holds a NUL byte.
+    let text = std::ffi::CString::new(text).map_err(|_| WardenError::invalid("text holds a NUL byte"))?;
+    let datum =
+        unsafe { pgrx::direct_function_call_as_datum(pg_sys::jsonb_in, &[Some(pg_sys::Datum::from(text.as_ptr()))]) }
+            .ok_or_else(|| WardenError::Internal("jsonb_in returned NULL".into()))?;
+    parse_jsonb(&Jsonb(datum))
+}
+
 /// A jsonb datum's text, as `jsonb_out` prints it.
 pub(crate) fn jsonb_text(doc: &Jsonb) -> Result<String, WardenError> {
     let text = unsafe { pgrx::direct_function_call::<&std::ffi::CStr>(pg_sys::jsonb_out, &[Some(doc.datum())]) }

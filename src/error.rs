@@ -49,6 +49,9 @@ pub(crate) enum WardenError {
     /// 42704: the named key does not exist.
     #[error("key \"{0}\" does not exist")]
     UnknownKey(String),
+    /// 42704: no stored anonymization profile has this name.
+    #[error("profile \"{0}\" does not exist")]
+    UnknownProfile(String),
     /// 42710: a key of that name exists already.
     #[error("key \"{0}\" already exists")]
     KeyExists(String),
@@ -141,7 +144,7 @@ impl WardenError {
         match self {
             WardenError::InvalidArgument { .. } | WardenError::InvalidProfile(_) => ERRCODE_INVALID_PARAMETER_VALUE,
             WardenError::StringTooLong { .. } => ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
-            WardenError::UnknownKey(_) => ERRCODE_UNDEFINED_OBJECT,
+            WardenError::UnknownKey(_) | WardenError::UnknownProfile(_) => ERRCODE_UNDEFINED_OBJECT,
             WardenError::KeyExists(_) => ERRCODE_DUPLICATE_OBJECT,
             WardenError::NotAdmin(_) | WardenError::NotSuperuser { .. } | WardenError::PermissionDenied { .. } => {
                 ERRCODE_INSUFFICIENT_PRIVILEGE
@@ -183,6 +186,13 @@ impl WardenError {
                 "Create it with SELECT warden.create_key('{}'); or bind it to an environment variable with warden.create_key_from_env.",
                 name.replace('\'', "''")
             )),
+            WardenError::UnknownProfile(_) => {
+                Some(
+                "warden.profiles lists the stored profiles; warden.save_profile(profile) stores one. Text that is a \
+                 profile document starts with {."
+                    .into(),
+            )
+            }
             WardenError::KeyExists(_) => Some("Use warden.rotate_key to add a new version.".into()),
             WardenError::NotAdmin(_) => {
                 Some("Only superusers and members of the warden_admin role may do this.".into())

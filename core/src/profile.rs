@@ -65,6 +65,7 @@ use crate::anonymize::{kind_of, AnonError, Strategy, STRATEGY_NAMES};
 use crate::json::{canonical_text, element_path, member_path};
 
 pub mod compat;
+pub mod store;
 
 /// Keyring key used when a profile names none.
 pub const DEFAULT_KEY_NAME: &str = "default";

@@ -72,6 +72,14 @@ impl Checked {
         }
         self.profile.as_ref().ok_or_else(|| WardenError::Internal("a profile without problems did not validate".into()))
     }
+
+    /// Adds the problem `rule` finds in the profile, when the document has no structural
+    /// problem: a rule of the caller's own over a profile that is otherwise checked.
+    pub(super) fn check_also(&mut self, rule: impl FnOnce(&Profile) -> Option<Problem>) {
+        if let Some(problem) = self.profile.as_ref().and_then(rule) {
+            self.problems.push(problem);
+        }
+    }
 }
 
 /// A relation as `pg_class` describes it.

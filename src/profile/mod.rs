@@ -12,6 +12,8 @@
 //!   indexes, constraints, grants and dependent views.
 //! - [`verify`]: the constraint re-checks once every table is masked: CHECK constraints
 //!   and foreign keys over a masked column.
+//! - [`store`]: stored profiles, by name and version: `warden.save_profile`,
+//!   `warden.drop_profile` and `warden.apply_profile(text)`.
 //! - here, the apply step, `warden.apply_profile`: check and lock, plan, rewrite each
 //!   table, re-check, and record the run in the audit ledger.
 //!
@@ -19,6 +21,7 @@
 
 mod check;
 mod rewrite;
+mod store;
 mod verify;
 
 use std::collections::{BTreeMap, HashSet};
@@ -27,6 +30,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use serde_json::json;
 
+use crate::audit::chain::{append_own, OwnEvent};
 use crate::datum::{parse_jsonb, Jsonb};
 use crate::error::WardenError;
 use crate::{keyring, privilege};
@@ -35,6 +39,9 @@ use crate::{keyring, privilege};
 fn spi_error(error: pgrx::spi::SpiError) -> WardenError {
     WardenError::from(error)
 }
+
+/// The rows `apply_profile` returns: (table, column, strategy, rows masked).
+type Masked = Vec<(String, String, String, i64)>;
 
 /// `warden.apply_profile(profile)`: masks every table of a profile in one transaction.
 #[pg_extern(volatile)]
@@ -51,7 +58,13 @@ fn apply_profile(
     unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.apply_profile()".as_ptr()) };
     // Parsed with pg_warden's depth limit (54001 beyond it).
     let doc = parse_jsonb(&profile)?;
-    let checked = check::check(&doc, true)?;
+    Ok(TableIterator::new(apply(&doc, None)?))
+}
+
+/// Masks every table of the profile `doc` and records the run in the ledger; `stored`:
+/// the stored profile (name, version, SHA-256 as stored) `doc` was read from.
+fn apply(doc: &serde_json::Value, stored: Option<&store::Stored>) -> Result<Masked, WardenError> {
+    let checked = check::check(doc, true)?;
     let profile = checked.valid_profile()?;
     // The run is recorded in the ledger: refuse before any work if it cannot be.
     crate::audit::SigningKey::active()?;
@@ -83,44 +96,42 @@ fn apply_profile(
     let oids: Vec<pg_sys::Oid> = plans.iter().map(|t| t.oid).collect();
     verify::verify_foreign_keys(&masked_columns, &oids)?;
 
-    let canonical = profile.canonical_text();
-    let details = json!({
+    let mut details = json!({
         "profile": profile.name,
         "version": profile.version,
-        "sha256": sha256_hex(&canonical)?,
+        "sha256": warden_core::profile::store::sha256_hex(profile),
         "key_name": profile.key,
         "key_version": key_version,
         "tables": audit_tables,
         "strategies": strategy_counts,
     });
-    privilege::as_extension_owner(|| {
-        Spi::connect_mut(|client| {
-            client
-                .update(
-                    "INSERT INTO warden.audit_log (event_type, action, resource_type, resource_id, details) \
-                     VALUES ('anonymization', 'APPLY PROFILE', 'profile', $1, $2)",
-                    None,
-                    &[profile.name.as_str().into(), pgrx::JsonB(details).into()],
-                )
-                .map(|_| ())
-        })
+    if let Some(stored) = stored {
+        details["stored_profile"] = json!({"name": stored.name, "version": stored.version, "sha256": stored.sha256});
+    }
+    append_own(&OwnEvent {
+        event_type: "anonymization",
+        action: "APPLY PROFILE",
+        resource_type: "profile",
+        resource_id: Some(&profile.name),
+        tenant: None,
+        actor: None,
+        details,
     })?;
-    Ok(TableIterator::new(results))
-}
-
-fn sha256_hex(text: &str) -> Result<String, WardenError> {
-    Spi::get_one_with_args::<String>(
-        "SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to($1, 'UTF8')), 'hex')",
-        &[text.into()],
-    )
-    .map_err(spi_error)?
-    .ok_or_else(|| WardenError::Internal("sha256 returned NULL".into()))
+    Ok(results)
 }
 
 extension_sql_file!(
     "../../sql/anonymize_profile.sql",
     name = "anonymize_profile",
-    requires = ["anonymize", "audit", check::validate_profile, apply_profile]
+    requires = [
+        "anonymize",
+        "audit",
+        check::validate_profile,
+        apply_profile,
+        store::save_profile,
+        store::drop_profile,
+        store::apply_stored_profile
+    ]
 );
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -180,7 +191,7 @@ mod tests {
         Spi::run("CREATE ROLE t_nobody; GRANT EXECUTE ON FUNCTION warden.apply_profile(jsonb) TO t_nobody; SET ROLE t_nobody")
             .unwrap();
         assert_eq!(
-            outcome("SELECT * FROM warden.apply_profile('{}')"),
+            outcome("SELECT * FROM warden.apply_profile('{}'::jsonb)"),
             "42501: permission denied to apply anonymization profiles"
         );
     }

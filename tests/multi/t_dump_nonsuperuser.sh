@@ -25,6 +25,14 @@ q -c "SELECT warden.create_key('default', '\\x$kd1'), warden.create_key('audit',
       CREATE TABLE public.accounts (id int PRIMARY KEY, token_fp text);
       INSERT INTO public.accounts VALUES (1, warden.fingerprint('tok'));
       GRANT SELECT ON public.accounts TO multi_dump_app, multi_dump_officer;" >/dev/null
+# Two versions of a stored profile (configuration the officer's dump must carry).
+q -c "SELECT warden.save_profile('{\"name\": \"dump\", \"version\": 1, \"strategies\": {},
+        \"tables\": {\"public.accounts\": [{\"column\": \"token_fp\", \"strategy\": \"hash\"}]}}'),
+             warden.save_profile('{\"name\": \"dump\", \"version\": 2, \"strategies\": {},
+        \"tables\": {\"public.accounts\": [{\"column\": \"token_fp\", \"strategy\": \"hash\", \"seed\": 9}]}}')" >/dev/null
+profiles_query="SELECT name, version, sha256, saved_by, saved_at, latest, document FROM warden.profiles ORDER BY name, version"
+profiles=$(q -c "$profiles_query")
+expect_eq "$(echo "$profiles" | wc -l)" "2" "two stored profile versions"
 q -U multi_dump_app -c "SELECT warden.log_event('login', 'LOGIN', details => '{\"password\": \"p\"}') FROM generate_series(1, 5)" >/dev/null
 # These are the stored keys: their check values (HMAC(key, 'check'), first 4 bytes) match.
 check_of() { printf check | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$1" | sed 's/^.*= //' | cut -c1-8; }
@@ -35,10 +43,10 @@ for k in "$kd1" "$kd2" "$ka"; do echo "$k"; echo "$k" | xxd -r -p | base64; done
 expect_eq "$(wc -l < "$work/key_forms")" "6" "key forms (3 stored versions, hex and base64)"
 # pg_dump dumps the rows of pg_warden's configuration tables: the ledger, its checkpoints
 # and identity sequence, its Merkle tree and verification records, rotation policies,
-# the vault, and of the key store only key versions that hold no plaintext (sealed under
+# stored profiles, the vault, and of the key store only key versions that hold no plaintext (sealed under
 # the master key, or bound to a variable).
 expect_eq "$(q -c "SELECT array_agg(c::regclass::text ORDER BY c::regclass::text) FROM pg_extension, unnest(extconfig) c WHERE extname = 'pg_warden'")" \
-  "{warden.audit_checkpoint,warden.audit_ddl_changes,warden.audit_ddl_changes_id_seq,warden.audit_log,warden.audit_log_id_seq,warden.audit_tree_head,warden.audit_tree_leaves,warden.audit_tree_node,warden.audit_verification,warden.audit_verification_id_seq,warden.key_policy,warden.key_store,warden.secret,warden.secret_grant,warden.secret_version,warden.vault_state}" "configuration tables"
+  "{warden.audit_checkpoint,warden.audit_ddl_changes,warden.audit_ddl_changes_id_seq,warden.audit_log,warden.audit_log_id_seq,warden.audit_tree_head,warden.audit_tree_leaves,warden.audit_tree_node,warden.audit_verification,warden.audit_verification_id_seq,warden.key_policy,warden.key_store,warden.profile_store,warden.secret,warden.secret_grant,warden.secret_version,warden.vault_state}" "configuration tables"
 expect_eq "$(q -c "SELECT extcondition[array_position(extconfig, 'warden.key_store'::regclass)] FROM pg_extension WHERE extname = 'pg_warden'")" \
   "WHERE secret IS NULL" "the key store's dump condition"
 # The tables a complete dump reads that neither role may read; leaving out their data
@@ -85,6 +93,7 @@ if dump multi_dump_officer officer-all; then fail "multi_dump_officer: a full pg
 expect_failure officer-all "permission denied for table \(key_store\|vault_state\|secret\)"
 dump multi_dump_officer officer-full "${not_for_officer[@]}" || { cat "$work/officer-full.err"; fail "the officer's pg_dump without key store and vault data failed"; }
 grep -q "^COPY warden.key_policy " "$work/officer-full.sql" || fail "the officer's dump lacks the rotation policies"
+grep -q "^COPY warden.profile_store " "$work/officer-full.sql" || fail "the officer's dump lacks the stored profiles"
 entries=$(sed -n '/^COPY warden.audit_log /,/^\\\.$/p' "$work/officer-full.sql" | grep -vc '^COPY\|^\\\.$')
 expect_eq "$entries" "$(q -c "SELECT count(*) FROM warden.audit_log")" "ledger entries in the officer's dump"
 grep -q "setval('warden.audit_log_id_seq'" "$work/officer-full.sql" || fail "the officer's dump lacks the ledger's sequence"
@@ -100,6 +109,13 @@ expect_eq "$(q -d "$restored" -c "SELECT valid, total_entries FROM warden.verify
   "t|$(q -c "SELECT count(*) FROM warden.audit_log")" "the restored ledger verifies"
 expect_eq "$(q -d "$restored" -c "SELECT warden.log_event('after_restore', 'NOTE') > (SELECT max(id) FROM warden.audit_log WHERE event_type <> 'after_restore')")" \
   "t" "the restored ledger numbers on"
+# The stored profiles come back as they were (versions, hashes, who and when, documents),
+# and the next save numbers on.
+expect_eq "$(q -d "$restored" -c "$profiles_query")" "$profiles" "the restored stored profiles"
+q -d "$restored" -c "SELECT warden.create_key('default')" >/dev/null
+expect_eq "$(q -d "$restored" -c "SELECT warden.save_profile('{\"name\": \"dump\", \"version\": 3, \"strategies\": {},
+    \"tables\": {\"public.accounts\": [{\"column\": \"token_fp\", \"strategy\": \"hash\"}]}}')")" "dump" "a save after the restore"
+expect_eq "$(q -d "$restored" -c "SELECT max(version) FROM warden.profiles WHERE name = 'dump'")" "3" "a save after the restore is version 3"
 
 # Neither role can read the key store directly.
 for role in multi_dump_app multi_dump_officer; do
@@ -114,4 +130,4 @@ if grep -r -i -F -f "$work/key_forms" "$work"/*.sql "$work"/*.err; then fail "ke
 # The check finds key bytes where they are.
 q -c "COPY (SELECT encode('\\x$kd2'::bytea, 'base64')) TO STDOUT" > "$work/probe.sql"
 grep -q -i -F -f "$work/key_forms" "$work/probe.sql" || fail "the key-material check finds nothing"
-echo "superuser dump: ledger, sequence, sealed keys; warden_admin dump without key store and vault data: ledger + sequence; warden_user full dump: refused at the sequence; --exclude-table-data='warden.*': ok; no key material"
+echo "superuser dump: ledger, sequence, sealed keys; warden_admin dump without key store and vault data: ledger + sequence + stored profiles (restored as they were); warden_user full dump: refused at the sequence; --exclude-table-data='warden.*': ok; no key material"

@@ -68,7 +68,11 @@ SQL
 DELETE FROM people WHERE id = 20;
 SELECT warden.log_event('after_upgrade', 'NOTE', details => '{"password": "x"}');
 SELECT count(*) FROM warden.apply_profile('$profile');
+SELECT warden.save_profile('$profile');
+SELECT count(*) FROM warden.apply_profile('upgrade');
 SQL
+  expect_eq "$(q -d "$db" -c "SELECT string_agg(event_type, ',' ORDER BY id) FROM warden.audit_log WHERE resource_type = 'profile'")" \
+    "anonymization,profile_saved,anonymization" "profiles are applied, stored and applied by name after the upgrade from $old"
   expect_eq "$(q -d "$db" -c "SELECT count(*) FILTER (WHERE email LIKE '%@corp.example') FROM people")" "0" "profile applied after upgrade from $old"
   expect_eq "$(q -d "$db" -c "SELECT details ? 'password_fingerprint' AND NOT details ? 'password' FROM warden.audit_log WHERE event_type = 'after_upgrade'")" \
     "t" "secret-named details are still fingerprinted after upgrade from $old"

@@ -63,6 +63,9 @@ SELECT warden.audit_table('matrix.officers_audited');
 SELECT warden.audit_table('matrix.audited');
 INSERT INTO matrix.audited VALUES (1, 'captured');
 SELECT warden.audit_digest()::text AS digest \gset
+-- A stored profile of the masked table.
+SELECT warden.save_profile('{"name": "matrix_stored", "version": 1, "key": "regress", "strategies": {},
+    "tables": {"matrix.masked": [{"column": "v", "strategy": "email"}]}}');
 
 -- Runs one call and always rolls it back: 'ok' if it succeeded, else its SQLSTATE. A
 -- refusal also goes to the server log with its SQLSTATE (scripts/regress.sh looks for
@@ -138,7 +141,12 @@ INSERT INTO matrix (fn, class, call) VALUES
      $$SELECT warden.log_event('matrix', 'CALL', NULL, NULL, NULL, NULL, NULL, NULL, 0.5::float8)$$),
     ('warden.apply_profile(jsonb)', 'admin',
      $$SELECT * FROM warden.apply_profile('{"name": "m", "version": 1, "key": "regress", "strategies": {},
+         "tables": {"matrix.masked": [{"column": "v", "strategy": "email"}]}}'::jsonb)$$),
+    ('warden.apply_profile(text)', 'admin', $$SELECT * FROM warden.apply_profile('matrix_stored')$$),
+    ('warden.save_profile(jsonb)', 'admin',
+     $$SELECT warden.save_profile('{"name": "matrix_new", "version": 1, "key": "regress", "strategies": {},
          "tables": {"matrix.masked": [{"column": "v", "strategy": "email"}]}}')$$),
+    ('warden.drop_profile(text)', 'admin', $$SELECT warden.drop_profile('matrix_stored')$$),
     ('warden.audit_table(regclass)', 'admin', $$SELECT warden.audit_table('matrix.officers')$$),
     ('warden.unaudit_table(regclass)', 'admin', $$SELECT warden.unaudit_table('matrix.officers_audited')$$),
     ('warden.verify_audit()', 'admin', $$SELECT * FROM warden.verify_audit()$$),
@@ -188,6 +196,10 @@ INSERT INTO matrix (what, class, call) VALUES
     ('SELECT warden.vault_state', 'superuser', $$SELECT count(*) FROM warden.vault_state$$),
     ('SELECT warden.audit_log', 'admin', $$SELECT count(*) FROM warden.audit_log$$),
     ('SELECT warden.audit_checkpoint', 'admin', $$SELECT count(*) FROM warden.audit_checkpoint$$),
+    ('SELECT warden.profiles', 'admin', $$SELECT count(*) FROM warden.profiles$$),
+    ('SELECT warden.profile_store', 'admin', $$SELECT count(*) FROM warden.profile_store$$),
+    ('INSERT warden.profile_store', 'superuser',
+     $$INSERT INTO warden.profile_store (name, version, sha256, document) VALUES ('matrix_forged', 1, repeat('0', 64), '{}')$$),
     ('DELETE warden.audit_log', 'nobody', $$DELETE FROM warden.audit_log$$),
     ('CREATE in schema warden', 'superuser', $$CREATE TABLE warden.matrix_intruder (x int)$$);
 GRANT SELECT ON matrix TO PUBLIC;

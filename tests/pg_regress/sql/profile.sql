@@ -99,7 +99,7 @@ SELECT outcome($$SELECT * FROM warden.apply_profile('{"name": "n", "version": 1,
   "tables": {"shop.users": [{"column": "email", "strategy": "email"}, {"column": "nope", "strategy": "hash"}],
              "shop.orders": [{"column": "user_email", "strategy": "email"}]}}')$$) AS invalid_profile;
 SELECT outcome($$SELECT * FROM warden.apply_profile('{}')$$) AS empty_profile;
-SELECT outcome($$SELECT * FROM warden.apply_profile('[1]')$$) AS non_object_profile;
+SELECT outcome($$SELECT * FROM warden.apply_profile('[1]'::jsonb)$$) AS non_object_profile;
 SELECT outcome($$SELECT * FROM warden.apply_profile((repeat('[', 300) || repeat(']', 300))::jsonb)$$) AS deep_profile;
 
 -- A value that cannot be masked half-way through: the whole run rolls back.
@@ -129,7 +129,7 @@ SELECT (SELECT count(*) FROM (TABLE shop.users EXCEPT ALL TABLE users_before) d)
 -- Privileges: ordinary roles cannot apply profiles, even with EXECUTE; a warden_admin
 -- needs UPDATE on the columns it masks.
 CREATE ROLE profile_nobody;
-GRANT EXECUTE ON FUNCTION warden.apply_profile(jsonb) TO profile_nobody;
+GRANT EXECUTE ON FUNCTION warden.apply_profile(jsonb), warden.apply_profile(text) TO profile_nobody;
 CREATE ROLE profile_admin IN ROLE warden_admin;
 GRANT USAGE ON SCHEMA shop TO profile_admin;
 SET LOCAL ROLE profile_nobody;

@@ -1004,3 +1004,57 @@ COMMENT ON EVENT TRIGGER warden_audit_ddl_capture IS
     'pg_warden: records every DDL command (GRANT, REVOKE, COMMENT, SECURITY LABEL, ALTER DEFAULT PRIVILEGES included) in the ledger while warden.audit_ddl is on.';
 COMMENT ON EVENT TRIGGER warden_audit_ddl_drops IS
     'pg_warden: keeps the objects a DROP removes for its ledger entry.';
+
+-- Which PCI DSS 10.2.1 event classes this database records, and why not where it does
+-- not: read from the settings and catalogs in force (audit_ddl, shared_preload_libraries,
+-- audited tables), with the caller's rights.
+CREATE FUNCTION warden.audit_coverage(
+    OUT requirement text, OUT event_class text, OUT status text, OUT how text, OUT gap text)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+WITH s AS (
+    SELECT COALESCE((SELECT c.enabled FROM warden.audit_ddl_changes c ORDER BY c.id DESC LIMIT 1), false) AS ddl,
+           'pg_warden' OPERATOR(pg_catalog.=) ANY (pg_catalog.string_to_array(
+               pg_catalog.replace(pg_catalog.current_setting('shared_preload_libraries'), ' ', ''), ',')) AS preloaded,
+           (SELECT pg_catalog.count(DISTINCT t.tgrelid) FROM pg_catalog.pg_trigger t
+             WHERE t.tgfoid OPERATOR(pg_catalog.=) 'warden.audit_capture()'::pg_catalog.regprocedure
+               AND t.tgname OPERATOR(pg_catalog.=) 'warden_audit_row') AS audited)
+SELECT r.* FROM s, LATERAL (VALUES
+    ('10.2.1.1', 'changes to cardholder data',
+     CASE WHEN s.audited OPERATOR(pg_catalog.>) 0 THEN 'captured' ELSE 'not captured' END,
+     pg_catalog.format('row capture (audit_table) on %s table(s): INSERT, UPDATE, DELETE with before/after state, TRUNCATE', s.audited),
+     CASE WHEN s.audited OPERATOR(pg_catalog.=) 0 THEN 'no table is audited: run warden.audit_table on the tables that hold cardholder data' END),
+    ('10.2.1.1', 'reads of cardholder data',
+     'partial', 'every vault read (get_secret), granted or refused',
+     'plain SELECTs are not recorded (pgaudit''s read class logs them to the server log, without integrity)'),
+    ('10.2.1.2', 'actions by administrators',
+     CASE WHEN s.ddl AND s.preloaded THEN 'captured' WHEN s.ddl THEN 'partial' ELSE 'not captured' END,
+     'audit_ddl: DDL, GRANT/REVOKE, role commands, ALTER SYSTEM, event triggers, SET session_replication_role and warden.*; pg_warden''s own configuration changes always',
+     CASE WHEN NOT s.ddl THEN 'DDL capture is off: SELECT warden.audit_ddl()'
+          WHEN NOT s.preloaded THEN 'pg_warden is not in shared_preload_libraries: role commands and ALTER SYSTEM of a session before it loads pg_warden are not recorded' END),
+    ('10.2.1.3', 'access to the audit logs',
+     'partial', 'purges are ledger entries, verification runs are kept in warden.audit_verification; changes to the ledger are refused',
+     'reads and exports of warden.audit_log are not recorded'),
+    ('10.2.1.4', 'invalid logical access attempts',
+     'partial', 'refused vault reads; refused changes to the ledger reach the server log',
+     'failed logins are not recorded: PostgreSQL reports them only to the server log (log_connections), and pg_warden installs no authentication hook'),
+    ('10.2.1.5', 'changes to identification and authentication credentials',
+     CASE WHEN s.ddl THEN 'partial' ELSE 'not captured' END,
+     'audit_ddl: CREATE/ALTER/DROP ROLE (passwords fingerprinted), GRANT/REVOKE role, user mappings; vault secret changes and key rotation policies always',
+     CASE WHEN NOT s.ddl THEN 'DDL capture is off: SELECT warden.audit_ddl()'
+          WHEN NOT s.preloaded THEN 'pg_warden is not in shared_preload_libraries: a session''s role commands before it loads pg_warden are not recorded; creating and rotating pg_warden keys is not a ledger entry'
+          ELSE 'creating and rotating pg_warden keys (create_key, rotate_key) is not a ledger entry' END),
+    ('10.2.1.6', 'initialization, stopping or pausing of the audit logs',
+     CASE WHEN s.ddl THEN 'partial' ELSE 'not captured' END,
+     'audit_table/unaudit_table and audit_ddl on/off always; event-trigger changes and SET session_replication_role with audit_ddl',
+     'server starts and stops are not recorded'),
+    ('10.2.1.7', 'creation and deletion of system-level objects',
+     CASE WHEN s.ddl THEN 'captured' ELSE 'not captured' END,
+     'audit_ddl: every DDL command, databases and tablespaces included',
+     CASE WHEN NOT s.ddl THEN 'DDL capture is off: SELECT warden.audit_ddl()' END)
+) AS r(requirement, event_class, status, how, gap)
+$$;
+REVOKE ALL ON FUNCTION warden.audit_coverage() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.audit_coverage() TO warden_admin;
+COMMENT ON FUNCTION warden.audit_coverage() IS
+    'Which PCI DSS 10.2.1.x event classes this database records (captured, partial, not captured), how, and what is missing and why; read from the settings in force.';

@@ -114,3 +114,20 @@ SELECT role_name, bool_or(became_superuser) AS became_superuser
   FROM public.ddl_trap GROUP BY role_name ORDER BY role_name;
 SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = 'regress_ddl_officer';
 ROLLBACK;
+
+-- What the database records of PCI DSS 10.2.1, as the settings in force say: nothing
+-- audited and DDL capture off, then a table audited and DDL capture on (the regression
+-- server does not preload pg_warden).
+BEGIN;
+SET LOCAL client_min_messages = error;
+SELECT warden.create_key('audit', '\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
+SELECT requirement, event_class, status, gap IS NOT NULL AS has_gap FROM warden.audit_coverage();
+CREATE TABLE public.ddl_cardholder (id int PRIMARY KEY, pan text);
+SELECT warden.audit_table('public.ddl_cardholder');
+SELECT warden.audit_ddl();
+SELECT requirement, event_class, status, gap FROM warden.audit_coverage();
+CREATE ROLE regress_ddl_cov;
+SET LOCAL ROLE regress_ddl_cov;
+SELECT outcome($$SELECT * FROM warden.audit_coverage()$$);
+RESET ROLE;
+ROLLBACK;

@@ -157,6 +157,7 @@ INSERT INTO matrix (fn, class, call) VALUES
     ('warden.audit_consistency(bigint,bigint)', 'admin', $$SELECT warden.audit_consistency(g, g) FROM generate_series(1, 0) g$$),
     ('warden.audit_status()', 'admin', $$SELECT * FROM warden.audit_status()$$),
     ('warden.audit_ddl(boolean)', 'admin', $$SELECT warden.audit_ddl(false)$$),
+    ('warden.audit_coverage()', 'admin', $$SELECT * FROM warden.audit_coverage()$$),
     ('warden.audit_digest()', 'admin', $$SELECT warden.audit_digest()$$),
     ('warden.export_audit(timestamp with time zone,timestamp with time zone)', 'admin', $$SELECT warden.export_audit()$$),
     ('warden.purge_audit(interval)', 'admin', $$SELECT warden.purge_audit('100 years')$$),

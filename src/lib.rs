@@ -59,6 +59,7 @@ pub extern "C-unwind" fn _PG_init() {
     audit::indexes::register_invalidation_callback();
     audit::guard::register_hooks();
     audit::ddl::register_hooks();
+    audit::starts::register_launcher();
     vault::record::register_callbacks();
 }
 

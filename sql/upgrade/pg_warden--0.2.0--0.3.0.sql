@@ -1005,6 +1005,9 @@ COMMENT ON EVENT TRIGGER warden_audit_ddl_capture IS
 COMMENT ON EVENT TRIGGER warden_audit_ddl_drops IS
     'pg_warden: keeps the objects a DROP removes for its ledger entry.';
 
+CREATE FUNCTION warden.audit_preloaded() RETURNS boolean STRICT STABLE PARALLEL SAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'audit_preloaded_wrapper';
+
 -- Which PCI DSS 10.2.1 event classes this database records, and why not where it does
 -- not: read from the settings and catalogs in force (audit_ddl, shared_preload_libraries,
 -- audited tables), with the caller's rights.
@@ -1014,8 +1017,7 @@ CREATE FUNCTION warden.audit_coverage(
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 WITH s AS (
     SELECT COALESCE((SELECT c.enabled FROM warden.audit_ddl_changes c ORDER BY c.id DESC LIMIT 1), false) AS ddl,
-           'pg_warden' OPERATOR(pg_catalog.=) ANY (pg_catalog.string_to_array(
-               pg_catalog.replace(pg_catalog.current_setting('shared_preload_libraries'), ' ', ''), ',')) AS preloaded,
+           warden.audit_preloaded() AS preloaded,
            (SELECT pg_catalog.count(DISTINCT t.tgrelid) FROM pg_catalog.pg_trigger t
              WHERE t.tgfoid OPERATOR(pg_catalog.=) 'warden.audit_capture()'::pg_catalog.regprocedure
                AND t.tgname OPERATOR(pg_catalog.=) 'warden_audit_row') AS audited)
@@ -1046,14 +1048,19 @@ SELECT r.* FROM s, LATERAL (VALUES
           ELSE 'creating and rotating pg_warden keys (create_key, rotate_key) is not a ledger entry' END),
     ('10.2.1.6', 'initialization, stopping or pausing of the audit logs',
      CASE WHEN s.ddl THEN 'partial' ELSE 'not captured' END,
-     'audit_table/unaudit_table and audit_ddl on/off always; event-trigger changes and SET session_replication_role with audit_ddl',
-     'server starts and stops are not recorded'),
+     'audit_table/unaudit_table and audit_ddl on/off always; event-trigger changes and SET session_replication_role with audit_ddl; server starts (server_start) with pg_warden preloaded',
+     CASE WHEN s.preloaded THEN 'stops are not recorded: a lifetime without pg_warden preloaded shows as the gap between two recorded starts'
+          ELSE 'server starts are recorded only with pg_warden in shared_preload_libraries; stops are not recorded' END),
     ('10.2.1.7', 'creation and deletion of system-level objects',
      CASE WHEN s.ddl THEN 'captured' ELSE 'not captured' END,
      'audit_ddl: every DDL command, databases and tablespaces included',
      CASE WHEN NOT s.ddl THEN 'DDL capture is off: SELECT warden.audit_ddl()' END)
 ) AS r(requirement, event_class, status, how, gap)
 $$;
+REVOKE ALL ON FUNCTION warden.audit_preloaded() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.audit_preloaded() TO warden_admin;
+COMMENT ON FUNCTION warden.audit_preloaded() IS
+    'Whether this server loaded pg_warden through shared_preload_libraries (server starts recorded, the utility hook in every session).';
 REVOKE ALL ON FUNCTION warden.audit_coverage() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.audit_coverage() TO warden_admin;
 COMMENT ON FUNCTION warden.audit_coverage() IS

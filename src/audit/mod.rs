@@ -10,6 +10,7 @@ pub(crate) mod guard;
 #[cfg(not(feature = "pg13"))]
 pub(crate) mod indexes;
 mod parallel;
+pub(crate) mod starts;
 mod tree;
 mod verification;
 

@@ -1041,11 +1041,10 @@ SELECT r.* FROM s, LATERAL (VALUES
      'partial', 'refused vault reads; refused changes to the ledger reach the server log',
      'failed logins are not recorded: PostgreSQL reports them only to the server log (log_connections), and pg_warden installs no authentication hook'),
     ('10.2.1.5', 'changes to identification and authentication credentials',
-     CASE WHEN s.ddl THEN 'partial' ELSE 'not captured' END,
-     'audit_ddl: CREATE/ALTER/DROP ROLE (passwords fingerprinted), GRANT/REVOKE role, user mappings; vault secret changes and key rotation policies always',
+     CASE WHEN s.ddl AND s.preloaded THEN 'captured' WHEN s.ddl THEN 'partial' ELSE 'not captured' END,
+     'audit_ddl: CREATE/ALTER/DROP ROLE (passwords fingerprinted), GRANT/REVOKE role, user mappings; key versions created or rotated, rotation policies and vault secret changes always',
      CASE WHEN NOT s.ddl THEN 'DDL capture is off: SELECT warden.audit_ddl()'
-          WHEN NOT s.preloaded THEN 'pg_warden is not in shared_preload_libraries: a session''s role commands before it loads pg_warden are not recorded; creating and rotating pg_warden keys is not a ledger entry'
-          ELSE 'creating and rotating pg_warden keys (create_key, rotate_key) is not a ledger entry' END),
+          WHEN NOT s.preloaded THEN 'pg_warden is not in shared_preload_libraries: a session''s role commands before it loads pg_warden are not recorded' END),
     ('10.2.1.6', 'initialization, stopping or pausing of the audit logs',
      CASE WHEN s.ddl THEN 'partial' ELSE 'not captured' END,
      'audit_table/unaudit_table and audit_ddl on/off always; event-trigger changes and SET session_replication_role with audit_ddl; server starts (server_start) with pg_warden preloaded',

@@ -400,6 +400,14 @@ pub(super) fn add_version(name: &str, material: Material, first: bool) -> Result
         (false, None) => return Err(WardenError::UnknownKey(name.to_owned())),
         (false, Some(latest)) => latest + 1,
     };
+    // Only a ledger that has its audit key already records the new version (the audit
+    // key's own first version shows on every entry it signs).
+    let recorded = crate::audit::SigningKey::active().is_ok();
+    let source = match &material {
+        Material::Generated(_) => "generated",
+        Material::Given(_) => "given",
+        Material::Env(_) => "environment",
+    };
     let (secret, env_var, wrapped_key, sealed) = match material {
         Material::Generated(secret) | Material::Given(secret) => {
             let secret = zeroize::Zeroizing::new(secret);
@@ -432,7 +440,7 @@ pub(super) fn add_version(name: &str, material: Material, first: bool) -> Result
                         name.into(),
                         version.into(),
                         secret.into(),
-                        env_var.into(),
+                        env_var.clone().into(),
                         check_value.as_str().into(),
                         wrapped_key.into(),
                         sealed.into(),
@@ -442,13 +450,46 @@ pub(super) fn add_version(name: &str, material: Material, first: bool) -> Result
                 .get_one::<i32>()
         })
     })?;
-    inserted.ok_or_else(|| {
+    let version = inserted.ok_or_else(|| {
         if first {
             WardenError::KeyExists(name.to_owned())
         } else {
             WardenError::ConcurrentChange(format!("key \"{name}\" was changed by a concurrent transaction"))
         }
-    })
+    })?;
+    if recorded {
+        record_version(name, version, first, source, env_var.as_deref(), &check_value)?;
+    }
+    Ok(version)
+}
+
+/// A new key version is a ledger entry (`key_change`, `create_key` or `rotate_key`):
+/// its name, version, where its material came from, the variable it is bound to and
+/// its public check value, never the material. Written only where the audit key
+/// existed before: the first version of the audit key is in every entry it signs.
+fn record_version(
+    name: &str,
+    version: i32,
+    first: bool,
+    source: &str,
+    env_var: Option<&str>,
+    check_value: &str,
+) -> Result<(), WardenError> {
+    crate::audit::chain::append_own(&crate::audit::chain::OwnEvent {
+        event_type: "key_change",
+        action: if first { "create_key" } else { "rotate_key" },
+        resource_type: "key",
+        resource_id: Some(name),
+        tenant: None,
+        actor: None,
+        details: serde_json::json!({
+            "version": version,
+            "source": source,
+            "env_var": env_var,
+            "check_value": check_value,
+        }),
+    })?;
+    Ok(())
 }
 
 /// Creates version 1 of a key; a NULL secret means 32 bytes from the server's CSPRNG.

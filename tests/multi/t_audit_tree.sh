@@ -301,17 +301,18 @@ q -c "SELECT warden.rotate_key('audit', '\\x$k2')" >/dev/null
 for c in 1 2 3; do q -c "SELECT warden.log_event('kept', 'B' || g) FROM generate_series(1, 100) g" >/dev/null & done
 wait
 mid_size=$(q -U "$officer" -c "SELECT warden.advance_audit_tree()")
-expect_eq "$mid_size" "$((entries + 300))" "tree size after the kept entries"
+# The rotation is an entry of its own (key_change), before the 300.
+expect_eq "$mid_size" "$((entries + 301))" "tree size after the kept entries"
 # The cutoff 0.1 s after the last phase-1 entry (purge_audit measures from its own
 # clock, later than this one: the cutoff can only move on, toward the kept entries, 1.2 s
 # after it).
 deleted=$(q -c "SELECT warden.purge_audit(clock_timestamp() - (SELECT max(ts) + interval '0.1 s' FROM warden.audit_log WHERE id <= $a_last))")
 expect_eq "$deleted" "$entries" "entries purged"
-# What remains: the 300 and the purge's own ledger entry.
-expect_eq "$(q -c "SELECT count(*) FILTER (WHERE event_type = 'kept'), count(*) FROM warden.audit_log")" "300|301" "entries kept"
+# What remains: the rotation, the 300 and the purge's own ledger entry.
+expect_eq "$(q -c "SELECT count(*) FILTER (WHERE event_type = 'kept'), count(*) FROM warden.audit_log")" "300|302" "entries kept"
 q -c "SELECT warden.log_event('after_purge', 'C' || g) FROM generate_series(1, 40) g" >/dev/null
 after_size=$(q -U "$officer" -c "SELECT warden.advance_audit_tree()")
-expect_eq "$after_size" "$((entries + 341))" "tree size after the purge"
+expect_eq "$after_size" "$((entries + 342))" "tree size after the purge"
 snapshot phase3
 python3 "$work/merkle.py" check "$work/phase3.heads" "$work/phase3.tree_ids" "$work/phase1.entries" "$work/phase3.entries" > "$work/check.out" \
   || { cat "$work/check.out"; fail "the tree after the purge is not the ledger's (purged entries from the earlier copy)"; }

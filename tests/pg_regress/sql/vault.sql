@@ -441,7 +441,9 @@ SELECT label, vault_try(q) FROM (VALUES
     (3, 'no such key', $$SELECT warden.set_key_policy('no_such_key', '1 day')$$),
     (4, 'bad key name', $$SELECT warden.set_key_policy('bad name!', '1 day')$$)
 ) AS t(n, label, q) ORDER BY n;
-SELECT action, resource_id, details FROM warden.audit_log WHERE event_type = 'key_change' ORDER BY id;
+-- (A generated version's check value is random: shown as present.)
+SELECT action, resource_id, details - 'check_value' AS details, details ? 'check_value' AS has_check_value
+  FROM warden.audit_log WHERE event_type = 'key_change' ORDER BY id;
 
 -- No error above carries a secret value in its message, DETAIL, HINT or CONTEXT.
 SELECT count(*) AS errors_read, count(*) FILTER (WHERE report LIKE '%S3CR3T%') AS errors_with_a_value

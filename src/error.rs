@@ -55,6 +55,10 @@ pub(crate) enum WardenError {
     /// 42710: a key of that name exists already.
     #[error("key \"{0}\" already exists")]
     KeyExists(String),
+    /// 25006: a command pg_warden must record cannot be recorded in a read-only
+    /// transaction.
+    #[error("{0}")]
+    ReadOnly(String),
     /// 42501: the caller may not do this whatever EXECUTE grants it holds.
     #[error("permission denied to {0}")]
     NotAdmin(&'static str),
@@ -165,6 +169,7 @@ impl WardenError {
             WardenError::SecretExpired { .. } => ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
             WardenError::TooLarge(_) => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             WardenError::NotText(_) => ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+            WardenError::ReadOnly(_) => ERRCODE_READ_ONLY_SQL_TRANSACTION,
             WardenError::Internal(_) => ERRCODE_INTERNAL_ERROR,
         }
     }
@@ -205,6 +210,9 @@ impl WardenError {
             | WardenError::NotInState { hint, .. } => Some(hint.clone()),
             WardenError::TooComplex(_) => None,
             WardenError::ConcurrentChange(_) => Some("Retry the statement.".into()),
+            WardenError::ReadOnly(_) => {
+                Some("Run it in a read-write transaction, or switch DDL capture off first (warden.audit_ddl(false)).".into())
+            }
             WardenError::NotNull(_) => None,
             WardenError::LedgerCorrupt(_) => Some("Run warden.verify_audit() to locate the damage.".into()),
             WardenError::UnknownSecret(_) => Some("warden.secrets lists every secret.".into()),

@@ -47,8 +47,15 @@ enum Token {
 
 /// Replaces secret-looking literals of `sql` by fingerprints (`fingerprint` maps the
 /// literal's bytes to 64 hex characters) and cuts the result to at most `limit` bytes
-/// (at a character boundary).
-pub fn scrub(sql: &str, limit: usize, fingerprint: &mut dyn FnMut(&[u8]) -> String) -> Scrubbed {
+/// (at a character boundary). `standard_strings` is the session's
+/// `standard_conforming_strings`: off, a backslash escapes the next character in every
+/// `'…'` literal, not only in `E'…'`.
+pub fn scrub(
+    sql: &str,
+    limit: usize,
+    standard_strings: bool,
+    fingerprint: &mut dyn FnMut(&[u8]) -> String,
+) -> Scrubbed {
     let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len().min(limit) + 16);
     let mut fingerprinted = 0;
@@ -82,8 +89,8 @@ pub fn scrub(sql: &str, limit: usize, fingerprint: &mut dyn FnMut(&[u8]) -> Stri
             continue;
         }
         // String literals, with their prefixes.
-        if let Some(quote_start) = literal_start(bytes, i) {
-            let (value, end) = quoted_literal(sql, quote_start);
+        if let Some((quote_start, e_prefix)) = literal_start(bytes, i) {
+            let (value, end) = quoted_literal(sql, quote_start, e_prefix || !standard_strings);
             let literal = &sql[i..end];
             if is_secret_context(&recent) || holds_connection_password(&value) {
                 out.push_str(&format!("'fingerprint:{}'", fingerprint(value.as_bytes())));
@@ -120,7 +127,7 @@ pub fn scrub(sql: &str, limit: usize, fingerprint: &mut dyn FnMut(&[u8]) -> Stri
             i = end;
             continue;
         }
-        if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
+        if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
             let mut end = i;
             while end < bytes.len()
                 && (bytes[end].is_ascii_alphanumeric()
@@ -130,8 +137,18 @@ pub fn scrub(sql: &str, limit: usize, fingerprint: &mut dyn FnMut(&[u8]) -> Stri
                 end += 1;
             }
             let word = &sql[i..end];
-            out.push_str(word);
-            push(&mut recent, Token::Word(word.to_lowercase()));
+            let lower = word.to_lowercase();
+            // A bare value given to a secret-named setting: `SET x.api_token = abc`,
+            // `ALTER ROLE r SET x.pin_secret TO 1234`.
+            if is_setting_value_context(&recent) && !matches!(lower.as_str(), "default" | "null" | "local" | "session")
+            {
+                out.push_str(&format!("'fingerprint:{}'", fingerprint(word.as_bytes())));
+                fingerprinted += 1;
+                push(&mut recent, Token::Other);
+            } else {
+                out.push_str(word);
+                push(&mut recent, if c.is_ascii_digit() { Token::Other } else { Token::Word(lower) });
+            }
             i = end;
             continue;
         }
@@ -151,10 +168,20 @@ pub fn scrub(sql: &str, limit: usize, fingerprint: &mut dyn FnMut(&[u8]) -> Stri
     Scrubbed { text: out, fingerprinted, truncated }
 }
 
-/// Whether a word names a secret: `PASSWORD`, or a secret name (its last dotted part).
+/// Whether a word names a secret: a secret name (its last dotted part), or one that
+/// ends in `password` (`sslpassword`) or holds `passphrase` (`ssl_passphrase_command`).
 fn secret_word(word: &str) -> bool {
     let last = word.rsplit('.').next().unwrap_or(word);
-    last == "password" || is_secret_name(last)
+    last.ends_with("password") || last.contains("passphrase") || last == "passwd" || is_secret_name(last)
+}
+
+/// Whether the next token is the value of a secret-named setting (`name =`, `name TO`).
+fn is_setting_value_context(recent: &[Token]) -> bool {
+    match recent {
+        [Token::Word(w), Token::Equals] => secret_word(w),
+        [Token::Word(w), Token::Word(to)] if to == "to" => secret_word(w),
+        _ => false,
+    }
 }
 
 fn is_secret_context(recent: &[Token]) -> bool {
@@ -166,21 +193,33 @@ fn is_secret_context(recent: &[Token]) -> bool {
     }
 }
 
+/// A connection string or URI that can carry a password: `password=`, `passwd`,
+/// `sslpassword`, a passphrase, or credentials in a URI (`scheme://user:pw@host`).
 fn holds_connection_password(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
-    lower.contains("password") || lower.contains("passwd")
+    if lower.contains("password") || lower.contains("passwd") || lower.contains("passphrase") {
+        return true;
+    }
+    lower.match_indices("://").any(|(at, _)| {
+        let rest = &lower[at + 3..];
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        authority.rfind('@').is_some_and(|at| authority[..at].contains(':'))
+    })
 }
 
-/// The index of the opening quote when a string literal starts at `i`: `'`, `E'`/`e'`,
-/// `B'`, `X'`, `N'`, `U&'`.
-fn literal_start(bytes: &[u8], i: usize) -> Option<usize> {
+/// `(index of the opening quote, whether it is an E-string)` when a string literal
+/// starts at `i`: `'`, `E'`/`e'`, `B'`, `X'`, `N'`, `U&'`. Only a prefix that starts a
+/// token counts: the `E` ending `LIKE'…'` is not one.
+fn literal_start(bytes: &[u8], i: usize) -> Option<(usize, bool)> {
     let at = |k: usize| bytes.get(i + k).copied();
     match at(0)? {
-        b'\'' => Some(i),
-        b'e' | b'E' | b'b' | b'B' | b'x' | b'X' | b'n' | b'N' if at(1) == Some(b'\'') && !word_before(bytes, i) => {
-            Some(i + 1)
+        b'\'' => Some((i, false)),
+        c @ (b'e' | b'E' | b'b' | b'B' | b'x' | b'X' | b'n' | b'N')
+            if at(1) == Some(b'\'') && !word_before(bytes, i) =>
+        {
+            Some((i + 1, matches!(c, b'e' | b'E')))
         }
-        b'u' | b'U' if at(1) == Some(b'&') && at(2) == Some(b'\'') && !word_before(bytes, i) => Some(i + 2),
+        b'u' | b'U' if at(1) == Some(b'&') && at(2) == Some(b'\'') && !word_before(bytes, i) => Some((i + 2, false)),
         _ => None,
     }
 }
@@ -190,12 +229,11 @@ fn word_before(bytes: &[u8], i: usize) -> bool {
     i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_')
 }
 
-/// The value of the literal whose opening quote is at `quote` (`''` read as `'`; a
-/// backslash escapes the next character only in an E-string, which the caller's prefix
-/// says — both are kept as written except `''`), and the index after its closing quote.
-fn quoted_literal(sql: &str, quote: usize) -> (String, usize) {
+/// The value of the literal whose opening quote is at `quote` (`''` read as `'`; with
+/// `escapes`, a backslash escapes the next character — both kept as written except
+/// `''`), and the index after its closing quote.
+fn quoted_literal(sql: &str, quote: usize, escapes: bool) -> (String, usize) {
     let bytes = sql.as_bytes();
-    let escapes = quote > 0 && matches!(bytes[quote - 1], b'e' | b'E');
     let mut value = String::new();
     let mut j = quote + 1;
     let mut start = j;
@@ -297,7 +335,7 @@ mod tests {
     }
 
     fn run(sql: &str) -> Scrubbed {
-        scrub(sql, 1 << 20, &mut fp)
+        scrub(sql, 1 << 20, true, &mut fp)
     }
 
     #[test]
@@ -347,11 +385,38 @@ mod tests {
 
     #[test]
     fn cut_at_the_limit_on_a_character_boundary() {
-        let s = scrub("COMMENT ON TABLE t IS 'ééé'", 24, &mut fp);
+        let s = scrub("COMMENT ON TABLE t IS 'ééé'", 24, true, &mut fp);
         assert!(s.truncated);
         assert!(s.text.len() <= 24);
         assert!(s.text.starts_with("COMMENT ON TABLE t IS '"));
-        let s = scrub("SELECT 1", 24, &mut fp);
+        let s = scrub("SELECT 1", 24, true, &mut fp);
         assert!(!s.truncated);
+    }
+
+    #[test]
+    fn uri_credentials_passphrases_and_bare_setting_values() {
+        let s = run("CREATE SUBSCRIPTION s CONNECTION 'postgresql://rep:pw1@h:1/db' PUBLICATION p");
+        assert_eq!(s.fingerprinted, 1, "{}", s.text);
+        assert!(!s.text.contains("pw1"));
+        assert_eq!(run("COMMENT ON TABLE t IS 'see https://example.com/a@b'").fingerprinted, 0);
+        let s = run("ALTER SYSTEM SET ssl_passphrase_command = 'echo x'");
+        assert_eq!(s.fingerprinted, 1, "{}", s.text);
+        let s = run("ALTER USER MAPPING FOR b SERVER s OPTIONS (ADD sslpassword 'pw2')");
+        assert!(!s.text.contains("pw2"), "{}", s.text);
+        let s = run("ALTER ROLE bob SET app.api_token = BARE1; ALTER ROLE bob SET app.pin_secret TO 424242");
+        assert_eq!(s.text, "ALTER ROLE bob SET app.api_token = 'fingerprint:5:B'; ALTER ROLE bob SET app.pin_secret TO 'fingerprint:6:4'");
+        assert_eq!(run("SET app.api_token TO DEFAULT").fingerprinted, 0);
+        // A column named like a secret keeps its type.
+        assert_eq!(run("CREATE TABLE t (password text, api_key int)").fingerprinted, 0);
+    }
+
+    #[test]
+    fn backslashes_escape_only_in_e_strings_unless_strings_are_not_standard() {
+        // LIKE'x\' ends with its quote: the next statement's password is a literal of its own.
+        let s = run("CREATE TABLE n (c text CHECK (c LIKE'x\\')); ALTER ROLE b PASSWORD 'pw3'");
+        assert!(!s.text.contains("pw3"), "{}", s.text);
+        let s = scrub("ALTER ROLE b PASSWORD 'ab\\' pw4'", 1 << 20, false, &mut fp);
+        assert!(!s.text.contains("pw4"), "{}", s.text);
+        assert_eq!(s.fingerprinted, 1);
     }
 }

@@ -60,20 +60,27 @@ pub(crate) fn register_hooks() {
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn on_xact_end(_event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+unsafe extern "C-unwind" fn on_xact_end(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
     DROPPED.with(|d| d.borrow_mut().clear());
+    // An error that ended the transaction may have skipped a statement's pop.
+    if matches!(event, pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT) {
+        STATEMENT.with(|s| s.borrow_mut().clear());
+    }
 }
 
-/// Whether this database has pg_warden's ledger and DDL capture switched on (the latest
-/// row of `warden.audit_ddl_changes`), and nothing forbids writing an entry now.
-fn capturing() -> Result<bool, WardenError> {
+/// Whether this database has pg_warden's ledger and DDL capture switched on, and
+/// nothing forbids writing an entry now. On a primary, a command to record in a
+/// read-only transaction (PostgreSQL allows `ALTER SYSTEM` and `SET` there) is refused
+/// while capture is on: it could not be recorded. Databases not in UTF-8 are not
+/// captured (`audit_ddl` refuses to switch on there).
+fn capturing(tag: &str) -> Result<bool, WardenError> {
     unsafe {
         if !pg_sys::IsTransactionState()
             || pg_sys::RecoveryInProgress()
-            || pg_sys::XactReadOnly
             || pg_sys::IsInParallelMode()
             || gucs::RESTORE_MODE.get()
             || pg_sys::creating_extension
+            || pg_sys::GetDatabaseEncoding() != pg_sys::pg_enc::PG_UTF8 as i32
         {
             return Ok(false);
         }
@@ -81,39 +88,63 @@ fn capturing() -> Result<bool, WardenError> {
             return Ok(false);
         }
     }
-    latest_setting()
+    let on = latest_setting()?;
+    if on && unsafe { pg_sys::XactReadOnly } {
+        return Err(WardenError::ReadOnly(format!(
+            "cannot run {tag} in a read-only transaction while warden.audit_ddl is on: it could not be recorded"
+        )));
+    }
+    Ok(on)
 }
 
+/// The setting in force: the latest row of `warden.audit_ddl_changes` (by its ledger
+/// entry) whose entry is the `audit_ddl` entry that recorded it. A row inserted by hand
+/// has no such entry and changes nothing.
 fn latest_setting() -> Result<bool, WardenError> {
     let enabled = privilege::as_extension_owner(|| {
         Spi::get_one::<bool>(
             "SELECT CASE WHEN pg_catalog.to_regclass('warden.audit_ddl_changes') IS NULL THEN false \
-                    ELSE (SELECT c.enabled FROM warden.audit_ddl_changes c ORDER BY c.id DESC LIMIT 1) END",
+                    ELSE (SELECT c.enabled FROM warden.audit_ddl_changes c \
+                            JOIN warden.audit_log l ON l.id OPERATOR(pg_catalog.=) c.entry_id \
+                           WHERE l.event_type OPERATOR(pg_catalog.=) 'audit_control' \
+                             AND l.resource_id OPERATOR(pg_catalog.=) 'warden.audit_ddl' \
+                             AND (l.details OPERATOR(pg_catalog.->>) 'enabled') OPERATOR(pg_catalog.=) \
+                                 (CASE WHEN c.enabled THEN 'true' ELSE 'false' END) \
+                           ORDER BY c.entry_id DESC LIMIT 1) END",
         )
     })?;
     Ok(enabled.unwrap_or(false))
 }
 
 /// The statement text to record: the hook's part of the query string when it saw this
-/// command, else the whole query string the client sent.
-fn statement_text() -> String {
+/// command; else the query string the client sent if it holds this one statement only
+/// (pg_warden was loaded during it); else none: another statement of the string could
+/// hold anything.
+fn statement_text() -> Option<String> {
     if let Some(text) = STATEMENT.with(|s| s.borrow().last().cloned()) {
-        return text;
+        return Some(text);
     }
     unsafe {
         let query = pg_sys::debug_query_string;
         if query.is_null() {
-            String::new()
-        } else {
-            CStr::from_ptr(query).to_string_lossy().into_owned()
+            return None;
         }
+        let statements = pg_sys::pg_parse_query(query);
+        if pgrx::PgList::<pg_sys::RawStmt>::from_pg(statements).len() != 1 {
+            return None;
+        }
+        Some(CStr::from_ptr(query).to_string_lossy().into_owned())
     }
 }
 
-/// The statement fingerprinted and cut, as the entry's details carry it.
-fn scrubbed_statement(text: &str) -> Result<statement::Scrubbed, WardenError> {
-    let key = super::SigningKey::active()?;
-    Ok(statement::scrub(text, STATEMENT_LIMIT, &mut |bytes| key.mac.fingerprint(bytes)))
+/// The statement fingerprinted and cut, as the entry's details carry it, with the
+/// session's `standard_conforming_strings`.
+fn scrubbed_statement(key: &super::SigningKey, text: &str) -> statement::Scrubbed {
+    let standard = unsafe {
+        let value = pg_sys::GetConfigOption(c"standard_conforming_strings".as_ptr(), true, false);
+        value.is_null() || CStr::from_ptr(value).to_bytes() != b"off"
+    };
+    statement::scrub(text, STATEMENT_LIMIT, standard, &mut |bytes| key.mac.fingerprint(bytes))
 }
 
 fn current_user_name() -> String {
@@ -134,15 +165,34 @@ fn record(
     resource: (Option<&str>, Option<&str>),
     mut details: Value,
 ) -> Result<(), WardenError> {
-    let scrubbed = scrubbed_statement(&statement_text())?;
+    // Without its audit key (a restore that brought the setting but not the keys, a
+    // key bound to a variable the server lost) the command goes on, with a WARNING in
+    // the server log and none in the ledger: DDL must not stop for it, pg_restore above
+    // all. Only a superuser or the server's environment can take the key away.
+    let key = match super::SigningKey::active() {
+        Ok(key) => key,
+        Err(error) => {
+            pgrx::warning!("pg_warden: {tag} was not recorded in the audit ledger: {error}");
+            return Ok(());
+        }
+    };
+    let text = statement_text();
     if let Value::Object(map) = &mut details {
         map.insert("command_tag".into(), json!(tag));
-        map.insert("statement".into(), json!(scrubbed.text));
-        if scrubbed.truncated {
-            map.insert("statement_truncated".into(), json!(true));
-        }
-        if scrubbed.fingerprinted > 0 {
-            map.insert("fingerprinted_literals".into(), json!(scrubbed.fingerprinted));
+        match text.map(|text| scrubbed_statement(&key, &text)) {
+            Some(scrubbed) => {
+                map.insert("statement".into(), json!(scrubbed.text));
+                if scrubbed.truncated {
+                    map.insert("statement_truncated".into(), json!(true));
+                }
+                if scrubbed.fingerprinted > 0 {
+                    map.insert("fingerprinted_literals".into(), json!(scrubbed.fingerprinted));
+                }
+            }
+            None => {
+                map.insert("statement".into(), Value::Null);
+                map.insert("statement_unavailable".into(), json!(true));
+            }
         }
         map.insert("current_user".into(), json!(current_user_name()));
     }
@@ -186,7 +236,7 @@ pub unsafe extern "C-unwind" fn audit_ddl_drops(fcinfo: pg_sys::FunctionCallInfo
 }
 
 fn keep_dropped() -> Result<(), WardenError> {
-    if !capturing()? {
+    if !capturing("DROP")? {
         return Ok(());
     }
     let objects = event_objects(
@@ -243,7 +293,7 @@ pub unsafe extern "C-unwind" fn audit_ddl_capture(fcinfo: pg_sys::FunctionCallIn
 }
 
 fn capture_command(tag: &str, dropped: Vec<Value>) -> Result<(), WardenError> {
-    if !capturing()? {
+    if !capturing(tag)? {
         return Ok(());
     }
     let objects = event_objects(
@@ -296,8 +346,12 @@ unsafe fn classify(tree: *mut pg_sys::Node) -> Option<Utility> {
         let name =
             |s: *const std::ffi::c_char| (!s.is_null()).then(|| CStr::from_ptr(s).to_string_lossy().into_owned());
         let role_spec = |spec: *mut pg_sys::RoleSpec| if spec.is_null() { None } else { name((*spec).rolename) };
+        // Recorded before the command runs: CREATE/DROP DATABASE and TABLESPACE and
+        // ALTER SYSTEM change files no abort takes back, so nothing that can fail
+        // (the key, the scrubbing) may come after them. A command that then fails
+        // takes its entry with its transaction.
         let item = |event_type, resource_type, resource_id| {
-            Some(Utility { event_type, resource_type, resource_id, before: false })
+            Some(Utility { event_type, resource_type, resource_id, before: true })
         };
         match (*tree).type_ {
             T_CreateRoleStmt => item("role", "role", name((*(tree as *mut pg_sys::CreateRoleStmt)).role)),
@@ -327,6 +381,60 @@ unsafe fn classify(tree: *mut pg_sys::Node) -> Option<Utility> {
             {
                 item("audit_control", "event trigger", name((*(tree as *mut pg_sys::RenameStmt)).subname))
             }
+            // Privileges, owners, names, options and comments of global objects and event
+            // triggers, which no event trigger sees.
+            T_GrantStmt => {
+                let grant = tree as *mut pg_sys::GrantStmt;
+                match (*grant).objtype {
+                    pg_sys::ObjectType::OBJECT_DATABASE => item("ddl", "database", None),
+                    pg_sys::ObjectType::OBJECT_TABLESPACE => item("ddl", "tablespace", None),
+                    #[cfg(not(any(feature = "pg13", feature = "pg14")))]
+                    pg_sys::ObjectType::OBJECT_PARAMETER_ACL => item("audit_control", "setting", None),
+                    _ => None,
+                }
+            }
+            T_AlterOwnerStmt => match (*(tree as *mut pg_sys::AlterOwnerStmt)).objectType {
+                pg_sys::ObjectType::OBJECT_DATABASE => item("ddl", "database", None),
+                pg_sys::ObjectType::OBJECT_TABLESPACE => item("ddl", "tablespace", None),
+                pg_sys::ObjectType::OBJECT_EVENT_TRIGGER => item("audit_control", "event trigger", None),
+                _ => None,
+            },
+            T_RenameStmt
+                if matches!(
+                    (*(tree as *mut pg_sys::RenameStmt)).renameType,
+                    pg_sys::ObjectType::OBJECT_DATABASE | pg_sys::ObjectType::OBJECT_TABLESPACE
+                ) =>
+            {
+                item("ddl", "database", name((*(tree as *mut pg_sys::RenameStmt)).subname))
+            }
+            T_AlterTableSpaceOptionsStmt => {
+                item("ddl", "tablespace", name((*(tree as *mut pg_sys::AlterTableSpaceOptionsStmt)).tablespacename))
+            }
+            #[cfg(not(any(feature = "pg13", feature = "pg14")))]
+            T_AlterDatabaseRefreshCollStmt => {
+                item("ddl", "database", name((*(tree as *mut pg_sys::AlterDatabaseRefreshCollStmt)).dbname))
+            }
+            T_CommentStmt
+                if matches!(
+                    (*(tree as *mut pg_sys::CommentStmt)).objtype,
+                    pg_sys::ObjectType::OBJECT_DATABASE
+                        | pg_sys::ObjectType::OBJECT_TABLESPACE
+                        | pg_sys::ObjectType::OBJECT_ROLE
+                        | pg_sys::ObjectType::OBJECT_EVENT_TRIGGER
+                ) =>
+            {
+                item("ddl", "global object", None)
+            }
+            T_SecLabelStmt
+                if matches!(
+                    (*(tree as *mut pg_sys::SecLabelStmt)).objtype,
+                    pg_sys::ObjectType::OBJECT_DATABASE
+                        | pg_sys::ObjectType::OBJECT_TABLESPACE
+                        | pg_sys::ObjectType::OBJECT_ROLE
+                ) =>
+            {
+                item("ddl", "global object", None)
+            }
             T_CreatedbStmt => item("ddl", "database", name((*(tree as *mut pg_sys::CreatedbStmt)).dbname)),
             T_DropdbStmt => item("ddl", "database", name((*(tree as *mut pg_sys::DropdbStmt)).dbname)),
             T_AlterDatabaseStmt => item("ddl", "database", name((*(tree as *mut pg_sys::AlterDatabaseStmt)).dbname)),
@@ -342,11 +450,14 @@ unsafe fn classify(tree: *mut pg_sys::Node) -> Option<Utility> {
             T_VariableSetStmt => {
                 let set = tree as *mut pg_sys::VariableSetStmt;
                 let setting = name((*set).name)?.to_lowercase();
+                // warden.audit_key is recorded after it takes effect, with the key it
+                // names: a broken key must not stop the SET that puts it right.
+                let before = setting != "warden.audit_key";
                 (setting == "session_replication_role" || setting.starts_with("warden.")).then_some(Utility {
                     event_type: "audit_control",
                     resource_type: "setting",
                     resource_id: Some(setting),
-                    before: true,
+                    before,
                 })
             }
             _ => None,
@@ -414,18 +525,23 @@ unsafe extern "C-unwind" fn on_utility(
 
 fn record_utility(utility: &Utility, tag: &str, text: &str) {
     let outcome = (|| {
-        if !capturing()? {
+        if !capturing(tag)? {
             return Ok(());
         }
         STATEMENT.with(|s| s.borrow_mut().push(text.to_owned()));
-        let result = record(
+        struct Pop;
+        impl Drop for Pop {
+            fn drop(&mut self) {
+                STATEMENT.with(|s| s.borrow_mut().pop());
+            }
+        }
+        let _pop = Pop;
+        record(
             utility.event_type,
             tag,
             (Some(utility.resource_type), utility.resource_id.as_deref()),
             json!({ "source": "utility_hook" }),
-        );
-        STATEMENT.with(|s| s.borrow_mut().pop());
-        result
+        )
     })();
     if let Err(error) = outcome {
         error.raise();
@@ -439,6 +555,20 @@ fn record_utility(utility: &Utility, tag: &str, text: &str) {
 fn audit_ddl(enabled: default!(bool, true)) -> SqlResult<bool> {
     privilege::require_admin("switch DDL capture")?;
     unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.audit_ddl()".as_ptr()) };
+    if enabled && unsafe { pg_sys::GetDatabaseEncoding() } != pg_sys::pg_enc::PG_UTF8 as i32 {
+        return Err(WardenError::NotSupported {
+            message: "DDL capture needs a database in UTF-8".into(),
+            hint: "The ledger keeps statements and object names as UTF-8 text.".into(),
+        }
+        .into());
+    }
+    if enabled && !super::starts::audit_preloaded_now() {
+        pgrx::warning!(
+            "pg_warden is not in shared_preload_libraries: a session's role commands, ALTER SYSTEM and event-trigger \
+             changes (ALTER EVENT TRIGGER warden_audit_ddl_capture DISABLE included) are recorded only once the session \
+             has loaded pg_warden"
+        );
+    }
     let previous = latest_setting()?;
     let action = if enabled { "audit_ddl_on" } else { "audit_ddl_off" };
     let entry = chain::append_own(&OwnEvent {
@@ -461,5 +591,6 @@ fn audit_ddl(enabled: default!(bool, true)) -> SqlResult<bool> {
             Ok::<_, pgrx::spi::SpiError>(())
         })
     })?;
-    Ok(enabled)
+    // The setting as capture will read it.
+    Ok(latest_setting()?)
 }

@@ -23,6 +23,10 @@ static PRELOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool:
 /// `shared_preload_libraries` (which only superusers may read), for `audit_coverage`.
 #[pg_extern(stable, parallel_safe)]
 fn audit_preloaded() -> bool {
+    audit_preloaded_now()
+}
+
+pub(crate) fn audit_preloaded_now() -> bool {
     PRELOADED.load(std::sync::atomic::Ordering::Relaxed)
 }
 

@@ -441,3 +441,6 @@ pub fn parse_redaction_details(text: &str) -> Option<Vec<(i64, FieldSet)>> {
     }
     Some(targets)
 }
+
+#[cfg(test)]
+mod tests;

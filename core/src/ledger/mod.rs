@@ -38,6 +38,30 @@
 //! encoding parses back unambiguously: NULL, empty text and moved field boundaries all
 //! give different bytes.
 //!
+//! # Entry encoding, version 2
+//!
+//! ```text
+//! entry_encoding_v2 = 0x02                          format version
+//!                     u32(18) "pg_warden/audit/v2"  domain label
+//!                     field × 8                     DIRECT_COLUMNS, as in version 1
+//!                     commitment[32] × 10           REDACTABLE_COLUMNS
+//! commitment        = SHA-256(u32(24) "pg_warden/audit/v2/field"
+//!                             u32(column index) salt[16] field)
+//! field_seals       = 0x02 u8(10) seal × 10         the `field_seals` column
+//! seal              = 0x00 salt[16]                 open: the column holds the value
+//!                   | 0x01 commitment[32]           redacted: value and salt erased
+//! ```
+//!
+//! Direct fields: `id`, `ts`, `event_type`, `action`, `resource_type`, `tenant`,
+//! `confidence`, `txid`. Redactable fields (column index): `actor` 4, `resource_id` 6,
+//! `correlation_id` 7, `reason` 9, `details` 11, `before_state` 12, `after_state` 13,
+//! `session_user_name` 14, `application_name` 15, `client_addr` 16. A version-1 entry's
+//! `field_seals` is SQL NULL. Salts are 16 random bytes per field per entry, supplied by
+//! the writer ([`FieldSeals::from_random`]). The chain link is the same for both versions.
+//! Redaction ([`FieldSeals::redact`]) replaces a field's salt by its commitment and its
+//! value by NULL; a redaction record (event type [`REDACTION_EVENT_TYPE`], `details` from
+//! [`redaction_details`]) with a higher id must cover the fields ([`verify`](Verifier)).
+//!
 //! # Chain link
 //!
 //! ```text

@@ -7,8 +7,9 @@ use std::process::Command;
 
 use warden_core::ledger::merkle::{consistency_proof, inclusion_proof, leaf_hash, root};
 use warden_core::ledger::{
-    consistency_document, export_entry_value, inclusion_document, ChainHead, EntryContent, EntryHasher, EntryRef,
-    ExportWriter, Hash, TreeHead,
+    consistency_document, export_entry_value, inclusion_document, redaction_details, ChainHead, Column, EntryContent,
+    EntryHasher, EntryRef, ExportWriter, FieldSeals, FieldSet, Hash, TreeHead, FIELD_SEALS_RANDOM_LEN,
+    REDACTION_EVENT_TYPE,
 };
 use warden_core::mac::KeyedMac;
 
@@ -234,4 +235,63 @@ fn a_document_of_the_wrong_kind_or_shape_is_an_input_error() {
         assert!(run.output.contains(message), "{name}: {message} not in\n{}", run.output);
         assert!(verdicts(&run).is_empty(), "{name}: {}", run.output);
     }
+}
+
+/// A version-2 export of two entries: entry 1 with `actor` redacted by `warden.redact_audit`
+/// and, when `recorded`, the signed redaction record (entry 2) that justifies it.
+fn redacted_export(recorded: bool) -> String {
+    let key = KeyedMac::new(&secret());
+    let mut hasher = EntryHasher::new();
+    let mut out = ExportWriter::new_v2(Vec::new()).expect("header");
+    let subject = EntryContent {
+        id: 1,
+        ts: Some(1_000_000),
+        event_type: Some("login"),
+        action: Some("LOGIN"),
+        actor: Some("alice"),
+        session_user_name: Some("app"),
+        ..EntryContent::default()
+    };
+    let mut seals = FieldSeals::from_random(&[7; FIELD_SEALS_RANDOM_LEN]);
+    let first = hasher.link_v2(&subject, &seals, 1, &ChainHead::GENESIS, &key).expect("link");
+    let mut redacted = subject;
+    seals.redact(&mut redacted, FieldSet::of(&[Column::Actor])).expect("redacts");
+    let bytes = seals.encode();
+    out.write_sealed_entry(&EntryRef { content: redacted, chain: first.material(1, "audit", 1) }, Some(&bytes))
+        .expect("entry");
+    let details = redaction_details(&[(1, FieldSet::of(&[Column::Actor]))]);
+    let record = EntryContent {
+        id: 2,
+        ts: Some(2_000_000),
+        event_type: Some(REDACTION_EVENT_TYPE),
+        action: Some("REDACT"),
+        actor: Some("dpo"),
+        details: Some(&details),
+        session_user_name: Some("dpo"),
+        ..EntryContent::default()
+    };
+    let record_seals = FieldSeals::from_random(&[9; FIELD_SEALS_RANDOM_LEN]);
+    let head = ChainHead { pos: 1, hash: first.entry_hash };
+    let second = hasher.link_v2(&record, &record_seals, 1, &head, &key).expect("link");
+    if recorded {
+        let bytes = record_seals.encode();
+        out.write_sealed_entry(&EntryRef { content: record, chain: second.material(1, "audit", 1) }, Some(&bytes))
+            .expect("entry");
+    }
+    String::from_utf8(out.finish(&[]).expect("finish")).expect("UTF-8")
+}
+
+#[test]
+fn an_export_with_a_recorded_redaction_verifies_and_lists_it() {
+    let run = verify("redacted", &redacted_export(true));
+    assert_eq!(run.status, Some(0), "{}", run.output);
+    assert!(run.output.contains("redacted: entry id 1 (chain 1, position 1): actor\n"), "{}", run.output);
+    assert!(run.output.contains("VALID: every entry, checkpoint verified; 1 entries redacted"), "{}", run.output);
+}
+
+#[test]
+fn an_export_with_an_unrecorded_redaction_is_tampered() {
+    let run = verify("unrecorded", &redacted_export(false));
+    assert_eq!(run.status, Some(1), "{}", run.output);
+    assert!(run.output.contains("actor redacted without a redaction record"), "{}", run.output);
 }

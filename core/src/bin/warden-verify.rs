@@ -26,7 +26,8 @@ usage: warden-verify --export FILE KEYS... [--digest FILE]
        warden-verify --consistency FILE KEYS...
 where KEYS is (--key NAME:VERSION:HEXSECRET | --key-env NAME:VERSION:ENVVAR)
 
-  --export FILE       audit export (format pg_warden-audit-export-v1)
+  --export FILE       audit export (format pg_warden-audit-export-v1, or -v2 with
+                      redacted entries and their redaction records)
   --digest FILE       a digest (format pg_warden-digest-v1) kept outside the database;
                       proves the chains were neither truncated nor rewritten since
   --proof FILE        an entry's inclusion proof (format pg_warden-inclusion-proof-v1,
@@ -196,7 +197,11 @@ fn run_export(
     };
     let report = export.verify(digest.as_ref(), keys);
 
-    say(&format!("export {path}: {} entries, {} checkpoints", report.total_entries, export.checkpoints.len()));
+    let records = match export.redaction_records.len() {
+        0 => String::new(),
+        n => format!(", {n} redaction records"),
+    };
+    say(&format!("export {path}: {} entries, {} checkpoints{records}", report.total_entries, export.checkpoints.len()));
     if let (Some(path), Some(digest)) = (digest_path, &digest) {
         say(&format!(
             "digest {path}: generated {}, {} chains, key {} version {}",
@@ -207,9 +212,14 @@ fn run_export(
         ));
     }
     print_chains(&report);
+    print_redacted(&report);
     if report.is_valid() {
+        let redacted = match report.redacted_entries {
+            0 => String::new(),
+            n => format!("; {n} entries redacted under signed redaction records"),
+        };
         say(&format!(
-            "VALID: every entry, checkpoint{} verified",
+            "VALID: every entry, checkpoint{} verified{redacted}",
             if digest.is_some() { " and the digest" } else { "" }
         ));
     } else {
@@ -289,6 +299,16 @@ fn say(line: &str) {
 /// Prints one error line on stderr, escaped: messages name paths and fields of the input.
 fn complain(message: &str) {
     eprintln!("warden-verify: {}", printable(message));
+}
+
+/// Lists the valid entries whose content was partly erased, and what was erased.
+fn print_redacted(report: &Report) {
+    for entry in &report.redacted {
+        say(&format!(
+            "redacted: entry id {} (chain {}, position {}): {}",
+            entry.entry_id, entry.chain_id, entry.chain_pos, entry.fields
+        ));
+    }
 }
 
 fn print_chains(report: &Report) {

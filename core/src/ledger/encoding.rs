@@ -3,6 +3,7 @@
 use sha2::{Digest as _, Sha256};
 
 use super::columns::{Column, COLUMNS, CONTENT_COLUMN_COUNT};
+use super::redaction::FieldSeals;
 use super::LedgerError;
 use crate::mac::KeyedMac;
 
@@ -10,7 +11,8 @@ use crate::mac::KeyedMac;
 pub const HASH_LEN: usize = 32;
 /// A SHA-256 digest or an HMAC-SHA256 tag.
 pub type Hash = [u8; HASH_LEN];
-/// First byte of every encoding this module defines; a future layout gets a new one.
+/// First byte of the version-1 entry encoding and of the checkpoint, digest and tree head
+/// encodings; a new layout gets a new one ([`super::ENCODING_VERSION_V2`]).
 pub const ENCODING_VERSION: u8 = 1;
 /// Domain label of the entry encoding, so its bytes can never pass for another message
 /// signed with the same key.
@@ -70,11 +72,7 @@ impl EntryContent<'_> {
         put_len_prefixed(out, ENTRY_DOMAIN, "domain")?;
         let entry = EntryRef { content: *self, chain: ChainMaterial::default() };
         for spec in &COLUMNS[..CONTENT_COLUMN_COUNT] {
-            match entry.value(spec.column) {
-                FieldValue::Int(value) => put_int(out, value),
-                FieldValue::Text(value) => put_bytes(out, value.map(str::as_bytes), spec.name)?,
-                FieldValue::Bytes(value) => put_bytes(out, value, spec.name)?,
-            }
+            put_field(out, entry.value(spec.column), spec.name)?;
         }
         Ok(())
     }
@@ -85,6 +83,16 @@ impl EntryContent<'_> {
         self.encode_into(&mut out)?;
         Ok(out)
     }
+}
+
+/// Writes one field in the form both encoding versions share.
+pub(crate) fn put_field(out: &mut Vec<u8>, value: FieldValue<'_>, column: &'static str) -> Result<(), LedgerError> {
+    match value {
+        FieldValue::Int(value) => put_int(out, value),
+        FieldValue::Text(value) => put_bytes(out, value.map(str::as_bytes), column)?,
+        FieldValue::Bytes(value) => put_bytes(out, value, column)?,
+    }
+    Ok(())
 }
 
 fn put_bytes(out: &mut Vec<u8>, value: Option<&[u8]>, column: &'static str) -> Result<(), LedgerError> {
@@ -248,7 +256,8 @@ impl EntryHasher {
         Self::default()
     }
 
-    /// `SHA-256(encoding || i32(chain_id) || i64(chain_pos) || prev_hash)`.
+    /// `SHA-256(encoding || i32(chain_id) || i64(chain_pos) || prev_hash)` over the
+    /// version-1 encoding.
     pub fn entry_hash(
         &mut self,
         content: &EntryContent<'_>,
@@ -258,10 +267,31 @@ impl EntryHasher {
     ) -> Result<Hash, LedgerError> {
         self.scratch.clear();
         content.encode_into(&mut self.scratch)?;
+        Ok(self.finish_hash(chain_id, chain_pos, prev_hash))
+    }
+
+    /// The same over the version-2 encoding under `seals`. Fails with
+    /// [`LedgerError::RedactedFieldPresent`] when a field `seals` marks redacted holds a
+    /// value.
+    pub fn entry_hash_v2(
+        &mut self,
+        content: &EntryContent<'_>,
+        seals: &FieldSeals,
+        chain_id: i32,
+        chain_pos: i64,
+        prev_hash: &Hash,
+    ) -> Result<Hash, LedgerError> {
+        self.scratch.clear();
+        content.encode_v2_into(seals, &mut self.scratch)?;
+        Ok(self.finish_hash(chain_id, chain_pos, prev_hash))
+    }
+
+    /// Hashes the encoding in `scratch` followed by the entry's place in its chain.
+    fn finish_hash(&mut self, chain_id: i32, chain_pos: i64, prev_hash: &Hash) -> Hash {
         self.scratch.extend_from_slice(&chain_id.to_be_bytes());
         self.scratch.extend_from_slice(&chain_pos.to_be_bytes());
         self.scratch.extend_from_slice(prev_hash);
-        Ok(Sha256::digest(&self.scratch).into())
+        Sha256::digest(&self.scratch).into()
     }
 
     /// Chain material for a new entry appended after `head` on chain `chain_id`,
@@ -275,6 +305,21 @@ impl EntryHasher {
     ) -> Result<NewLink, LedgerError> {
         let chain_pos = head.pos.checked_add(1).ok_or(LedgerError::PositionOverflow)?;
         let entry_hash = self.entry_hash(content, chain_id, chain_pos, &head.hash)?;
+        Ok(NewLink { chain_pos, prev_hash: head.hash, entry_hash, signature: sign_entry_hash(key, &entry_hash) })
+    }
+
+    /// The same for a version-2 entry sealed with `seals` (a new entry's:
+    /// [`FieldSeals::from_random`]).
+    pub fn link_v2(
+        &mut self,
+        content: &EntryContent<'_>,
+        seals: &FieldSeals,
+        chain_id: i32,
+        head: &ChainHead,
+        key: &KeyedMac,
+    ) -> Result<NewLink, LedgerError> {
+        let chain_pos = head.pos.checked_add(1).ok_or(LedgerError::PositionOverflow)?;
+        let entry_hash = self.entry_hash_v2(content, seals, chain_id, chain_pos, &head.hash)?;
         Ok(NewLink { chain_pos, prev_hash: head.hash, entry_hash, signature: sign_entry_hash(key, &entry_hash) })
     }
 }

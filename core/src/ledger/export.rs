@@ -22,6 +22,17 @@
 //!
 //! An inclusion proof document embeds one entry in this same form
 //! ([`export_entry_value`]), read and checked by the same code.
+//!
+//! # Version 2
+//!
+//! `"format": "pg_warden-audit-export-v2"` carries version-2 entries (see
+//! [`super`]'s module documentation): an entry with a non-NULL `field_seals` column has
+//! the field `"field_seals": "<hex>"` after `signature` (absent or `null` for a
+//! version-1 entry; a redacted field is SQL NULL like any other), and the document may
+//! end with `"redaction_records": [<entry>, …]`, the redaction records (entries of
+//! event type `audit_redaction`) that lie outside `entries` and cover redacted entries
+//! in it, each in the form of an entry. Each is verified on its own (hash and signature),
+//! not as part of a chain. A version-1 document has neither field.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -36,13 +47,18 @@ use super::encoding::{ChainMaterial, EntryContent, EntryRef, FieldValue, Hash, H
 use super::jsonb::{jsonb_text, write_escaped, write_jsonb_text_within};
 use super::scan::{decode_hex, ParseError, Scanner};
 use super::time::{timestamp_from_iso, timestamp_to_iso, write_timestamp_iso};
-use super::verify::{verify_entries, LedgerEntry, Report};
+use super::verify::{verify_entries_with_records, LedgerEntry, Report};
 use super::LedgerError;
 use crate::json::{JsonError, MAX_DEPTH};
 use crate::mac::KeyedMac;
 
 /// Value of the export document's `format` field.
 pub const EXPORT_FORMAT: &str = "pg_warden-audit-export-v1";
+/// Value of the `format` field of an export that may carry version-2 entries and
+/// redaction records.
+pub const EXPORT_FORMAT_V2: &str = "pg_warden-audit-export-v2";
+/// The field of an exported entry holding its `field_seals` column, as hex.
+pub const FIELD_SEALS_FIELD: &str = "field_seals";
 
 /// Levels of the export around each embedded `jsonb` document: the export object, its
 /// `entries` array and the entry object.
@@ -110,11 +126,16 @@ pub struct ExportedEntry<'a> {
     key_name: Option<Cow<'a, str>>,
     key_version: Option<i32>,
     signature: Option<StoredBytes>,
+    field_seals: Option<Vec<u8>>,
 }
 
 impl LedgerEntry for ExportedEntry<'_> {
     fn chain_position(&self) -> (Option<i32>, Option<i64>) {
         (self.chain_id, self.chain_pos)
+    }
+
+    fn field_seals(&self) -> Option<&[u8]> {
+        self.field_seals.as_deref()
     }
 
     fn entry(&self) -> EntryRef<'_> {
@@ -159,15 +180,18 @@ pub struct Export<'a> {
     pub entries: Vec<ExportedEntry<'a>>,
     /// The retention checkpoints.
     pub checkpoints: Vec<Checkpoint>,
+    /// Redaction records from outside `entries` (version 2 only).
+    pub redaction_records: Vec<ExportedEntry<'a>>,
 }
 
 impl Export<'_> {
-    /// Verifies the export's entries against its checkpoints and, when given, `digest`.
+    /// Verifies the export's entries against its checkpoints and, when given, `digest`,
+    /// counting its redaction records.
     pub fn verify<F>(&self, digest: Option<&Digest>, keys: F) -> Report
     where
         F: FnMut(&str, i32) -> Option<KeyedMac>,
     {
-        verify_entries(&self.entries, &self.checkpoints, digest, keys)
+        verify_entries_with_records(&self.entries, &self.redaction_records, &self.checkpoints, digest, keys)
     }
 }
 
@@ -175,25 +199,44 @@ impl Export<'_> {
 /// anything but the documented shape; it never panics and its nesting is bounded.
 pub fn parse_export(text: &str) -> Result<Export<'_>, ParseError> {
     let mut scanner = Scanner::new(text);
-    let mut format_seen = false;
+    let mut format: Option<bool> = None;
     let mut entries: Option<Vec<ExportedEntry<'_>>> = None;
     let mut checkpoints: Option<Vec<Checkpoint>> = None;
+    let mut records: Option<Vec<ExportedEntry<'_>>> = None;
+    // Where the first thing only version 2 may hold starts.
+    let mut first_v2_only: Option<(usize, &'static str)> = None;
     scanner.object(|s, key| {
         let start = s.offset();
         let duplicate = match key.as_ref() {
             "format" => {
-                if s.string()? != EXPORT_FORMAT {
-                    return Err(s.error_at(start, format!("not a {EXPORT_FORMAT} document")));
-                }
-                std::mem::replace(&mut format_seen, true)
+                let sealed = match s.string()?.as_ref() {
+                    EXPORT_FORMAT => false,
+                    EXPORT_FORMAT_V2 => true,
+                    _ => return Err(s.error_at(start, format!("not a {EXPORT_FORMAT} or {EXPORT_FORMAT_V2} document"))),
+                };
+                format.replace(sealed).is_some()
             }
             "entries" => {
                 let mut list = Vec::new();
                 s.array(|s, index| {
-                    list.push(parse_entry(s).map_err(|e| e.within(format_args!("entries[{index}]")))?);
+                    let entry_start = s.offset();
+                    let entry = parse_entry(s).map_err(|e| e.within(format_args!("entries[{index}]")))?;
+                    if entry.field_seals.is_some() && first_v2_only.is_none() {
+                        first_v2_only = Some((entry_start, "field_seals"));
+                    }
+                    list.push(entry);
                     Ok(())
                 })?;
                 entries.replace(list).is_some()
+            }
+            "redaction_records" => {
+                first_v2_only.get_or_insert((start, "redaction_records"));
+                let mut list = Vec::new();
+                s.array(|s, index| {
+                    list.push(parse_entry(s).map_err(|e| e.within(format_args!("redaction_records[{index}]")))?);
+                    Ok(())
+                })?;
+                records.replace(list).is_some()
             }
             "checkpoints" => {
                 let mut list = Vec::new();
@@ -211,23 +254,37 @@ pub fn parse_export(text: &str) -> Result<Export<'_>, ParseError> {
         Ok(())
     })?;
     scanner.end()?;
-    if !format_seen {
+    let Some(sealed) = format else {
         return Err(scanner.error_at(0, "missing field format"));
+    };
+    if let (false, Some((offset, what))) = (sealed, first_v2_only) {
+        return Err(scanner.error_at(offset, format!("{what} needs format {EXPORT_FORMAT_V2}")));
     }
     Ok(Export {
         entries: entries.ok_or_else(|| scanner.error_at(0, "missing field entries"))?,
         checkpoints: checkpoints.ok_or_else(|| scanner.error_at(0, "missing field checkpoints"))?,
+        redaction_records: records.unwrap_or_default(),
     })
 }
 
 /// Reads one entry object of an export; the inclusion proof document embeds the same.
+/// Takes a `field_seals` field wherever it comes from; a version-1 export refuses it.
 pub(super) fn parse_entry<'a>(s: &mut Scanner<'a>) -> Result<ExportedEntry<'a>, ParseError> {
     let start = s.offset();
     let mut entry = ExportedEntry::default();
     let mut seen = 0u32;
+    let mut seals_seen = false;
     let mut next_bit = 0;
     s.object(|s, key| {
         let field_start = s.offset();
+        if key == FIELD_SEALS_FIELD {
+            if std::mem::replace(&mut seals_seen, true) {
+                return Err(s.error_at(field_start, format!("{FIELD_SEALS_FIELD} appears twice")));
+            }
+            entry.field_seals =
+                opt_stored_bytes(s).map_err(|e| e.within(FIELD_SEALS_FIELD))?.map(|bytes| bytes.as_slice().to_vec());
+            return Ok(());
+        }
         // Exports list columns in table order, so the field after the previous one is
         // tried first; any order is still accepted.
         let predicted = COLUMNS[next_bit..].iter().position(|c| c.name == key).map(|i| next_bit + i);
@@ -372,60 +429,85 @@ pub struct ExportWriter<W: Write> {
     out: W,
     line: String,
     entries: u64,
+    sealed: bool,
 }
 
 impl<W: Write> ExportWriter<W> {
-    /// Starts the document on `out`.
-    pub fn new(mut out: W) -> io::Result<Self> {
-        write!(out, "{{\"format\": \"{EXPORT_FORMAT}\",\n \"entries\": [")?;
-        Ok(Self { out, line: String::new(), entries: 0 })
+    /// Starts a version-1 document on `out`.
+    pub fn new(out: W) -> io::Result<Self> {
+        Self::start(out, false)
     }
 
-    /// Appends one entry. Its `jsonb` columns must be PostgreSQL's `jsonb` output text;
-    /// anything else is refused, since the verifier could not rebuild the text it was
-    /// hashed over. A document nested deeper than [`MAX_DEPTH`] (only an entry stored
-    /// before the ledger's depth rule can be) is refused with an error of kind
-    /// `InvalidData` wrapping [`LedgerError::TooDeep`].
+    /// Starts a version-2 document on `out`, which may carry version-2 entries and
+    /// redaction records.
+    pub fn new_v2(out: W) -> io::Result<Self> {
+        Self::start(out, true)
+    }
+
+    fn start(mut out: W, sealed: bool) -> io::Result<Self> {
+        let format = if sealed { EXPORT_FORMAT_V2 } else { EXPORT_FORMAT };
+        write!(out, "{{\"format\": \"{format}\",\n \"entries\": [")?;
+        Ok(Self { out, line: String::new(), entries: 0, sealed })
+    }
+
+    /// Appends one version-1 entry. Its `jsonb` columns must be PostgreSQL's `jsonb`
+    /// output text; anything else is refused, since the verifier could not rebuild the
+    /// text it was hashed over. A document nested deeper than [`MAX_DEPTH`] (only an
+    /// entry stored before the ledger's depth rule can be) is refused with an error of
+    /// kind `InvalidData` wrapping [`LedgerError::TooDeep`].
     pub fn write_entry(&mut self, entry: &EntryRef<'_>) -> io::Result<()> {
-        let line = &mut self.line;
-        line.clear();
-        line.push_str(if self.entries == 0 { "\n  {" } else { ",\n  {" });
-        for (i, spec) in COLUMNS.iter().enumerate() {
-            let name = spec.name;
-            let value = entry.value(spec.column);
-            if spec.sql_type == SqlType::Jsonb {
-                // SQL NULL is left out: `null` is itself a jsonb value.
-                let FieldValue::Text(Some(text)) = value else { continue };
-                exported_jsonb(name, text, entry.content.id)?;
-            }
-            if i > 0 {
-                line.push_str(", ");
-            }
-            // Writing to a String cannot fail.
-            let _ = write!(line, "\"{name}\": ");
-            match (spec.sql_type, value) {
-                (_, FieldValue::Int(None) | FieldValue::Text(None) | FieldValue::Bytes(None)) => line.push_str("null"),
-                (SqlType::Timestamptz, FieldValue::Int(Some(ts))) => {
-                    line.push('"');
-                    write_timestamp_iso(ts, line);
-                    line.push('"');
-                }
-                (_, FieldValue::Int(Some(v))) => {
-                    let _ = write!(line, "{v}");
-                }
-                (SqlType::Jsonb, FieldValue::Text(Some(text))) => line.push_str(text),
-                (_, FieldValue::Text(Some(text))) => write_escaped(text, line),
-                (_, FieldValue::Bytes(Some(bytes))) => write_hex(bytes, line),
-            }
+        self.write_sealed_entry(entry, None)
+    }
+
+    /// Appends one entry with its `field_seals` column (`None` when SQL NULL); refuses,
+    /// with an error of kind `InvalidInput`, seals in a version-1 document. Otherwise as
+    /// [`ExportWriter::write_entry`].
+    pub fn write_sealed_entry(&mut self, entry: &EntryRef<'_>, field_seals: Option<&[u8]>) -> io::Result<()> {
+        if field_seals.is_some() && !self.sealed {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a version-2 entry needs ExportWriter::new_v2"));
         }
-        line.push('}');
-        self.out.write_all(line.as_bytes())?;
+        self.line.clear();
+        self.line.push_str(if self.entries == 0 { "\n  " } else { ",\n  " });
+        write_entry_object(&mut self.line, entry, field_seals)?;
+        self.out.write_all(self.line.as_bytes())?;
         self.entries += 1;
         Ok(())
     }
 
     /// Ends the document with `checkpoints` and hands back the writer.
-    pub fn finish(mut self, checkpoints: &[Checkpoint]) -> io::Result<W> {
+    pub fn finish(self, checkpoints: &[Checkpoint]) -> io::Result<W> {
+        self.finish_with_records(checkpoints, &[])
+    }
+
+    /// Ends the document with `checkpoints` and `records`, redaction records from
+    /// outside the entries written (each an entry and its `field_seals`), and hands back
+    /// the writer. Records need a version-2 document.
+    pub fn finish_with_records(
+        mut self,
+        checkpoints: &[Checkpoint],
+        records: &[(EntryRef<'_>, Option<&[u8]>)],
+    ) -> io::Result<W> {
+        if !records.is_empty() && !self.sealed {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "redaction records need ExportWriter::new_v2"));
+        }
+        self.write_checkpoints(checkpoints)?;
+        let line = &mut self.line;
+        line.clear();
+        if self.sealed && !records.is_empty() {
+            line.push_str(",\n \"redaction_records\": [");
+            for (i, (record, seals)) in records.iter().enumerate() {
+                line.push_str(if i == 0 { "\n  " } else { ",\n  " });
+                write_entry_object(line, record, *seals)?;
+            }
+            line.push_str("\n ]");
+        }
+        line.push_str("}\n");
+        self.out.write_all(line.as_bytes())?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    fn write_checkpoints(&mut self, checkpoints: &[Checkpoint]) -> io::Result<()> {
         let line = &mut self.line;
         line.clear();
         line.push_str(if self.entries == 0 { "],\n \"checkpoints\": [" } else { "\n ],\n \"checkpoints\": [" });
@@ -441,11 +523,47 @@ impl<W: Write> ExportWriter<W> {
             push_hex_field(line, "signature", Some(&cp.signature));
             line.push('}');
         }
-        line.push_str(if checkpoints.is_empty() { "]}\n" } else { "\n ]}\n" });
-        self.out.write_all(line.as_bytes())?;
-        self.out.flush()?;
-        Ok(self.out)
+        line.push_str(if checkpoints.is_empty() { "]" } else { "\n ]" });
+        self.out.write_all(line.as_bytes())
     }
+}
+
+/// Appends `entry` as one JSON object, its seals last when it has them.
+fn write_entry_object(line: &mut String, entry: &EntryRef<'_>, field_seals: Option<&[u8]>) -> io::Result<()> {
+    line.push('{');
+    for (i, spec) in COLUMNS.iter().enumerate() {
+        let name = spec.name;
+        let value = entry.value(spec.column);
+        if spec.sql_type == SqlType::Jsonb {
+            // SQL NULL is left out: `null` is itself a jsonb value.
+            let FieldValue::Text(Some(text)) = value else { continue };
+            exported_jsonb(name, text, entry.content.id)?;
+        }
+        if i > 0 {
+            line.push_str(", ");
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(line, "\"{name}\": ");
+        match (spec.sql_type, value) {
+            (_, FieldValue::Int(None) | FieldValue::Text(None) | FieldValue::Bytes(None)) => line.push_str("null"),
+            (SqlType::Timestamptz, FieldValue::Int(Some(ts))) => {
+                line.push('"');
+                write_timestamp_iso(ts, line);
+                line.push('"');
+            }
+            (_, FieldValue::Int(Some(v))) => {
+                let _ = write!(line, "{v}");
+            }
+            (SqlType::Jsonb, FieldValue::Text(Some(text))) => line.push_str(text),
+            (_, FieldValue::Text(Some(text))) => write_escaped(text, line),
+            (_, FieldValue::Bytes(Some(bytes))) => write_hex(bytes, line),
+        }
+    }
+    if let Some(seals) = field_seals {
+        push_hex_field(line, FIELD_SEALS_FIELD, Some(seals));
+    }
+    line.push('}');
+    Ok(())
 }
 
 /// One entry as a JSON object, exactly as it appears in an export (see the module
@@ -453,6 +571,12 @@ impl<W: Write> ExportWriter<W> {
 /// signature can be recomputed the same way. Refuses what [`ExportWriter::write_entry`]
 /// refuses, with the same errors.
 pub fn export_entry_value(entry: &EntryRef<'_>) -> io::Result<Value> {
+    export_sealed_entry_value(entry, None)
+}
+
+/// [`export_entry_value`] of a version-2 entry: with its `field_seals` field when
+/// `field_seals` is not `None`.
+pub fn export_sealed_entry_value(entry: &EntryRef<'_>, field_seals: Option<&[u8]>) -> io::Result<Value> {
     let mut fields = serde_json::Map::new();
     for spec in &COLUMNS {
         let value = match (spec.sql_type, entry.value(spec.column)) {
@@ -466,6 +590,9 @@ pub fn export_entry_value(entry: &EntryRef<'_>) -> io::Result<Value> {
             (_, FieldValue::Bytes(Some(bytes))) => Value::String(hex::encode(bytes)),
         };
         fields.insert(spec.name.to_owned(), value);
+    }
+    if let Some(seals) = field_seals {
+        fields.insert(FIELD_SEALS_FIELD.to_owned(), Value::String(hex::encode(seals)));
     }
     Ok(Value::Object(fields))
 }

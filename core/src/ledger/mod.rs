@@ -38,6 +38,30 @@
 //! encoding parses back unambiguously: NULL, empty text and moved field boundaries all
 //! give different bytes.
 //!
+//! # Entry encoding, version 2
+//!
+//! ```text
+//! entry_encoding_v2 = 0x02                          format version
+//!                     u32(18) "pg_warden/audit/v2"  domain label
+//!                     field × 8                     DIRECT_COLUMNS, as in version 1
+//!                     commitment[32] × 10           REDACTABLE_COLUMNS
+//! commitment        = SHA-256(u32(24) "pg_warden/audit/v2/field"
+//!                             u32(column index) salt[16] field)
+//! field_seals       = 0x02 u8(10) seal × 10         the `field_seals` column
+//! seal              = 0x00 salt[16]                 open: the column holds the value
+//!                   | 0x01 commitment[32]           redacted: value and salt erased
+//! ```
+//!
+//! Direct fields: `id`, `ts`, `event_type`, `action`, `resource_type`, `tenant`,
+//! `confidence`, `txid`. Redactable fields (column index): `actor` 4, `resource_id` 6,
+//! `correlation_id` 7, `reason` 9, `details` 11, `before_state` 12, `after_state` 13,
+//! `session_user_name` 14, `application_name` 15, `client_addr` 16. A version-1 entry's
+//! `field_seals` is SQL NULL. Salts are 16 random bytes per field per entry, supplied by
+//! the writer ([`FieldSeals::from_random`]). The chain link is the same for both versions.
+//! Redaction ([`FieldSeals::redact`]) replaces a field's salt by its commitment and its
+//! value by NULL; a redaction record (event type [`REDACTION_EVENT_TYPE`], `details` from
+//! [`redaction_details`]) with a higher id must cover the fields ([`verify`](Verifier)).
+//!
 //! # Chain link
 //!
 //! ```text
@@ -97,6 +121,7 @@ mod export;
 mod jsonb;
 pub mod merkle;
 mod proof;
+mod redaction;
 mod scan;
 mod time;
 mod tree_head;
@@ -113,7 +138,8 @@ pub use encoding::{
     ENCODING_VERSION, ENTRY_DOMAIN, GENESIS_PREV_HASH, HASH_LEN,
 };
 pub use export::{
-    export_entry_value, parse_export, Export, ExportWriter, ExportedEntry, EXPORT_ENVELOPE_DEPTH, EXPORT_FORMAT,
+    export_entry_value, export_sealed_entry_value, parse_export, Export, ExportWriter, ExportedEntry,
+    EXPORT_ENVELOPE_DEPTH, EXPORT_FORMAT, EXPORT_FORMAT_V2, FIELD_SEALS_FIELD,
 };
 pub use jsonb::{jsonb_text, write_jsonb_text};
 pub use proof::{
@@ -121,10 +147,18 @@ pub use proof::{
     ConsistencyDocument, HeadRole, InclusionDocument, ProofIssue, ProofReport, CONSISTENCY_PROOF_FORMAT,
     INCLUSION_PROOF_FORMAT,
 };
+pub use redaction::{
+    commit, parse_redaction_details, redaction_details, FieldSeal, FieldSeals, FieldSet, Salt, DIRECT_COLUMNS,
+    ENCODING_VERSION_V2, ENTRY_DOMAIN_V2, FIELD_DOMAIN, FIELD_SEALS_RANDOM_LEN, REDACTABLE_COLUMNS, REDACTABLE_COUNT,
+    REDACTION_EVENT_TYPE, SALT_LEN,
+};
 pub use scan::ParseError;
 pub use time::{timestamp_from_iso, timestamp_to_iso, write_timestamp_iso, POSTGRES_EPOCH_UNIX_SECONDS};
 pub use tree_head::{TreeHead, TREE_HEAD_DOMAIN};
-pub use verify::{verify_entries, ChainSummary, Issue, IssueKind, LedgerEntry, Report, SegmentOutcome, Verifier};
+pub use verify::{
+    verify_entries, verify_entries_with_records, ChainSummary, Issue, IssueKind, LedgerEntry, RedactedEntry, Report,
+    SegmentOutcome, Verifier,
+};
 
 /// Deepest nesting of arrays and objects a `jsonb` column of the ledger (`details`,
 /// `before_state`, `after_state`) may hold: 124. An export embeds each document
@@ -174,6 +208,17 @@ pub enum LedgerError {
         /// The deepest nesting allowed.
         max_depth: usize,
     },
+    /// Redaction of a column version 2 encodes directly, or of a redaction record's
+    /// `details`.
+    NotRedactable {
+        /// The column.
+        column: &'static str,
+    },
+    /// A version-2 entry's seals mark a column redacted that holds a value.
+    RedactedFieldPresent {
+        /// The column.
+        column: &'static str,
+    },
 }
 
 impl std::fmt::Display for LedgerError {
@@ -187,6 +232,10 @@ impl std::fmt::Display for LedgerError {
             LedgerError::DuplicateDigestChain { chain_id } => write!(f, "digest lists chain {chain_id} twice"),
             LedgerError::TooDeep { column, max_depth } => {
                 write!(f, "{column} is nested deeper than {max_depth} levels of arrays and objects")
+            }
+            LedgerError::NotRedactable { column } => write!(f, "{column} cannot be redacted"),
+            LedgerError::RedactedFieldPresent { column } => {
+                write!(f, "{column} is marked redacted but holds a value")
             }
         }
     }

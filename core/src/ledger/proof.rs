@@ -181,7 +181,8 @@ impl<'a> InclusionDocument<'a> {
                 let issue = |kind| {
                     ProofIssue::Entry(Issue { entry_id, chain_id: Some(chain_id), chain_pos: Some(chain_pos), kind })
                 };
-                check_entry_alone(&mut EntryHasher::new(), &mut keys, &entry, chain_id, chain_pos, |kind| {
+                let seals = self.entry.field_seals();
+                check_entry_alone(&mut EntryHasher::new(), &mut keys, &entry, seals, chain_id, chain_pos, |kind| {
                     issues.push(issue(kind))
                 });
             }

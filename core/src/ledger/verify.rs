@@ -5,12 +5,22 @@
 //! the chain (link to the previous position, gaps, duplicates, start). Checking the two
 //! separately pinpoints the tampered row: an edited entry fails its own hash while its
 //! successor's link still holds; a deleted one shows as a gap at its successor.
+//!
+//! A version-2 entry whose fields were redacted verifies like any other (its hash covers
+//! the stored commitments of the redacted fields) and is reported as valid and redacted,
+//! provided a redaction record covers exactly its redacted fields: a signed entry of
+//! event type [`REDACTION_EVENT_TYPE`] with a higher `id`, whose `details` list the
+//! entry's id and fields. Records are collected as the entries stream past (or handed in
+//! with [`Verifier::note_redaction_record`]) and the redacted entries judged at the end.
+
+use std::collections::BTreeMap;
 
 use std::fmt;
 
 use super::checkpoint::Checkpoint;
 use super::digest::{Digest, DigestChain};
-use super::encoding::{EntryHasher, EntryRef, Hash, GENESIS_PREV_HASH};
+use super::encoding::{EntryContent, EntryHasher, EntryRef, Hash, GENESIS_PREV_HASH};
+use super::redaction::{parse_redaction_details, without, FieldSeals, FieldSet, REDACTION_EVENT_TYPE};
 use super::LedgerError;
 use crate::mac::KeyedMac;
 
@@ -94,6 +104,24 @@ pub enum IssueKind {
     /// The entry (or checkpoint) at the digest's head position has another hash: the
     /// chain was rewritten.
     DigestHeadMismatch,
+    /// The `field_seals` column of a version-2 entry is not the documented layout: the
+    /// entry cannot be checked.
+    FieldSealsMalformed,
+    /// Fields the entry's seals mark redacted hold a value: content was written back
+    /// after the redaction.
+    RedactedButPresent {
+        /// The fields.
+        fields: FieldSet,
+    },
+    /// Fields of a version-2 entry are redacted, yet no redaction record with a higher
+    /// id lists them: they were erased around `warden.redact_audit`.
+    RedactedWithoutRecord {
+        /// The fields no record covers.
+        fields: FieldSet,
+    },
+    /// An entry of event type `audit_redaction` whose `details` do not list entry ids
+    /// and redactable fields as pg_warden writes them: it vouches for no redaction.
+    MalformedRedactionRecord,
     /// The ledger holds no entry, yet its history is known to have been longer: its
     /// identity sequence has issued ids, or retention checkpoints exist (a purge always
     /// logs an entry after its checkpoints). It was emptied, or a restore dropped it.
@@ -162,6 +190,22 @@ impl fmt::Display for IssueKind {
             IssueKind::DigestHeadMismatch => {
                 write!(f, "hash differs from the digest's head hash: the chain was rewritten")
             }
+            IssueKind::FieldSealsMalformed => write!(
+                f,
+                "field_seals malformed: not the version-2 layout, so the entry cannot be checked (the column was edited)"
+            ),
+            IssueKind::RedactedButPresent { fields } => write!(
+                f,
+                "{fields} marked redacted but holding a value (content written back after its redaction)"
+            ),
+            IssueKind::RedactedWithoutRecord { fields } => write!(
+                f,
+                "{fields} redacted without a redaction record (erased around warden.redact_audit)"
+            ),
+            IssueKind::MalformedRedactionRecord => write!(
+                f,
+                "redaction record whose details do not list entry ids and redactable fields: it vouches for nothing"
+            ),
             IssueKind::HistoryMissing { last_issued_id, checkpoints } => {
                 f.write_str("the ledger holds no entry, but")?;
                 if let Some(id) = last_issued_id {
@@ -213,6 +257,19 @@ pub struct ChainSummary {
     pub positions: u64,
 }
 
+/// A valid entry whose content was partly erased under a redaction record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedactedEntry {
+    /// The entry.
+    pub entry_id: i64,
+    /// Its chain.
+    pub chain_id: i32,
+    /// Its position.
+    pub chain_pos: i64,
+    /// The fields redacted.
+    pub fields: FieldSet,
+}
+
 /// Outcome of a verification.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
@@ -220,10 +277,15 @@ pub struct Report {
     pub total_entries: u64,
     /// Entries with at least one issue.
     pub invalid_entries: u64,
+    /// Valid entries with redacted fields, each covered by a redaction record; they are
+    /// not invalid.
+    pub redacted_entries: u64,
+    /// Those entries, by ascending (chain, position).
+    pub redacted: Vec<RedactedEntry>,
     /// By ascending `chain_id`.
     pub chains: Vec<ChainSummary>,
     /// Chain by chain in position order, after checkpoint and digest signature issues;
-    /// unchained rows and missing digest heads come last.
+    /// then redactions without a record, unchained rows and missing digest heads.
     pub issues: Vec<Issue>,
 }
 
@@ -273,6 +335,11 @@ pub trait LedgerEntry {
         let chain = self.entry().chain;
         (chain.chain_id, chain.chain_pos)
     }
+
+    /// The `field_seals` column: `None` (SQL NULL) for a version-1 entry.
+    fn field_seals(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 impl LedgerEntry for EntryRef<'_> {
@@ -289,18 +356,38 @@ where
     E: LedgerEntry,
     F: FnMut(&str, i32) -> Option<KeyedMac>,
 {
+    verify_entries_with_records::<E, E, F>(entries, &[], checkpoints, digest, keys)
+}
+
+/// [`verify_entries`], with `records`: redaction records from outside `entries` (later
+/// than an export's window), each checked on its own and then counted as a record.
+pub fn verify_entries_with_records<E, R, F>(
+    entries: &[E],
+    records: &[R],
+    checkpoints: &[Checkpoint],
+    digest: Option<&Digest>,
+    keys: F,
+) -> Report
+where
+    E: LedgerEntry,
+    R: LedgerEntry,
+    F: FnMut(&str, i32) -> Option<KeyedMac>,
+{
     let mut verifier = Verifier::new(checkpoints, digest, keys);
+    for record in records {
+        verifier.note_redaction_record(&record.entry(), record.field_seals());
+    }
     let mut order: Vec<(i32, i64, usize)> = Vec::with_capacity(entries.len());
     for (index, entry) in entries.iter().enumerate() {
         match entry.chain_position() {
             (Some(chain_id), Some(chain_pos)) => order.push((chain_id, chain_pos, index)),
-            _ => verifier.accept(&entry.entry()),
+            _ => verifier.accept(&entry.entry(), entry.field_seals()),
         }
     }
     // The index breaks ties, so duplicates are seen in input order and results repeat.
     order.sort_unstable();
     for (_, _, index) in order {
-        verifier.accept(&entries[index].entry());
+        verifier.accept(&entries[index].entry(), entries[index].field_seals());
     }
     verifier.finish()
 }
@@ -328,6 +415,35 @@ pub struct Verifier<'c, F> {
     segment_start: Option<(i32, i64)>,
     /// The `prev_hash` of the genuine entry at `segment_start`.
     segment_first_prev: Option<Hash>,
+    /// Redaction records and redacted entries seen so far.
+    redactions: Redactions,
+}
+
+/// What the redaction check gathers while entries stream past.
+#[derive(Default)]
+struct Redactions {
+    /// For each entry id, the fields redaction records with a higher id list for it.
+    recorded: BTreeMap<i64, FieldSet>,
+    /// Entries with no issue of their own and redacted fields, to judge at the end.
+    redacted: Vec<RedactedEntry>,
+    /// A redacted entry or a redaction record was read: a segment that saw one cannot
+    /// judge it alone.
+    seen: bool,
+}
+
+impl Redactions {
+    /// Counts the redaction record `record_id` with `details`; `false` when the details
+    /// are not a record's.
+    fn record(&mut self, record_id: i64, details: Option<&str>) -> bool {
+        self.seen = true;
+        let Some(targets) = details.and_then(parse_redaction_details) else { return false };
+        // A record only vouches for entries written before it.
+        for (target, fields) in targets.into_iter().filter(|(target, _)| *target < record_id) {
+            let covered = self.recorded.entry(target).or_default();
+            *covered = covered.union(fields);
+        }
+        true
+    }
 }
 
 /// What [`Verifier::segment`] found in one position range of one chain, for
@@ -385,6 +501,7 @@ struct Member {
     entry_hash: Option<Hash>,
     prev_hash: Option<Hash>,
     sound: bool,
+    redacted: FieldSet,
 }
 
 /// A key lookup asked once per distinct version, however many entries name it.
@@ -420,13 +537,23 @@ fn to_hash(bytes: Option<&[u8]>) -> Option<Hash> {
     bytes.and_then(|b| <Hash>::try_from(b).ok())
 }
 
+/// What [`check_entry_alone`] found besides its issues.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Alone {
+    /// The stored `prev_hash`, when the chain material is well formed.
+    pub(crate) prev_hash: Option<Hash>,
+    /// The fields a version-2 entry's seals mark redacted.
+    pub(crate) redacted: FieldSet,
+}
+
 /// The checks an entry at (`chain_id`, `pos`) passes or fails by itself, whatever its
 /// neighbours: its chain material well formed ([`IssueKind::MalformedChainMaterial`]),
-/// its `entry_hash` recomputed over its content, position and stored `prev_hash`
-/// ([`IssueKind::HashMismatch`]), and its signature under the key version it names
-/// ([`IssueKind::UnknownKey`], [`IssueKind::BadSignature`]). Each failure goes to
-/// `issue`. Returns the stored `prev_hash` when the material is well formed, for the
-/// caller to judge the link.
+/// a version-2 entry's `field_seals` well formed ([`IssueKind::FieldSealsMalformed`])
+/// and no redacted field holding a value ([`IssueKind::RedactedButPresent`]), its
+/// `entry_hash` recomputed over its content (in the encoding `field_seals` selects: NULL
+/// for version 1), position and stored `prev_hash` ([`IssueKind::HashMismatch`]), and its
+/// signature under the key version it names ([`IssueKind::UnknownKey`],
+/// [`IssueKind::BadSignature`]). Each failure goes to `issue`.
 ///
 /// Shared by the ledger's verification and the verification of an inclusion proof's
 /// entry, so that one entry is judged the same way in an export and in a proof.
@@ -434,10 +561,11 @@ pub(crate) fn check_entry_alone<F: FnMut(&str, i32) -> Option<KeyedMac>>(
     hasher: &mut EntryHasher,
     keys: &mut KeyCache<F>,
     entry: &EntryRef<'_>,
+    field_seals: Option<&[u8]>,
     chain_id: i32,
     pos: i64,
     mut issue: impl FnMut(IssueKind),
-) -> Option<Hash> {
+) -> Alone {
     let material = &entry.chain;
     let parts = (
         to_hash(material.prev_hash),
@@ -448,12 +576,30 @@ pub(crate) fn check_entry_alone<F: FnMut(&str, i32) -> Option<KeyedMac>>(
     );
     let (Some(prev_hash), Some(stored_hash), Some(signature), Some(key_name), Some(key_version)) = parts else {
         issue(IssueKind::MalformedChainMaterial);
-        return None;
+        return Alone::default();
     };
+    let mut redacted = FieldSet::EMPTY;
     // Content that cannot be encoded (over 4 GiB) cannot match any hash.
-    let hash_matches =
-        hasher.entry_hash(&entry.content, chain_id, pos, &prev_hash).is_ok_and(|computed| computed == stored_hash);
-    if !hash_matches {
+    let computed = match field_seals.map(FieldSeals::parse) {
+        None => hasher.entry_hash(&entry.content, chain_id, pos, &prev_hash).ok(),
+        Some(Some(seals)) => {
+            redacted = seals.redacted();
+            let present = seals.present_but_redacted(&entry.content);
+            if !present.is_empty() {
+                issue(IssueKind::RedactedButPresent { fields: present });
+            }
+            // The stored commitments stand for the redacted fields: a value written back
+            // is reported above, not as a changed hash.
+            let content: EntryContent<'_> = without(&entry.content, present);
+            hasher.entry_hash_v2(&content, &seals, chain_id, pos, &prev_hash).ok()
+        }
+        // Malformed seals leave no hash to recompute; they are the issue.
+        Some(None) => {
+            issue(IssueKind::FieldSealsMalformed);
+            Some(stored_hash)
+        }
+    };
+    if computed != Some(stored_hash) {
         issue(IssueKind::HashMismatch);
     }
     match keys.get(key_name, key_version) {
@@ -464,7 +610,7 @@ pub(crate) fn check_entry_alone<F: FnMut(&str, i32) -> Option<KeyedMac>>(
             }
         }
     }
-    Some(prev_hash)
+    Alone { prev_hash: Some(prev_hash), redacted }
 }
 
 impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
@@ -520,6 +666,7 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
             signature_issues,
             segment_start: None,
             segment_first_prev: None,
+            redactions: Redactions::default(),
         }
     }
 
@@ -557,6 +704,7 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
             clean: report.issues.len() == self.signature_issues
                 && report.chains.len() <= 1
                 && report.invalid_entries == 0
+                && !self.redactions.seen
                 && self.segment_start.is_none_or(|(chain_id, _)| chain.is_none_or(|c| c.chain_id == chain_id)),
             digest_head_seen: self.digest.as_ref().is_some_and(|(_, seen)| seen.iter().any(|s| *s)),
         }
@@ -621,23 +769,49 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
         verifier
     }
 
-    /// Verifies the next entry. Fails, without looking at it, when it sorts before the
-    /// previous chained entry.
+    /// Verifies the next entry, a version-1 one. Fails, without looking at it, when it
+    /// sorts before the previous chained entry.
     pub fn push(&mut self, entry: &EntryRef<'_>) -> Result<(), LedgerError> {
+        self.push_sealed(entry, None)
+    }
+
+    /// Verifies the next entry with its `field_seals` column (`None` when SQL NULL, for
+    /// a version-1 entry). Fails, without looking at it, when it sorts before the
+    /// previous chained entry.
+    pub fn push_sealed(&mut self, entry: &EntryRef<'_>, field_seals: Option<&[u8]>) -> Result<(), LedgerError> {
         if let (Some(chain_id), Some(chain_pos)) = (entry.chain.chain_id, entry.chain.chain_pos) {
             if self.last_order.is_some_and(|last| (chain_id, chain_pos) < last) {
                 return Err(LedgerError::OutOfOrder { entry_id: entry.content.id });
             }
             self.last_order = Some((chain_id, chain_pos));
         }
-        self.accept(entry);
+        self.accept(entry, field_seals);
         Ok(())
     }
 
-    /// Closes the last chain, judges the digest's heads and returns the report.
+    /// Counts `record` as a redaction record when it is one and verifies on its own
+    /// (hash and signature), without verifying it as part of the ledger: for records
+    /// outside what is read (later than an export's window, or than a resumed
+    /// verification's digest), whose entries are. Anything else is ignored, and the
+    /// entries it would have covered are then reported.
+    pub fn note_redaction_record(&mut self, record: &EntryRef<'_>, field_seals: Option<&[u8]>) {
+        let (Some(chain_id), Some(pos)) = (record.chain.chain_id, record.chain.chain_pos) else { return };
+        if record.content.event_type != Some(REDACTION_EVENT_TYPE) {
+            return;
+        }
+        let mut sound = true;
+        check_entry_alone(&mut self.hasher, &mut self.keys, record, field_seals, chain_id, pos, |_| sound = false);
+        if sound {
+            self.redactions.record(record.content.id, record.content.details);
+        }
+    }
+
+    /// Closes the last chain, judges the redacted entries and the digest's heads and
+    /// returns the report.
     pub fn finish(mut self) -> Report {
         self.close_group();
         self.close_chain();
+        self.judge_redactions();
         if let Some((digest, seen)) = self.digest.take() {
             for (head, _) in digest.chains.iter().zip(seen).filter(|(_, seen)| !seen) {
                 self.judge_unseen_head(head);
@@ -647,7 +821,7 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
     }
 
     /// Verifies an entry known to be in order.
-    fn accept(&mut self, entry: &EntryRef<'_>) {
+    fn accept(&mut self, entry: &EntryRef<'_>, field_seals: Option<&[u8]>) {
         self.report.total_entries += 1;
         let (Some(chain_id), Some(pos)) = (entry.chain.chain_id, entry.chain.chain_pos) else {
             self.report.invalid_entries += 1;
@@ -667,7 +841,7 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
             }
             self.open_group(chain_id, pos);
         }
-        self.check_member(entry, chain_id, pos);
+        self.check_member(entry, field_seals, chain_id, pos);
     }
 
     /// Index of the first trusted checkpoint at or after (`chain_id`, `pos`).
@@ -744,21 +918,34 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
 
     /// Checks one entry on its own and against the link the position expects; its
     /// issues wait until the position closes and the genuine entry is known.
-    fn check_member(&mut self, entry: &EntryRef<'_>, chain_id: i32, pos: i64) {
+    fn check_member(&mut self, entry: &EntryRef<'_>, field_seals: Option<&[u8]>, chain_id: i32, pos: i64) {
         let index = self.group.members.len();
         let entry_hash = to_hash(entry.chain.entry_hash);
         let pending = &mut self.group.pending;
         let first_pending = pending.len();
-        let prev_hash = check_entry_alone(&mut self.hasher, &mut self.keys, entry, chain_id, pos, |kind| {
-            pending.push((index, kind))
-        });
+        let Alone { prev_hash, redacted } =
+            check_entry_alone(&mut self.hasher, &mut self.keys, entry, field_seals, chain_id, pos, |kind| {
+                pending.push((index, kind))
+            });
+        // A record vouches for redactions when the key holder wrote it as it is, whatever
+        // its neighbours.
+        let signed_as_is = self.group.pending.len() == first_pending;
+        if signed_as_is
+            && entry.content.event_type == Some(REDACTION_EVENT_TYPE)
+            && !self.redactions.record(entry.content.id, entry.content.details)
+        {
+            self.group.pending.push((index, IssueKind::MalformedRedactionRecord));
+        }
+        if !redacted.is_empty() {
+            self.redactions.seen = true;
+        }
         if let (Some(prev_hash), Some(expected)) = (prev_hash, self.group.expected_prev) {
             if expected != prev_hash {
                 self.group.pending.push((index, IssueKind::BrokenLink));
             }
         }
         let sound = self.group.pending.len() == first_pending;
-        self.group.members.push(Member { entry_id: entry.content.id, entry_hash, prev_hash, sound });
+        self.group.members.push(Member { entry_id: entry.content.id, entry_hash, prev_hash, sound, redacted });
     }
 
     /// Picks the position's genuine entry (the first sound one, else the first), marks
@@ -810,6 +997,13 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
             }
             if issues.len() > before {
                 self.report.invalid_entries += 1;
+            } else if !member.redacted.is_empty() {
+                self.redactions.redacted.push(RedactedEntry {
+                    entry_id: member.entry_id,
+                    chain_id,
+                    chain_pos: pos,
+                    fields: member.redacted,
+                });
             }
         }
         drop(pending);
@@ -819,6 +1013,28 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
             walk.summary.head_hash = genuine_hash;
             walk.summary.positions += 1;
             walk.head_hash = genuine_hash;
+        }
+    }
+
+    /// Reports valid entries whose redacted fields a redaction record covers as
+    /// redacted, and the others' uncovered fields as issues.
+    fn judge_redactions(&mut self) {
+        let Redactions { recorded, redacted, .. } = &mut self.redactions;
+        for entry in redacted.drain(..) {
+            let covered = recorded.get(&entry.entry_id).copied().unwrap_or_default();
+            let uncovered = entry.fields.difference(covered);
+            if uncovered.is_empty() {
+                self.report.redacted_entries += 1;
+                self.report.redacted.push(entry);
+            } else {
+                self.report.invalid_entries += 1;
+                self.report.issues.push(Issue {
+                    entry_id: Some(entry.entry_id),
+                    chain_id: Some(entry.chain_id),
+                    chain_pos: Some(entry.chain_pos),
+                    kind: IssueKind::RedactedWithoutRecord { fields: uncovered },
+                });
+            }
         }
     }
 

@@ -201,3 +201,22 @@ SELECT warden.rewrap_vault();
 -- Key rotation policy:
 SELECT warden.set_key_policy('default', interval '90 days');
 SELECT name, version, rotate_every, rotation_due FROM warden.keys WHERE active ORDER BY name;
+
+-- ---------------------------------------------------------------------------
+-- 8. Compliance trail: schema, privilege and audit-control changes in the ledger.
+-- ---------------------------------------------------------------------------
+SELECT warden.audit_ddl();
+CREATE TABLE payments (id int PRIMARY KEY, card_last4 text);
+GRANT SELECT ON payments TO demo_app;
+CREATE ROLE auditor_demo LOGIN PASSWORD 'not-in-the-ledger';
+ALTER ROLE auditor_demo SET app.api_token = 'nor-this';
+SET session_replication_role = replica;
+RESET session_replication_role;
+-- Each is an entry, in its own transaction, with the statement's secrets fingerprinted:
+SELECT event_type, action, resource_id, details->>'statement' AS statement
+  FROM warden.audit_log WHERE event_type IN ('ddl', 'role', 'audit_control') ORDER BY id;
+DROP ROLE auditor_demo;
+-- What this database records of PCI DSS 10.2.1, and what it does not:
+SELECT requirement, event_class, status, gap FROM warden.audit_coverage();
+-- The new entries verify; the one invalid entry is still section 5's edit.
+SELECT valid, total_entries, invalid_entries FROM warden.verify_audit();

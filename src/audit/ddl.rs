@@ -97,6 +97,31 @@ fn capturing(tag: &str) -> Result<bool, WardenError> {
     Ok(on)
 }
 
+/// Before a DDL command (`audit_ddl_start`): while DDL capture is on, its event triggers
+/// must be `ENABLE ALWAYS`. A superuser who disabled one (`ALTER EVENT TRIGGER …
+/// DISABLE`, which no event trigger sees and which is recorded only where the utility
+/// hook is loaded) gets every DDL command refused until it is enabled again, so DDL
+/// cannot run unrecorded in between.
+pub(crate) fn require_capture_triggers() -> Result<(), WardenError> {
+    if !capturing("DDL")? {
+        return Ok(());
+    }
+    let off = privilege::with_pinned_search_path(|| {
+        Spi::get_one::<String>(
+            "SELECT pg_catalog.string_agg(evtname::pg_catalog.text, ', ' ORDER BY evtname) FROM pg_catalog.pg_event_trigger \
+              WHERE evtname OPERATOR(pg_catalog.=) ANY (ARRAY['warden_audit_ddl_capture', 'warden_audit_ddl_drops']::pg_catalog.name[]) \
+                AND evtenabled OPERATOR(pg_catalog.<>) 'A'",
+        )
+    })?;
+    match off {
+        Some(names) => Err(WardenError::PermissionDenied {
+            message: format!("DDL capture is on but its event triggers are switched off ({names})"),
+            hint: "ALTER EVENT TRIGGER … ENABLE ALWAYS puts them back; warden.audit_ddl(false) switches capture off, as a ledger entry.".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The setting in force: the latest row of `warden.audit_ddl_changes` (by its ledger
 /// entry) whose entry is the `audit_ddl` entry that recorded it. A row inserted by hand
 /// has no such entry and changes nothing.

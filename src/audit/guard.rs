@@ -437,6 +437,9 @@ pub unsafe extern "C-unwind" fn audit_ddl_start(fcinfo: pg_sys::FunctionCallInfo
         }
         .raise();
     }
+    if let Err(error) = super::ddl::require_capture_triggers() {
+        error.raise();
+    }
     pg_sys::Datum::from(0)
 }
 

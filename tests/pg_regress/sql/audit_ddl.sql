@@ -163,6 +163,12 @@ SELECT count(*) AS clear_secrets FROM warden.audit_log
 SELECT action, (details->>'fingerprinted_literals')::int AS fingerprinted FROM warden.audit_log
  WHERE details->>'statement' ~ '(app\.api_token|app\.pin_secret|CREATE SUBSCRIPTION|PASSWORD)' AND id > (
        SELECT max(id) FROM warden.audit_log WHERE resource_id = 'public.ddl_after_forgery') ORDER BY id;
+-- With capture on, DDL waits for its event triggers to be enabled again.
+ALTER EVENT TRIGGER warden_audit_ddl_capture DISABLE;
+SELECT outcome($$CREATE TABLE public.ddl_while_disabled (x int)$$);
+ALTER EVENT TRIGGER warden_audit_ddl_capture ENABLE ALWAYS;
+CREATE TABLE public.ddl_while_disabled (x int);
+SELECT count(*) AS recorded_once_enabled FROM warden.audit_log WHERE resource_id = 'public.ddl_while_disabled';
 -- In a read-only transaction a command to record is refused while capture is on.
 SAVEPOINT ro;
 SET LOCAL transaction_read_only = on;

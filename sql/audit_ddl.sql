@@ -60,7 +60,15 @@ CREATE FUNCTION warden.audit_coverage(
     RETURNS SETOF record
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 WITH s AS (
-    SELECT COALESCE((SELECT c.enabled FROM warden.audit_ddl_changes c ORDER BY c.id DESC LIMIT 1), false) AS ddl,
+    -- The setting as capture reads it (src/audit/ddl.rs, latest_setting): the latest row
+    -- whose entry is the audit_ddl entry that recorded that very value.
+    SELECT COALESCE((SELECT c.enabled FROM warden.audit_ddl_changes c
+                       JOIN warden.audit_log l ON l.id OPERATOR(pg_catalog.=) c.entry_id
+                      WHERE l.event_type OPERATOR(pg_catalog.=) 'audit_control'
+                        AND l.resource_id OPERATOR(pg_catalog.=) 'warden.audit_ddl'
+                        AND (l.details OPERATOR(pg_catalog.->>) 'enabled') OPERATOR(pg_catalog.=)
+                            (CASE WHEN c.enabled THEN 'true' ELSE 'false' END)
+                      ORDER BY c.entry_id DESC LIMIT 1), false) AS ddl,
            warden.audit_preloaded() AS preloaded,
            (SELECT pg_catalog.count(DISTINCT t.tgrelid) FROM pg_catalog.pg_trigger t
              WHERE t.tgfoid OPERATOR(pg_catalog.=) 'warden.audit_capture()'::pg_catalog.regprocedure

@@ -90,9 +90,24 @@ pub fn scrub(
         }
         // String literals, with their prefixes.
         if let Some((quote_start, e_prefix)) = literal_start(bytes, i) {
-            let (value, end) = quoted_literal(sql, quote_start, e_prefix || !standard_strings);
+            let escapes = e_prefix || !standard_strings;
+            let (mut value, mut end) = quoted_literal(sql, quote_start, escapes);
+            // PostgreSQL joins literals separated by whitespace holding a newline.
+            while let Some(next) = continuation(bytes, end) {
+                let (more, more_end) = quoted_literal(sql, next, escapes);
+                value.push_str(&more);
+                end = more_end;
+            }
             let literal = &sql[i..end];
             if is_secret_context(&recent) || holds_connection_password(&value) {
+                if !e_prefix && value.contains('\\') {
+                    // A backslash in a plain secret literal: whether it escapes depends on settings a
+                    // statement earlier in the string may have changed. The rest of the
+                    // statement goes, fingerprinted as one.
+                    out.push_str(&format!("'fingerprint:{}'", fingerprint(&bytes[i..])));
+                    fingerprinted += 1;
+                    break;
+                }
                 out.push_str(&format!("'fingerprint:{}'", fingerprint(value.as_bytes())));
                 fingerprinted += 1;
             } else {
@@ -152,6 +167,21 @@ pub fn scrub(
             i = end;
             continue;
         }
+        // A signed number given to a secret-named setting (`= -1234`).
+        if matches!(c, b'+' | b'-')
+            && is_setting_value_context(&recent)
+            && bytes.get(i + 1).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'.')
+        {
+            let mut end = i + 1;
+            while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || matches!(bytes[end], b'.' | b'_')) {
+                end += 1;
+            }
+            out.push_str(&format!("'fingerprint:{}'", fingerprint(&bytes[i..end])));
+            fingerprinted += 1;
+            push(&mut recent, Token::Other);
+            i = end;
+            continue;
+        }
         // Punctuation: one character (UTF-8 safe: only ASCII reaches here).
         out.push(c as char);
         push(&mut recent, if c == b'=' { Token::Equals } else { Token::Other });
@@ -172,7 +202,24 @@ pub fn scrub(
 /// ends in `password` (`sslpassword`) or holds `passphrase` (`ssl_passphrase_command`).
 fn secret_word(word: &str) -> bool {
     let last = word.rsplit('.').next().unwrap_or(word);
-    last.ends_with("password") || last.contains("passphrase") || last == "passwd" || is_secret_name(last)
+    last.ends_with("password")
+        || last.contains("passphrase")
+        || last.ends_with("apikey")
+        || last.ends_with("credentials")
+        || matches!(last, "passwd" | "pwd")
+        || is_secret_name(last)
+}
+
+/// Where a literal ending at `end` continues: the next quote, when only whitespace
+/// holding a newline lies between.
+fn continuation(bytes: &[u8], end: usize) -> Option<usize> {
+    let mut j = end;
+    let mut newline = false;
+    while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+        newline |= matches!(bytes[j], b'\n' | b'\r');
+        j += 1;
+    }
+    (newline && bytes.get(j) == Some(&b'\'')).then_some(j)
 }
 
 /// Whether the next token is the value of a secret-named setting (`name =`, `name TO`).
@@ -202,7 +249,8 @@ fn holds_connection_password(value: &str) -> bool {
     }
     lower.match_indices("://").any(|(at, _)| {
         let rest = &lower[at + 3..];
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        // libpq reads the user information up to the last '@' before the first '/'.
+        let authority = rest.split('/').next().unwrap_or(rest);
         authority.rfind('@').is_some_and(|at| authority[..at].contains(':'))
     })
 }
@@ -418,5 +466,28 @@ mod tests {
         let s = scrub("ALTER ROLE b PASSWORD 'ab\\' pw4'", 1 << 20, false, &mut fp);
         assert!(!s.text.contains("pw4"), "{}", s.text);
         assert_eq!(s.fingerprinted, 1);
+    }
+
+    #[test]
+    fn continued_literals_signed_values_uri_fragments_and_more_names() {
+        let s = run("CREATE ROLE r PASSWORD 'abc'\n  'LEAKA'");
+        assert!(!s.text.contains("LEAKA"), "{}", s.text);
+        let s = run("CREATE SUBSCRIPTION s CONNECTION 'host=h user=u pass'\n'word=LEAKE' PUBLICATION p");
+        assert!(!s.text.contains("LEAKE"), "{}", s.text);
+        // Without a newline they are two literals (and a syntax error PostgreSQL refuses).
+        assert_eq!(run("COMMENT ON TABLE t IS 'a' 'b'").text, "COMMENT ON TABLE t IS 'a' 'b'");
+        for uri in ["postgresql://u:pa?LEAKC@h/db", "postgresql://u:pa#LEAKD@h/db"] {
+            let s = run(&format!("CREATE SUBSCRIPTION s CONNECTION '{uri}' PUBLICATION p"));
+            assert!(!s.text.contains("LEAK"), "{}", s.text);
+        }
+        let s = run("ALTER ROLE r SET app.pin_secret = -424242; ALTER ROLE r SET app.pin_secret = +777888");
+        assert!(!s.text.contains("424242") && !s.text.contains("777888"), "{}", s.text);
+        for name in ["app.apikey", "app.pwd", "app.credentials"] {
+            let s = run(&format!("SET {name} = 'LEAKF'"));
+            assert!(!s.text.contains("LEAKF"), "{}", s.text);
+        }
+        // A backslash in a secret: the rest of the statement goes.
+        let s = run("ALTER ROLE r PASSWORD 'x\\' LEAKI'");
+        assert!(!s.text.contains("LEAKI"), "{}", s.text);
     }
 }

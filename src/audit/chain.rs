@@ -877,6 +877,12 @@ pub(crate) fn append_own(event: &OwnEvent<'_>) -> Result<i64, WardenError> {
     })
 }
 
+/// The event types only pg_warden writes, which an entry from `log_event` could pass
+/// for (an `audit_control` entry that looks like `audit_ddl(false)` switching DDL
+/// capture off, a forged redaction record).
+const RESERVED_EVENT_TYPES: &[&str] =
+    &["audit_control", "ddl", "role", "server_config", "server_start", "audit_redaction"];
+
 /// Appends an entry and returns its id. Written in Rust rather than as a SECURITY
 /// DEFINER SQL function: no setting is switched per call and only the one write runs
 /// with the owner's privileges ([`append`]), so callers need EXECUTE
@@ -896,6 +902,14 @@ fn log_event(
     confidence: default!(Option<pgrx::AnyNumeric>, "NULL"),
     tenant: default!(Option<&str>, "NULL"),
 ) -> SqlResult<i64> {
+    if let Some(reserved) = event_type.filter(|t| RESERVED_EVENT_TYPES.contains(t)) {
+        return Err(WardenError::PermissionDenied {
+            message: format!("event type \"{reserved}\" is pg_warden's own; log_event cannot write it"),
+            hint: "pg_warden writes these entries itself (DDL capture, server starts, redaction); choose another event_type."
+                .into(),
+        }
+        .into());
+    }
     let datum = |v: Option<&str>| v.and_then(|v| v.into_datum());
     let event = EventArgs {
         event_type: datum(event_type),

@@ -141,25 +141,12 @@ fn latest_setting() -> Result<bool, WardenError> {
     Ok(enabled.unwrap_or(false))
 }
 
-/// The statement text to record: the hook's part of the query string when it saw this
-/// command; else the query string the client sent if it holds this one statement only
-/// (pg_warden was loaded during it); else none: another statement of the string could
-/// hold anything.
+/// The statement text to record: the hook's part of the query string. `None` when the
+/// hook did not see the command (pg_warden was loaded during it): the query string
+/// could hold other statements, and parsing it again could fail or warn where the
+/// command did not.
 fn statement_text() -> Option<String> {
-    if let Some(text) = STATEMENT.with(|s| s.borrow().last().cloned()) {
-        return Some(text);
-    }
-    unsafe {
-        let query = pg_sys::debug_query_string;
-        if query.is_null() {
-            return None;
-        }
-        let statements = pg_sys::pg_parse_query(query);
-        if pgrx::PgList::<pg_sys::RawStmt>::from_pg(statements).len() != 1 {
-            return None;
-        }
-        Some(CStr::from_ptr(query).to_string_lossy().into_owned())
-    }
+    STATEMENT.with(|s| s.borrow().last().cloned())
 }
 
 /// The statement fingerprinted and cut, as the entry's details carry it, with the
@@ -193,13 +180,15 @@ fn record(
     // Without its audit key (a restore that brought the setting but not the keys, a
     // key bound to a variable the server lost) the command goes on, with a WARNING in
     // the server log and none in the ledger: DDL must not stop for it, pg_restore above
-    // all. Only a superuser or the server's environment can take the key away.
+    // all. Only a superuser or the server's environment can take the key away. Any
+    // other failure (a key store that was tampered with) stops the command.
     let key = match super::SigningKey::active() {
         Ok(key) => key,
-        Err(error) => {
+        Err(error @ (WardenError::UnknownKey(_) | WardenError::KeyUnavailable { .. })) => {
             pgrx::warning!("pg_warden: {tag} was not recorded in the audit ledger: {error}");
             return Ok(());
         }
+        Err(error) => return Err(error),
     };
     let text = statement_text();
     if let Value::Object(map) = &mut details {
@@ -357,6 +346,9 @@ struct Utility {
     resource_id: Option<String>,
     /// Recorded before the command runs (a setting, which then applies to the entry).
     before: bool,
+    /// `SET LOCAL`: in a read-only transaction it can change no write, and goes
+    /// unrecorded rather than refused.
+    local: bool,
 }
 
 /// The statements the hook records: role commands, `ALTER SYSTEM`, event triggers,
@@ -376,7 +368,7 @@ unsafe fn classify(tree: *mut pg_sys::Node) -> Option<Utility> {
         // (the key, the scrubbing) may come after them. A command that then fails
         // takes its entry with its transaction.
         let item = |event_type, resource_type, resource_id| {
-            Some(Utility { event_type, resource_type, resource_id, before: true })
+            Some(Utility { event_type, resource_type, resource_id, before: true, local: false })
         };
         match (*tree).type_ {
             T_CreateRoleStmt => item("role", "role", name((*(tree as *mut pg_sys::CreateRoleStmt)).role)),
@@ -424,13 +416,13 @@ unsafe fn classify(tree: *mut pg_sys::Node) -> Option<Utility> {
                 pg_sys::ObjectType::OBJECT_EVENT_TRIGGER => item("audit_control", "event trigger", None),
                 _ => None,
             },
-            T_RenameStmt
-                if matches!(
-                    (*(tree as *mut pg_sys::RenameStmt)).renameType,
-                    pg_sys::ObjectType::OBJECT_DATABASE | pg_sys::ObjectType::OBJECT_TABLESPACE
-                ) =>
-            {
+            T_RenameStmt if (*(tree as *mut pg_sys::RenameStmt)).renameType == pg_sys::ObjectType::OBJECT_DATABASE => {
                 item("ddl", "database", name((*(tree as *mut pg_sys::RenameStmt)).subname))
+            }
+            T_RenameStmt
+                if (*(tree as *mut pg_sys::RenameStmt)).renameType == pg_sys::ObjectType::OBJECT_TABLESPACE =>
+            {
+                item("ddl", "tablespace", name((*(tree as *mut pg_sys::RenameStmt)).subname))
             }
             T_AlterTableSpaceOptionsStmt => {
                 item("ddl", "tablespace", name((*(tree as *mut pg_sys::AlterTableSpaceOptionsStmt)).tablespacename))
@@ -475,14 +467,12 @@ unsafe fn classify(tree: *mut pg_sys::Node) -> Option<Utility> {
             T_VariableSetStmt => {
                 let set = tree as *mut pg_sys::VariableSetStmt;
                 let setting = name((*set).name)?.to_lowercase();
-                // warden.audit_key is recorded after it takes effect, with the key it
-                // names: a broken key must not stop the SET that puts it right.
-                let before = setting != "warden.audit_key";
                 (setting == "session_replication_role" || setting.starts_with("warden.")).then_some(Utility {
                     event_type: "audit_control",
                     resource_type: "setting",
                     resource_id: Some(setting),
-                    before,
+                    before: true,
+                    local: (*set).is_local,
                 })
             }
             _ => None,
@@ -549,6 +539,9 @@ unsafe extern "C-unwind" fn on_utility(
 }
 
 fn record_utility(utility: &Utility, tag: &str, text: &str) {
+    if utility.local && unsafe { pg_sys::XactReadOnly } {
+        return;
+    }
     let outcome = (|| {
         if !capturing(tag)? {
             return Ok(());

@@ -143,6 +143,10 @@ INSERT INTO warden.audit_ddl_changes (enabled, changed_by, entry_id)
     SELECT false, 'x', id FROM warden.audit_log WHERE action = 'audit_ddl_on';
 CREATE TABLE public.ddl_after_forgery (x int);
 SELECT count(*) AS recorded_after_forgery FROM warden.audit_log WHERE resource_id = 'public.ddl_after_forgery';
+SELECT status FROM warden.audit_coverage() WHERE requirement = '10.2.1.7';
+-- Nor can log_event write an entry that passes for audit_ddl's own.
+SELECT outcome($$SELECT warden.log_event('audit_control', 'audit_ddl_off', 'setting', 'warden.audit_ddl', '{"enabled": false}')$$);
+SELECT outcome($$SELECT warden.log_event('audit_redaction', 'REDACT')$$);
 -- Global objects: privileges, comments and owners no event trigger sees.
 DO $$ BEGIN EXECUTE format('GRANT CONNECT ON DATABASE %I TO PUBLIC', current_database()); END $$;
 DO $$ BEGIN EXECUTE format('COMMENT ON DATABASE %I IS %L', current_database(), 'db comment'); END $$;
@@ -154,12 +158,15 @@ SELECT event_type, action, resource_type, details->>'source' AS source
 -- Bare values of secret-named settings, credentials in a URI, the E of LIKE'…'.
 ALTER ROLE regress_ddl_global SET app.api_token = BARESECRET1;
 ALTER ROLE regress_ddl_global SET app.pin_secret = 424242;
+ALTER ROLE regress_ddl_global SET app.pin_secret = -424242;
+CREATE ROLE regress_ddl_split PASSWORD 'abc'
+    'SPLITSECRET';
 CREATE SUBSCRIPTION regress_ddl_sub CONNECTION 'postgresql://rep:URISECRET1@localhost:1/db' PUBLICATION p
     WITH (connect = false, slot_name = NONE, enabled = false, create_slot = false);
 DROP SUBSCRIPTION regress_ddl_sub;
 CREATE TABLE public.ddl_like (c text CHECK (c LIKE'x\')); ALTER ROLE regress_ddl_global PASSWORD 'ROLEPW_LEAK_2';
 SELECT count(*) AS clear_secrets FROM warden.audit_log
- WHERE details::text ~ '(BARESECRET1|424242|URISECRET1|ROLEPW_LEAK_2)';
+ WHERE details::text ~ '(BARESECRET1|424242|URISECRET1|ROLEPW_LEAK_2|SPLITSECRET)';
 SELECT action, (details->>'fingerprinted_literals')::int AS fingerprinted FROM warden.audit_log
  WHERE details->>'statement' ~ '(app\.api_token|app\.pin_secret|CREATE SUBSCRIPTION|PASSWORD)' AND id > (
        SELECT max(id) FROM warden.audit_log WHERE resource_id = 'public.ddl_after_forgery') ORDER BY id;
@@ -172,7 +179,9 @@ SELECT count(*) AS recorded_once_enabled FROM warden.audit_log WHERE resource_id
 -- In a read-only transaction a command to record is refused while capture is on.
 SAVEPOINT ro;
 SET LOCAL transaction_read_only = on;
-SELECT outcome($$SET LOCAL session_replication_role = replica$$);
+SELECT outcome($$SET session_replication_role = replica$$);
+SELECT outcome($$SET warden.parallel_verify_min_entries = 5$$);
+-- SET LOCAL there changes no write: allowed, unrecorded.
 SELECT outcome($$SET LOCAL warden.parallel_verify_min_entries = 5$$);
 ROLLBACK TO ro;
 -- Without its audit key the command goes on, unrecorded (a WARNING says so): what a

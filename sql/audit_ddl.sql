@@ -60,15 +60,8 @@ CREATE FUNCTION warden.audit_coverage(
     RETURNS SETOF record
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 WITH s AS (
-    -- The setting as capture reads it (src/audit/ddl.rs, latest_setting): the latest row
-    -- whose entry is the audit_ddl entry that recorded that very value.
-    SELECT COALESCE((SELECT c.enabled FROM warden.audit_ddl_changes c
-                       JOIN warden.audit_log l ON l.id OPERATOR(pg_catalog.=) c.entry_id
-                      WHERE l.event_type OPERATOR(pg_catalog.=) 'audit_control'
-                        AND l.resource_id OPERATOR(pg_catalog.=) 'warden.audit_ddl'
-                        AND (l.details OPERATOR(pg_catalog.->>) 'enabled') OPERATOR(pg_catalog.=)
-                            (CASE WHEN c.enabled THEN 'true' ELSE 'false' END)
-                      ORDER BY c.entry_id DESC LIMIT 1), false) AS ddl,
+    -- The setting as capture reads it.
+    SELECT warden.audit_ddl_in_force() AS ddl,
            warden.audit_preloaded() AS preloaded,
            (SELECT pg_catalog.count(DISTINCT t.tgrelid) FROM pg_catalog.pg_trigger t
              WHERE t.tgfoid OPERATOR(pg_catalog.=) 'warden.audit_capture()'::pg_catalog.regprocedure
@@ -108,6 +101,10 @@ SELECT r.* FROM s, LATERAL (VALUES
      CASE WHEN NOT s.ddl THEN 'DDL capture is off: SELECT warden.audit_ddl()' END)
 ) AS r(requirement, event_class, status, how, gap)
 $$;
+REVOKE ALL ON FUNCTION warden.audit_ddl_in_force() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.audit_ddl_in_force() TO warden_admin;
+COMMENT ON FUNCTION warden.audit_ddl_in_force() IS
+    'Whether DDL capture is on, as capture reads it: the latest audit_ddl_changes row whose ledger entry recorded that value.';
 REVOKE ALL ON FUNCTION warden.audit_preloaded() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.audit_preloaded() TO warden_admin;
 COMMENT ON FUNCTION warden.audit_preloaded() IS

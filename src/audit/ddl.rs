@@ -566,6 +566,13 @@ fn record_utility(utility: &Utility, tag: &str, text: &str) {
     }
 }
 
+/// `warden.audit_ddl_in_force()`: the setting capture reads ([`latest_setting`]), for
+/// `warden.audit_coverage`, so both read it one way.
+#[pg_extern(stable, parallel_restricted)]
+fn audit_ddl_in_force() -> SqlResult<bool> {
+    Ok(latest_setting()?)
+}
+
 /// `warden.audit_ddl(enabled)`: switches the recording of schema, privilege and
 /// audit-control commands on or off; the change is itself a ledger entry, written
 /// whichever way it goes. Returns the setting now in force.

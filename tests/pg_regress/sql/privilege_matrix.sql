@@ -159,6 +159,7 @@ INSERT INTO matrix (fn, class, call) VALUES
     ('warden.audit_ddl(boolean)', 'admin', $$SELECT warden.audit_ddl(false)$$),
     ('warden.audit_coverage()', 'admin', $$SELECT * FROM warden.audit_coverage()$$),
     ('warden.audit_preloaded()', 'admin', $$SELECT warden.audit_preloaded()$$),
+    ('warden.audit_ddl_in_force()', 'admin', $$SELECT warden.audit_ddl_in_force()$$),
     ('warden.audit_digest()', 'admin', $$SELECT warden.audit_digest()$$),
     ('warden.export_audit(timestamp with time zone,timestamp with time zone)', 'admin', $$SELECT warden.export_audit()$$),
     ('warden.purge_audit(interval)', 'admin', $$SELECT warden.purge_audit('100 years')$$),

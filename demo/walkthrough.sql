@@ -220,3 +220,26 @@ DROP ROLE auditor_demo;
 SELECT requirement, event_class, status, gap FROM warden.audit_coverage();
 -- The new entries verify; the one invalid entry is still section 5's edit.
 SELECT valid, total_entries, invalid_entries FROM warden.verify_audit();
+
+-- ---------------------------------------------------------------------------
+-- 9. Erasure that keeps the proofs: a customer's right to be forgotten.
+-- ---------------------------------------------------------------------------
+CREATE TABLE customers (id int PRIMARY KEY, email text, city text);
+SELECT warden.audit_table('customers');
+INSERT INTO customers VALUES (7, 'zoe@example.com', 'Lyon');
+UPDATE customers SET city = 'Nice' WHERE id = 7;
+-- Every entry commits to each personal field under a salt of its own (encoding v2):
+SELECT id, action, after_state, length(field_seals) AS seal_bytes
+  FROM warden.audit_log WHERE resource_type = 'public.customers' ORDER BY id;
+-- The request: erase customer 7 from the ledger, with the reason on record.
+SELECT warden.erase_subject('{"resource_type": "public.customers", "resource_id": "7"}',
+                            'GDPR art. 17 request #2026-118');
+SELECT id, action, after_state, before_state, resource_id
+  FROM warden.audit_log WHERE resource_type = 'public.customers' ORDER BY id;
+-- The erasure is itself an entry: which fields of which entries, who, why; never the content.
+SELECT actor, reason, details FROM warden.audit_log WHERE event_type = 'audit_redaction';
+-- Still verifies: the erased entries are valid and redacted (NOTICE); the one invalid
+-- entry is still section 5's edit. Their Merkle proofs still hold too.
+SELECT valid, invalid_entries FROM warden.verify_audit();
+-- Afterwards, old row versions and index entries go with a VACUUM:
+VACUUM (INDEX_CLEANUP ON) warden.audit_log;

@@ -15,7 +15,9 @@ CREATE TABLE warden.audit_log (
     ts                timestamptz NOT NULL,
     event_type        text        NOT NULL,
     action            text        NOT NULL,
-    actor             text        NOT NULL,
+    -- NULL only once redacted (warden.redact_audit); the chain trigger sets the session
+    -- user when none is given.
+    actor             text,
     resource_type     text,
     resource_id       text,
     correlation_id    text,
@@ -28,7 +30,7 @@ CREATE TABLE warden.audit_log (
     before_state      jsonb,
     after_state       jsonb,
     -- Session facts, captured by the chain trigger whatever the client sends.
-    session_user_name text        NOT NULL,
+    session_user_name text,
     application_name  text,
     client_addr       inet,
     txid              bigint      NOT NULL,
@@ -40,6 +42,8 @@ CREATE TABLE warden.audit_log (
     key_name          text        NOT NULL,
     key_version       integer     NOT NULL,
     signature         bytea       NOT NULL,
+    -- Encoding version 2: one salted commitment per redactable field (NULL: version 1).
+    field_seals       bytea,
     UNIQUE (chain_id, chain_pos)
 );
 -- Lookups auditors make. Time ranges get a B-tree on ts: a BRIN index reads every page
@@ -54,6 +58,10 @@ CREATE INDEX audit_log_ts ON warden.audit_log (ts);
 CREATE INDEX audit_log_brin ON warden.audit_log
     USING brin (ts, actor text_bloom_ops, event_type text_bloom_ops) WITH (autosummarize = on);
 CREATE INDEX audit_log_correlation ON warden.audit_log (correlation_id) WHERE correlation_id IS NOT NULL;
+-- Redaction records, so a verification that reads part of the ledger (incremental, or
+-- before a purge) finds the records vouching for what it reads at the cost of their
+-- number.
+CREATE INDEX audit_log_redaction ON warden.audit_log (id) WHERE event_type = 'audit_redaction';
 REVOKE ALL ON warden.audit_log FROM PUBLIC;
 GRANT SELECT ON warden.audit_log TO warden_admin;
 -- Key officers may read the ledger, so their pg_dump may carry its sequence too.
@@ -89,7 +97,8 @@ CREATE TABLE warden.audit_verification (
     invalid_entries bigint      NOT NULL,
     verified_by     text        NOT NULL,
     through         jsonb,
-    workers         integer     NOT NULL DEFAULT 0
+    workers         integer     NOT NULL DEFAULT 0,
+    redacted_entries bigint     NOT NULL DEFAULT 0
 );
 REVOKE ALL ON warden.audit_verification FROM PUBLIC;
 GRANT SELECT ON warden.audit_verification TO warden_admin;
@@ -186,9 +195,14 @@ GRANT EXECUTE ON FUNCTION warden.export_audit_text(timestamptz, timestamptz) TO 
 REVOKE ALL ON FUNCTION warden.purge_audit(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.verify_audit(), warden.verify_audit(jsonb), warden.audit_digest(),
     warden.export_audit(timestamptz, timestamptz), warden.purge_audit(interval) TO warden_admin;
+CREATE FUNCTION warden."erase_subject"("match" jsonb, "reason" text, "fields" text[] DEFAULT NULL) RETURNS bigint
+    VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'erase_subject_wrapper';
+REVOKE ALL ON FUNCTION warden.redact_audit(bigint, text[], text), warden.erase_subject(jsonb, text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.redact_audit(bigint, text[], text), warden.erase_subject(jsonb, text, text[]) TO warden_admin;
 
 COMMENT ON TABLE warden.audit_log IS
-    'Append-only, hash-chained audit ledger. Insert through warden.log_event or INSERT; UPDATE, DELETE and TRUNCATE are refused for everyone.';
+    'Append-only, hash-chained audit ledger. Insert through warden.log_event or INSERT; UPDATE, DELETE and TRUNCATE are refused for everyone (warden.redact_audit and warden.erase_subject erase fields, warden.purge_audit removes old entries).';
 COMMENT ON TABLE warden.audit_checkpoint IS
     'Signed retention checkpoints: the last purged entry of each chain, so the rest stays verifiable.';
 COMMENT ON COLUMN warden.audit_log.id IS
@@ -200,7 +214,7 @@ COMMENT ON COLUMN warden.audit_log.event_type IS
 COMMENT ON COLUMN warden.audit_log.action IS
     'What was done, as the writer gives it (INSERT, UPDATE, DELETE or TRUNCATE for a captured table).';
 COMMENT ON COLUMN warden.audit_log.actor IS
-    'Who acted, as the writer gives it; the session user when NULL.';
+    'Who acted, as the writer gives it; the session user when NULL. NULL only once redacted.';
 COMMENT ON COLUMN warden.audit_log.resource_type IS
     'Kind of resource acted on, as the writer gives it (the schema-qualified table for a captured row).';
 COMMENT ON COLUMN warden.audit_log.resource_id IS
@@ -266,7 +280,7 @@ COMMENT ON FUNCTION warden.audit_capture() IS
 COMMENT ON FUNCTION warden.audit_chain_entry() IS
     'Internal: BEFORE INSERT trigger computing session facts, chain position, hashes and signature of a ledger entry.';
 COMMENT ON FUNCTION warden.audit_guard() IS
-    'Internal: refuses UPDATE, DELETE and TRUNCATE on the ledger (only warden.purge_audit deletes, behind a checkpoint).';
+    'Internal: refuses UPDATE, DELETE and TRUNCATE on the ledger (only warden.purge_audit deletes, behind a checkpoint; only warden.redact_audit and warden.erase_subject update, erasing fields).';
 COMMENT ON FUNCTION warden.verify_audit() IS
     'Verifies every chain: recomputes each entry hash, checks links, positions and signatures; issues name the entry where a chain breaks.';
 COMMENT ON FUNCTION warden.verify_audit(jsonb) IS
@@ -279,6 +293,12 @@ COMMENT ON FUNCTION warden.purge_audit(interval) IS
     'Retention: verifies, then removes entries older than the interval behind signed checkpoints, and logs the purge. Superusers and warden_admin only.';
 COMMENT ON FUNCTION warden.export_audit_text(timestamptz, timestamptz) IS
     'Internal: the export document as text; use warden.export_audit.';
+COMMENT ON FUNCTION warden.redact_audit(bigint, text[], text) IS
+    'Erases fields of one entry (encoding version 2) while its hash, chain and signature still verify, and logs a redaction record (entry id, fields, reason; never the content). Returns the fields it erased. warden_admin only.';
+COMMENT ON FUNCTION warden.erase_subject(jsonb, text, text[]) IS
+    'Erases a person''s content from every entry match selects (actor, resource_id, … equal; contains: within details, before_state or after_state), all redactable fields unless fields names some, under redaction records of up to 1000 entries each. Returns the entries changed. warden_admin only.';
+COMMENT ON COLUMN warden.audit_log.field_seals IS
+    'Encoding version 2: for each redactable field its salt, or its commitment once redacted, so a field can be erased and the entry still verifies. NULL for a version-1 entry.';
 REVOKE ALL ON FUNCTION warden.verify_audit(jsonb, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.verify_audit(jsonb, boolean) TO warden_admin;
 COMMENT ON FUNCTION warden.verify_audit(jsonb, boolean) IS
@@ -287,6 +307,8 @@ COMMENT ON TABLE warden.audit_verification IS
     'Every verify_audit run: when, how long, full or incremental, the outcome, and for a valid one the signed heads it verified through.';
 COMMENT ON COLUMN warden.audit_verification.workers IS
     'Parallel workers that read alongside the verifying backend (0: one process).';
+COMMENT ON COLUMN warden.audit_verification.redacted_entries IS
+    'Entries read that verified as valid and redacted: fields erased by warden.redact_audit or warden.erase_subject, each covered by a redaction record.';
 COMMENT ON COLUMN warden.audit_verification.through IS
     'Signed heads of every chain this valid verification reached, when it read everything up to them (a full run, or an incremental one from the previous through): where the next incremental verification starts.';
 COMMENT ON COLUMN warden.audit_verification.entries_checked IS

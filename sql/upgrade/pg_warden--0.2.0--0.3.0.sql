@@ -748,7 +748,8 @@ CREATE TABLE warden.audit_verification (
     invalid_entries bigint      NOT NULL,
     verified_by     text        NOT NULL,
     through         jsonb,
-    workers         integer     NOT NULL DEFAULT 0
+    workers         integer     NOT NULL DEFAULT 0,
+    redacted_entries bigint     NOT NULL DEFAULT 0
 );
 REVOKE ALL ON warden.audit_verification FROM PUBLIC;
 GRANT SELECT ON warden.audit_verification TO warden_admin;
@@ -773,6 +774,8 @@ COMMENT ON TABLE warden.audit_verification IS
     'Every verify_audit run: when, how long, full or incremental, the outcome, and for a valid one the signed heads it verified through.';
 COMMENT ON COLUMN warden.audit_verification.workers IS
     'Parallel workers that read alongside the verifying backend (0: one process).';
+COMMENT ON COLUMN warden.audit_verification.redacted_entries IS
+    'Entries read that verified as valid and redacted: fields erased by warden.redact_audit or warden.erase_subject, each covered by a redaction record.';
 COMMENT ON COLUMN warden.audit_verification.through IS
     'Signed heads of every chain this valid verification reached, when it read everything up to them (a full run, or an incremental one from the previous through): where the next incremental verification starts.';
 COMMENT ON COLUMN warden.audit_verification.entries_checked IS
@@ -1071,3 +1074,33 @@ REVOKE ALL ON FUNCTION warden.audit_coverage() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.audit_coverage() TO warden_admin;
 COMMENT ON FUNCTION warden.audit_coverage() IS
     'Which PCI DSS 10.2.1.x event classes this database records (captured, partial, not captured), how, and what is missing and why; read from the settings in force.';
+
+-- ---------------------------------------------------------------------------------------
+-- erasure that keeps the chain verifiable (issue 13)
+-- Entries written from here on are version 2: field_seals holds a salt per redactable
+-- field. Older entries keep NULL there and verify as version 1. actor and
+-- session_user_name become NULL when redacted.
+ALTER TABLE warden.audit_log ADD COLUMN field_seals bytea;
+ALTER TABLE warden.audit_log ALTER COLUMN actor DROP NOT NULL;
+ALTER TABLE warden.audit_log ALTER COLUMN session_user_name DROP NOT NULL;
+CREATE INDEX audit_log_redaction ON warden.audit_log (id) WHERE event_type = 'audit_redaction';
+CREATE FUNCTION warden."redact_audit"("entry_id" bigint, "fields" text[], "reason" text) RETURNS integer
+    VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'redact_audit_wrapper';
+CREATE FUNCTION warden."erase_subject"("match" jsonb, "reason" text, "fields" text[] DEFAULT NULL) RETURNS bigint
+    VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'erase_subject_wrapper';
+REVOKE ALL ON FUNCTION warden.redact_audit(bigint, text[], text), warden.erase_subject(jsonb, text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.redact_audit(bigint, text[], text), warden.erase_subject(jsonb, text, text[]) TO warden_admin;
+COMMENT ON FUNCTION warden.redact_audit(bigint, text[], text) IS
+    'Erases fields of one entry (encoding version 2) while its hash, chain and signature still verify, and logs a redaction record (entry id, fields, reason; never the content). Returns the fields it erased. warden_admin only.';
+COMMENT ON FUNCTION warden.erase_subject(jsonb, text, text[]) IS
+    'Erases a person''s content from every entry match selects (actor, resource_id, … equal; contains: within details, before_state or after_state), all redactable fields unless fields names some, under redaction records of up to 1000 entries each. Returns the entries changed. warden_admin only.';
+COMMENT ON COLUMN warden.audit_log.field_seals IS
+    'Encoding version 2: for each redactable field its salt, or its commitment once redacted, so a field can be erased and the entry still verifies. NULL for a version-1 entry.';
+COMMENT ON COLUMN warden.audit_log.actor IS
+    'Who acted, as the writer gives it; the session user when NULL. NULL only once redacted.';
+COMMENT ON TABLE warden.audit_log IS
+    'Append-only, hash-chained audit ledger. Insert through warden.log_event or INSERT; UPDATE, DELETE and TRUNCATE are refused for everyone (warden.redact_audit and warden.erase_subject erase fields, warden.purge_audit removes old entries).';
+COMMENT ON FUNCTION warden.audit_guard() IS
+    'Internal: refuses UPDATE, DELETE and TRUNCATE on the ledger (only warden.purge_audit deletes, behind a checkpoint; only warden.redact_audit and warden.erase_subject update, erasing fields).';

@@ -58,8 +58,9 @@ thread_local! {
     /// Heads to go back to: (subtransaction that advanced the head, head before it).
     static UNDO: RefCell<Vec<(pg_sys::SubTransactionId, ChainHead)>> = const { RefCell::new(Vec::new()) };
     static HASHER: RefCell<EntryHasher> = RefCell::new(EntryHasher::new());
-    /// Set only by purge_audit while it deletes behind a checkpoint.
-    static PURGING: Cell<bool> = const { Cell::new(false) };
+    /// Set only by purge_audit while it deletes behind a checkpoint, and by the
+    /// redaction functions while they erase fields.
+    static REWRITING: Cell<Option<Rewrite>> = const { Cell::new(None) };
 }
 
 #[pg_guard]
@@ -84,11 +85,11 @@ unsafe extern "C-unwind" fn on_xact_event(event: pg_sys::XactEvent::Type, _arg: 
             rewind_to(0);
             #[cfg(not(feature = "pg13"))]
             super::indexes::forget();
-            PURGING.with(|p| p.set(false));
+            REWRITING.set(None);
         }
         XACT_EVENT_COMMIT | XACT_EVENT_PARALLEL_COMMIT | XACT_EVENT_PREPARE => {
             UNDO.with(|u| u.borrow_mut().clear());
-            PURGING.with(|p| p.set(false));
+            REWRITING.set(None);
         }
         _ => {}
     }
@@ -105,9 +106,9 @@ unsafe extern "C-unwind" fn on_subxact_event(
         rewind_to(my_subid);
         #[cfg(not(feature = "pg13"))]
         super::indexes::forget();
-        // purge_audit failed inside this subtransaction: its permission to delete ends
-        // with it (while_purging's reset also runs when the error unwinds through it).
-        PURGING.with(|p| p.set(false));
+        // purge_audit or a redaction failed inside this subtransaction: its permission
+        // ends with it (while_rewriting's reset also runs when the error unwinds).
+        REWRITING.set(None);
     }
 }
 
@@ -184,22 +185,31 @@ pub(crate) fn register_callbacks() {
     }
 }
 
-/// Whether purge_audit is deleting right now.
-pub(crate) fn purging() -> bool {
-    PURGING.with(|p| p.get())
+/// The one change to ledger rows pg_warden makes itself, while it makes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Rewrite {
+    /// purge_audit deletes entries behind a checkpoint.
+    Purge,
+    /// redact_audit or erase_subject set redacted fields to NULL and update the seals.
+    Redact,
 }
 
-/// Runs `f` with deletes from the ledger allowed; the flag is cleared when `f` returns
+/// The rewrite under way, if any.
+pub(crate) fn rewriting() -> Option<Rewrite> {
+    REWRITING.get()
+}
+
+/// Runs `f` with `rewrite` allowed on the ledger; the permission ends when `f` returns
 /// or fails, and again at (sub)transaction abort and transaction end, so no error path
 /// can leave it set.
-pub(crate) fn while_purging<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn while_rewriting<R>(rewrite: Rewrite, f: impl FnOnce() -> R) -> R {
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
-            PURGING.with(|p| p.set(false));
+            REWRITING.set(None);
         }
     }
-    PURGING.with(|p| p.set(true));
+    REWRITING.set(Some(rewrite));
     let _reset = Reset;
     f()
 }
@@ -323,44 +333,53 @@ fn advance_head(head: ChainHead, previous: ChainHead) {
 }
 
 /// Attribute positions (0-based) of warden.audit_log's columns, looked up by name:
-/// `positions[column]` is where [`Column`] `column` is in the table's tuple descriptor.
-struct Positions([usize; ledger::COLUMNS.len()]);
+/// `positions[column]` is where [`Column`] `column` is in the table's tuple descriptor;
+/// `seals` is where `field_seals` is, `None` in a ledger 0.2.0 created (its entries are
+/// version 1 until `ALTER EXTENSION pg_warden UPDATE` adds the column).
+struct Positions {
+    columns: [usize; ledger::COLUMNS.len()],
+    seals: Option<usize>,
+}
 
 impl std::ops::Index<Column> for Positions {
     type Output = usize;
 
     fn index(&self, column: Column) -> &usize {
-        &self.0[column.index()]
+        &self.columns[column.index()]
     }
 }
 
+/// The ledger table's oid and attribute count, which its cached [`Positions`] hold for.
+type PositionsKey = (pg_sys::Oid, usize);
+
 thread_local! {
-    /// Column positions of the ledger table, by its oid.
-    static POSITIONS: RefCell<Option<(pg_sys::Oid, std::rc::Rc<Positions>)>> = const { RefCell::new(None) };
+    /// Column positions of the ledger table, by its oid and attribute count.
+    static POSITIONS: RefCell<Option<(PositionsKey, std::rc::Rc<Positions>)>> = const { RefCell::new(None) };
 }
 
 /// Column positions for the ledger table `table`, looked up once per backend (a
-/// recreated table has a new oid and is looked up again).
+/// recreated table has a new oid, and the upgrade that adds `field_seals` a new
+/// attribute count: either is looked up again).
 fn cached_positions(table: pg_sys::Oid, tupdesc: &PgTupleDesc) -> Result<std::rc::Rc<Positions>, WardenError> {
+    let key = (table, tupdesc.len());
     if let Some(cols) =
-        POSITIONS.with(|c| c.borrow().as_ref().filter(|(oid, _)| *oid == table).map(|(_, cols)| cols.clone()))
+        POSITIONS.with(|c| c.borrow().as_ref().filter(|(cached, _)| *cached == key).map(|(_, cols)| cols.clone()))
     {
         return Ok(cols);
     }
     let cols = std::rc::Rc::new(positions(tupdesc)?);
-    POSITIONS.with(|c| *c.borrow_mut() = Some((table, cols.clone())));
+    POSITIONS.with(|c| *c.borrow_mut() = Some((key, cols.clone())));
     Ok(cols)
 }
 
 fn positions(tupdesc: &PgTupleDesc) -> Result<Positions, WardenError> {
-    let mut positions = [0; ledger::COLUMNS.len()];
-    for (position, spec) in positions.iter_mut().zip(&ledger::COLUMNS) {
-        *position = tupdesc
-            .iter()
-            .position(|a| !a.is_dropped() && a.name() == spec.name)
+    let position = |name: &str| tupdesc.iter().position(|a| !a.is_dropped() && a.name() == name);
+    let mut columns = [0; ledger::COLUMNS.len()];
+    for (place, spec) in columns.iter_mut().zip(&ledger::COLUMNS) {
+        *place = position(spec.name)
             .ok_or_else(|| WardenError::Internal(format!("warden.audit_log has no column {}", spec.name)))?;
     }
-    Ok(Positions(positions))
+    Ok(Positions { columns, seals: position(ledger::FIELD_SEALS_COLUMN) })
 }
 
 /// A deformed ledger tuple: one datum and null flag per attribute, in the table's
@@ -706,9 +725,18 @@ fn fill_entry(table: pg_sys::Oid, cols: &Positions, row: &mut HeapRow) -> Result
     };
 
     let (chain_id, head) = leased_head(table)?;
+    // Version 2 wherever the ledger has the column: each redactable field committed to
+    // under a salt of its own, so warden.redact_audit can erase it later.
+    let seals = cols.seals.map(|_| new_field_seals()).transpose()?;
     let link = HASHER
-        .with(|h| h.borrow_mut().link(&content, chain_id, &head, &signing.mac))
+        .with(|h| match &seals {
+            Some(seals) => h.borrow_mut().link_v2(&content, seals, chain_id, &head, &signing.mac),
+            None => h.borrow_mut().link(&content, chain_id, &head, &signing.mac),
+        })
         .map_err(|e| WardenError::invalid(e.to_string()))?;
+    if let (Some(col), Some(seals)) = (cols.seals, &seals) {
+        row.set(col, Some(bytea_datum(&seals.encode())));
+    }
     row.set(cols[Column::ChainId], Some(pg_sys::Datum::from(chain_id)));
     row.set(cols[Column::ChainPos], Some(pg_sys::Datum::from(link.chain_pos)));
     row.set(cols[Column::PrevHash], Some(bytea_datum(&link.prev_hash)));
@@ -718,6 +746,16 @@ fn fill_entry(table: pg_sys::Oid, cols: &Positions, row: &mut HeapRow) -> Result
     row.set(cols[Column::Signature], Some(bytea_datum(&link.signature)));
     advance_head(ChainHead { pos: link.chain_pos, hash: link.entry_hash }, head);
     Ok(())
+}
+
+/// Seals for a new version-2 entry: fresh salts from `pg_strong_random` (the server's
+/// cryptographic generator), one per redactable field.
+fn new_field_seals() -> Result<ledger::FieldSeals, WardenError> {
+    let mut random = [0u8; ledger::FIELD_SEALS_RANDOM_LEN];
+    if !unsafe { pg_sys::pg_strong_random(random.as_mut_ptr().cast(), random.len()) } {
+        return Err(WardenError::Internal("could not generate random field salts".into()));
+    }
+    Ok(ledger::FieldSeals::from_random(&random))
 }
 
 /// `confidence` is a probability: 0 to 1 (NaN is not). Checked here rather than by a
@@ -1045,7 +1083,8 @@ unsafe fn identity_sequence(table: pg_sys::Oid, id_col: usize) -> pg_sys::Oid {
 trigger_entry!(audit_guard_wrapper, pg_finfo_audit_guard_wrapper, audit_guard_fired_wrapper, "warden.audit_guard()");
 
 /// BEFORE UPDATE OR DELETE OR TRUNCATE (statement level, ENABLE ALWAYS) on the ledger
-/// tables: refused for everyone, except deletes made by warden.purge_audit. Raises its
+/// tables: refused for everyone, except deletes made by warden.purge_audit and the
+/// updates of warden.redact_audit and warden.erase_subject. Raises its
 /// refusals (as [`audit_chain_entry_fired`]).
 #[pg_trigger(sql = false)]
 fn audit_guard_fired<'a>(
@@ -1055,10 +1094,16 @@ fn audit_guard_fired<'a>(
         error.raise();
     }
     let op = trigger.op().unwrap_or_else(|e| WardenError::Internal(e.to_string()).raise());
-    if matches!(op, pgrx::PgTriggerOperation::Delete) && purging() {
+    let table = trigger.table_name().unwrap_or_default();
+    let allowed = match op {
+        pgrx::PgTriggerOperation::Delete => rewriting() == Some(Rewrite::Purge),
+        // Redaction rewrites entries only: checkpoints and verification records never.
+        pgrx::PgTriggerOperation::Update => rewriting() == Some(Rewrite::Redact) && table == "audit_log",
+        _ => false,
+    };
+    if allowed {
         return Ok(None);
     }
-    let table = trigger.table_name().unwrap_or_else(|_| "audit_log".into());
     let op = match op {
         pgrx::PgTriggerOperation::Update => "UPDATE",
         pgrx::PgTriggerOperation::Delete => "DELETE",
@@ -1067,7 +1112,7 @@ fn audit_guard_fired<'a>(
     };
     WardenError::PermissionDenied {
         message: format!("warden.{table} is append-only: {op} is not allowed"),
-        hint: "Ledger entries are never changed; use warden.purge_audit for retention.".into(),
+        hint: "Ledger entries are never changed; use warden.purge_audit for retention and warden.redact_audit or warden.erase_subject to erase personal data.".into(),
     }
     .raise()
 }

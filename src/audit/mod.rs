@@ -10,6 +10,7 @@ pub(crate) mod guard;
 #[cfg(not(feature = "pg13"))]
 pub(crate) mod indexes;
 mod parallel;
+mod redaction;
 pub(crate) mod starts;
 mod tree;
 mod verification;
@@ -37,8 +38,9 @@ fn verification_key(name: &str, version: i32) -> Option<KeyedMac> {
     keyring::with_key(name, |key| key.version(version).map(|v| v.mac.clone())).ok().flatten()
 }
 
-/// One ledger row as the executor produced it from [`ledger::select_list`]: column `i` is
-/// [`ledger::COLUMNS`]`[i]`, every column already deformed.
+/// One ledger row as the executor produced it from [`sealed_select_list`] (or
+/// [`ledger::select_list`]): column `i` is [`ledger::COLUMNS`]`[i]`, then `field_seals`
+/// when selected, every column already deformed.
 struct SelectedRow<'a> {
     values: &'a [pg_sys::Datum],
     nulls: &'a [bool],
@@ -66,6 +68,13 @@ impl SelectedRow<'_> {
         // Text PostgreSQL stored is valid in the (UTF-8) database encoding; bytes that are
         // not are treated as absent, which makes the entry's hash mismatch.
         self.bytes(column).and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    /// The `field_seals` column after [`ledger::COLUMNS`], `None` when SQL NULL (a
+    /// version-1 entry) or not selected.
+    fn seals(&self) -> Option<&[u8]> {
+        let col = ledger::COLUMNS.len();
+        (col < self.values.len() && !self.nulls[col]).then(|| unsafe { crate::datum::varlena_bytes(self.values[col]) })
     }
 
     fn entry(&self) -> EntryRef<'_> {
@@ -132,29 +141,53 @@ fn chain_ids() -> Result<Vec<i32>, WardenError> {
     })
 }
 
-type VisitEntry<'v> = dyn FnMut(&EntryRef<'_>) -> Result<(), WardenError> + 'v;
+/// A visitor of ledger entries: each entry with its `field_seals` column (`None` for a
+/// version-1 entry).
+type VisitEntry<'v> = dyn FnMut(&EntryRef<'_>, Option<&[u8]>) -> Result<(), WardenError> + 'v;
+
+/// [`ledger::select_list`] and then `field_seals`, or a NULL in its place in a ledger
+/// 0.2.0 created (until `ALTER EXTENSION pg_warden UPDATE` adds the column).
+fn sealed_select_list() -> String {
+    let seals = if ledger_has_seals() { ledger::FIELD_SEALS_COLUMN } else { "NULL::pg_catalog.bytea" };
+    format!("{}, {seals}", ledger::select_list())
+}
+
+/// [`ledger::FIELD_SEALS_COLUMN`] as a C string.
+const FIELD_SEALS_C: &std::ffi::CStr = c"field_seals";
+const _: () = assert!(FIELD_SEALS_C.to_bytes().len() == ledger::FIELD_SEALS_COLUMN.len());
+
+/// Whether `warden.audit_log` has the `field_seals` column (0.3.0 and later).
+fn ledger_has_seals() -> bool {
+    unsafe {
+        let namespace = pg_sys::get_namespace_oid(c"warden".as_ptr(), true);
+        let table = pg_sys::get_relname_relid(c"audit_log".as_ptr(), namespace);
+        namespace != pg_sys::InvalidOid
+            && table != pg_sys::InvalidOid
+            && pg_sys::get_attnum(table, FIELD_SEALS_C.as_ptr()) != 0
+    }
+}
 
 /// Streams ledger entries matching `filter` (a WHERE clause over `$1`, `$2`) in
 /// (chain_id, chain_pos) order to `visit`. Runs with the extension owner's privileges.
 fn for_each_entry(
     filter: &str,
     args: Vec<pgrx::datum::DatumWithOid<'static>>,
-    visit: impl FnMut(&EntryRef<'_>) -> Result<(), WardenError>,
+    visit: impl FnMut(&EntryRef<'_>, Option<&[u8]>) -> Result<(), WardenError>,
 ) -> Result<(), WardenError> {
     let query = format!(
         "SELECT {} FROM warden.audit_log WHERE {filter} \
          ORDER BY chain_id, chain_pos",
-        ledger::select_list()
+        sealed_select_list()
     );
     for_each_row(&query, args, visit)
 }
 
-/// Streams the rows of `query`, which selects [`ledger::select_list`], to `visit`, with
+/// Streams the rows of `query`, which selects [`sealed_select_list`], to `visit`, with
 /// the extension owner's privileges.
 fn for_each_row(
     query: &str,
     args: Vec<pgrx::datum::DatumWithOid<'static>>,
-    mut visit: impl FnMut(&EntryRef<'_>) -> Result<(), WardenError>,
+    mut visit: impl FnMut(&EntryRef<'_>, Option<&[u8]>) -> Result<(), WardenError>,
 ) -> Result<(), WardenError> {
     privilege::as_extension_owner(|| stream_rows(query, &args, &mut visit))
 }
@@ -242,7 +275,7 @@ unsafe extern "C-unwind" fn receive_entry(slot: *mut pg_sys::TupleTableSlot, des
             nulls: std::slice::from_raw_parts((*slot).tts_isnull, natts),
         };
         let previous = pg_sys::MemoryContextSwitchTo(receiver.row_context);
-        let result = (receiver.visit)(&row.entry());
+        let result = (receiver.visit)(&row.entry(), row.seals());
         pg_sys::MemoryContextSwitchTo(previous);
         pg_sys::MemoryContextReset(receiver.row_context);
         match result {
@@ -286,7 +319,8 @@ fn stream_rows(
             let (mut values, mut nulls) = (vec![pg_sys::Datum::from(0); natts], vec![true; natts]);
             for &tuple in tuples {
                 unsafe { pg_sys::heap_deform_tuple(tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr()) };
-                visit(&SelectedRow { values: &values, nulls: &nulls }.entry())?;
+                let row = SelectedRow { values: &values, nulls: &nulls };
+                visit(&row.entry(), row.seals())?;
             }
             drop(table);
         }
@@ -334,14 +368,36 @@ fn verify_ledger(digest: Option<&Digest>) -> Result<(Report, i32), WardenError> 
         Some(report) => report,
         None => {
             let mut verifier = Verifier::new(&checkpoints, digest, verification_key);
-            for_each_entry("true", Vec::new(), |entry| {
-                verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
+            for_each_entry("true", Vec::new(), |entry, seals| {
+                verifier.push_sealed(entry, seals).map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
             })?;
             verifier.finish()
         }
     };
     report.apply_high_water(last_issued_id()?, checkpoints.len() as u64);
     Ok((report, parallel.workers))
+}
+
+/// Counts every redaction record for a verifier that reads only part of the ledger (a
+/// resumed verification, the entries a purge removes): records outside what it reads
+/// vouch for the redacted entries it reads. Through the partial index on them, so the
+/// cost is the number of redactions, never the ledger's size.
+fn note_redaction_records<F>(verifier: &mut Verifier<'_, F>) -> Result<(), WardenError>
+where
+    F: FnMut(&str, i32) -> Option<KeyedMac>,
+{
+    if !ledger_has_seals() {
+        return Ok(());
+    }
+    let query = format!(
+        "SELECT {} FROM warden.audit_log WHERE event_type OPERATOR(pg_catalog.=) '{}' ORDER BY id",
+        sealed_select_list(),
+        ledger::REDACTION_EVENT_TYPE
+    );
+    for_each_row(&query, Vec::new(), |record, seals| {
+        verifier.note_redaction_record(record, seals);
+        Ok(())
+    })
 }
 
 /// The last id the ledger's identity sequence issued (`None` before its first use).
@@ -498,14 +554,68 @@ fn export_audit_text(
     let mut checkpoints = load_checkpoints()?;
     checkpoints.extend(window_anchors(from, to)?);
     let io = |e: std::io::Error| WardenError::Internal(format!("export failed: {e}"));
-    let mut writer = ExportWriter::new(Vec::new()).map_err(io)?;
+    // Version 2 wherever the ledger can hold version-2 entries.
+    let sealed = ledger_has_seals();
+    let mut writer =
+        if sealed { ExportWriter::new_v2(Vec::new()) } else { ExportWriter::new(Vec::new()) }.map_err(io)?;
+    let mut redacted = false;
     for_each_entry(
         "ts OPERATOR(pg_catalog.>=) $1 AND ts OPERATOR(pg_catalog.<) $2",
         vec![from.into(), to.into()],
-        |entry| writer.write_entry(entry).map_err(|e| export_entry_error(entry.content.id, e)),
+        |entry, seals| {
+            redacted |= seals.and_then(ledger::FieldSeals::parse).is_some_and(|s| !s.redacted().is_empty());
+            writer.write_sealed_entry(entry, seals).map_err(|e| export_entry_error(entry.content.id, e))
+        },
     )?;
-    let bytes = writer.finish(&checkpoints).map_err(io)?;
+    let bytes = if redacted {
+        finish_with_later_records(writer, &checkpoints, to)?
+    } else {
+        writer.finish(&checkpoints).map_err(io)?
+    };
     String::from_utf8(bytes).map_err(|_| WardenError::Internal("export is not UTF-8".into()).into())
+}
+
+/// Ends an export whose window holds redacted entries with the redaction records
+/// written after the window (`ts >= to`), which vouch for some of them: the export
+/// verifies offline without the rest of the ledger. Records are entries of their own;
+/// the offline verifier checks each one's hash and signature.
+fn finish_with_later_records(
+    writer: ExportWriter<Vec<u8>>,
+    checkpoints: &[Checkpoint],
+    to: pgrx::datum::TimestampWithTimeZone,
+) -> Result<Vec<u8>, WardenError> {
+    let query = format!(
+        "SELECT {} FROM warden.audit_log WHERE ts OPERATOR(pg_catalog.>=) $1 \
+           AND event_type OPERATOR(pg_catalog.=) '{}' ORDER BY id",
+        sealed_select_list(),
+        ledger::REDACTION_EVENT_TYPE
+    );
+    privilege::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let table = client.select(&query, None, &[to.into()])?;
+            // The deformed rows point into the SPI tuple table, which lives until this
+            // closure returns.
+            let rows: Vec<(Vec<pg_sys::Datum>, Vec<bool>)> = unsafe {
+                let tuptable = pg_sys::SPI_tuptable;
+                let tupdesc = (*tuptable).tupdesc;
+                let natts = (*tupdesc).natts as usize;
+                std::slice::from_raw_parts((*tuptable).vals, table.len())
+                    .iter()
+                    .map(|&tuple| {
+                        let (mut values, mut nulls) = (vec![pg_sys::Datum::from(0); natts], vec![true; natts]);
+                        pg_sys::heap_deform_tuple(tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+                        (values, nulls)
+                    })
+                    .collect()
+            };
+            let selected: Vec<SelectedRow<'_>> =
+                rows.iter().map(|(values, nulls)| SelectedRow { values, nulls }).collect();
+            let records: Vec<(EntryRef<'_>, Option<&[u8]>)> = selected.iter().map(|r| (r.entry(), r.seals())).collect();
+            writer
+                .finish_with_records(checkpoints, &records)
+                .map_err(|e| WardenError::Internal(format!("export failed: {e}")))
+        })
+    })
 }
 
 /// An entry the export cannot carry is 54001, naming it: only an entry stored before the
@@ -607,7 +717,7 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
                         checkpoint.signature.to_vec().into(),
                     ],
                 )?;
-                chain::while_purging(|| {
+                chain::while_rewriting(chain::Rewrite::Purge, || {
                     client
                         .update(
                             "DELETE FROM warden.audit_log WHERE chain_id OPERATOR(pg_catalog.=) $1 AND chain_pos OPERATOR(pg_catalog.<=) $2",
@@ -651,7 +761,8 @@ pgrx::extension_sql_file!(
         verification::verify_audit_digest_full,
         audit_digest,
         export_audit_text,
-        purge_audit
+        purge_audit,
+        redaction::redact_audit
     ]
 );
 

@@ -281,7 +281,7 @@ fn participate(shared: &Shared) -> Result<(), WardenError> {
             "chain_id OPERATOR(pg_catalog.=) $1 \
              AND chain_pos OPERATOR(pg_catalog.>=) $2 AND chain_pos OPERATOR(pg_catalog.<=) $3",
             vec![item.chain_id.into(), item.lo.into(), item.hi.into()],
-            |entry| verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string())),
+            |entry, seals| verifier.push_sealed(entry, seals).map_err(|e| WardenError::LedgerCorrupt(e.to_string())),
         )?;
         let mut outcome = verifier.finish_segment();
         // An empty segment still belongs to its chain and position, for the join.

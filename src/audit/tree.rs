@@ -400,8 +400,13 @@ static LATEST_HEAD: LazyLock<String> =
 static HEAD_OF_SIZE: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {HEAD_COLUMNS} FROM warden.audit_tree_head WHERE tree_size OPERATOR(pg_catalog.=) $1")
 });
-static ENTRY_BY_ID: LazyLock<String> = LazyLock::new(|| {
-    format!("SELECT {} FROM warden.audit_log WHERE id OPERATOR(pg_catalog.=) $1", ledger::select_list())
+/// The entry of an id with its seals ([`super::sealed_select_list`]), for a ledger with
+/// `field_seals` and for one 0.2.0 created.
+static ENTRY_BY_ID: LazyLock<[String; 2]> = LazyLock::new(|| {
+    let query = |seals: &str| {
+        format!("SELECT {}, {seals} FROM warden.audit_log WHERE id OPERATOR(pg_catalog.=) $1", ledger::select_list())
+    };
+    [query(ledger::FIELD_SEALS_COLUMN), query("NULL::pg_catalog.bytea")]
 });
 const BLOCK_OF_ID: &str = "SELECT block, pg_catalog.array_position(ids, $1) FROM warden.audit_tree_leaves \
      WHERE first_id OPERATOR(pg_catalog.<=) $1 ORDER BY first_id DESC LIMIT 1";
@@ -470,7 +475,8 @@ impl ProofReader<'_, '_> {
 
     /// The entry `id` as an export writes it, if the ledger still holds it.
     fn entry(&self, id: i64) -> Result<Option<serde_json::Value>, WardenError> {
-        let plan = kept(self.client, ENTRY_BY_ID.as_str(), &[pg_sys::INT8OID])?;
+        let query = &ENTRY_BY_ID[if super::ledger_has_seals() { 0 } else { 1 }];
+        let plan = kept(self.client, query.as_str(), &[pg_sys::INT8OID])?;
         let table = self.client.select(&*plan, Some(1), &[id.into()])?;
         if table.is_empty() {
             return Ok(None);
@@ -482,7 +488,8 @@ impl ProofReader<'_, '_> {
             let (mut values, mut nulls) = (vec![pg_sys::Datum::from(0); natts], vec![true; natts]);
             pg_sys::heap_deform_tuple(*(*tuptable).vals, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
             let row = super::SelectedRow { values: &values, nulls: &nulls };
-            let value = ledger::export_entry_value(&row.entry()).map_err(|e| super::export_entry_error(id, e))?;
+            let value = ledger::export_sealed_entry_value(&row.entry(), row.seals())
+                .map_err(|e| super::export_entry_error(id, e))?;
             Ok(Some(value))
         }
     }

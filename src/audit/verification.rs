@@ -29,6 +29,25 @@ use crate::privilege;
 type VerifyRow = (bool, i64, i64, JsonB);
 
 fn report_row(report: Report) -> TableIterator<'static, VerifyRow> {
+    if report.redacted_entries > 0 {
+        let listed: Vec<String> =
+            report.redacted.iter().take(20).map(|r| format!("id {} ({})", r.entry_id, r.fields)).collect();
+        let more = report.redacted.len().saturating_sub(listed.len());
+        let detail = format!(
+            "Redacted: {}{}.",
+            listed.join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        );
+        pgrx::ereport!(
+            PgLogLevel::NOTICE,
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            format!(
+                "{} audit entries are valid and redacted: their erased fields are covered by redaction records",
+                report.redacted_entries
+            ),
+            detail
+        );
+    }
     let row =
         (report.is_valid(), report.total_entries as i64, report.invalid_entries as i64, JsonB(issues_json(&report)));
     TableIterator::once(row)
@@ -125,11 +144,14 @@ pub(super) fn verify_before_purge(plan: &[(i32, i64, Vec<u8>)]) -> Result<Report
             super::for_each_entry(
                 "chain_id OPERATOR(pg_catalog.=) $1 AND chain_pos OPERATOR(pg_catalog.<=) $2",
                 vec![chain.into(), pos.into()],
-                |entry| verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string())),
+                |entry, seals| {
+                    verifier.push_sealed(entry, seals).map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
+                },
             )?;
         }
         Ok(())
     })?;
+    super::note_redaction_records(&mut verifier)?;
     let purged = verifier.finish();
     if !purged.is_valid() {
         return Ok(purged);
@@ -241,11 +263,14 @@ fn verify_since(since: &Digest) -> Result<Report, WardenError> {
             super::for_each_entry(
                 "chain_id OPERATOR(pg_catalog.=) $1 AND chain_pos OPERATOR(pg_catalog.>=) $2",
                 vec![chain.into(), start(chain).into()],
-                |entry| verifier.push(entry).map_err(|e| WardenError::LedgerCorrupt(e.to_string())),
+                |entry, seals| {
+                    verifier.push_sealed(entry, seals).map_err(|e| WardenError::LedgerCorrupt(e.to_string()))
+                },
             )?;
         }
         Ok(())
     })?;
+    super::note_redaction_records(&mut verifier)?;
     Ok(verifier.finish())
 }
 
@@ -319,15 +344,16 @@ fn record(
         (report.invalid_entries as i64).into(),
         through.map(pgrx::JsonB).into(),
         workers.into(),
+        (report.redacted_entries as i64).into(),
     ];
     privilege::as_extension_owner(|| {
         Spi::connect_mut(|client| {
             client.update(
                 "INSERT INTO warden.audit_verification \
                    (started_at, duration, mode, valid, entries_checked, invalid_entries, verified_by, through, \
-                    workers) \
+                    workers, redacted_entries) \
                  VALUES ($1, $2 OPERATOR(pg_catalog.*) '1 second'::pg_catalog.interval, $3, $4, $5, $6, \
-                         SESSION_USER, $7, $8)",
+                         SESSION_USER, $7, $8, $9)",
                 None,
                 &args,
             )?;

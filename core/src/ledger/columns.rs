@@ -117,7 +117,7 @@ ledger_columns! {
     Ts:               "ts",                Timestamptz,                            true,  Recorded;
     EventType:        "event_type",        Text,                                   true,  Event;
     Action:           "action",            Text,                                   true,  Event;
-    Actor:            "actor",             Text,                                   true,  Event;
+    Actor:            "actor",             Text,                                   false, Event;
     ResourceType:     "resource_type",     Text,                                   false, Event;
     ResourceId:       "resource_id",       Text,                                   false, Event;
     CorrelationId:    "correlation_id",    Text,                                   false, Event;
@@ -127,7 +127,7 @@ ledger_columns! {
     Details:          "details",           Jsonb,                                  false, Event;
     BeforeState:      "before_state",      Jsonb,                                  false, Event;
     AfterState:       "after_state",       Jsonb,                                  false, Event;
-    SessionUserName:  "session_user_name", Text,                                   true,  Recorded;
+    SessionUserName:  "session_user_name", Text,                                   false, Recorded;
     ApplicationName:  "application_name",  Text,                                   false, Recorded;
     ClientAddr:       "client_addr",       Inet,                                   false, Recorded;
     Txid:             "txid",              Int8,                                   true,  Recorded;
@@ -139,6 +139,10 @@ ledger_columns! {
     KeyVersion:       "key_version",       Int4,                                   true,  Chain;
     Signature:        "signature",         Bytea,                                  true,  Chain;
 }
+
+/// The column after [`COLUMNS`]: a version-2 entry's seals (`bytea`, NULL for a
+/// version-1 entry), neither content nor chain material; see [`super::redaction`].
+pub const FIELD_SEALS_COLUMN: &str = "field_seals";
 
 impl Column {
     /// The column's place in [`COLUMNS`] (0-based).
@@ -232,8 +236,9 @@ mod tests {
 
     #[test]
     fn the_list_is_the_table_of_sql_audit_sql() {
-        let listed: Vec<(String, String, bool)> =
+        let mut listed: Vec<(String, String, bool)> =
             COLUMNS.iter().map(|c| (c.name.to_owned(), declared_type(c.sql_type), c.not_null)).collect();
+        listed.push((FIELD_SEALS_COLUMN.to_owned(), "bytea".to_owned(), false));
         assert_eq!(listed, declared_columns());
     }
 

@@ -131,7 +131,9 @@ mod verify;
 mod tests;
 
 pub use checkpoint::{Checkpoint, CHECKPOINT_DOMAIN};
-pub use columns::{select_list, Column, ColumnSpec, Role, SqlType, COLUMNS, CONTENT_COLUMNS, CONTENT_COLUMN_COUNT};
+pub use columns::{
+    select_list, Column, ColumnSpec, Role, SqlType, COLUMNS, CONTENT_COLUMNS, CONTENT_COLUMN_COUNT, FIELD_SEALS_COLUMN,
+};
 pub use digest::{Digest, DigestChain, DIGEST_DOMAIN, DIGEST_FORMAT};
 pub use encoding::{
     sign_entry_hash, ChainHead, ChainMaterial, EntryContent, EntryHasher, EntryRef, FieldValue, Hash, NewLink,

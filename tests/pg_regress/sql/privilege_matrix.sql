@@ -163,6 +163,12 @@ INSERT INTO matrix (fn, class, call) VALUES
     ('warden.audit_digest()', 'admin', $$SELECT warden.audit_digest()$$),
     ('warden.export_audit(timestamp with time zone,timestamp with time zone)', 'admin', $$SELECT warden.export_audit()$$),
     ('warden.purge_audit(interval)', 'admin', $$SELECT warden.purge_audit('100 years')$$),
+    -- The ledger's newest entry, a version-2 one: the subquery needs SELECT on the ledger,
+    -- which only the admin class has.
+    ('warden.redact_audit(bigint,text[],text)', 'admin',
+     $$SELECT warden.redact_audit((SELECT max(id) FROM warden.audit_log), ARRAY['reason'], 'matrix')$$),
+    ('warden.erase_subject(jsonb,text,text[])', 'admin',
+     $$SELECT warden.erase_subject('{"actor": "regress-matrix-nobody"}', 'matrix')$$),
     ('warden.export_audit_text(timestamp with time zone,timestamp with time zone)', 'admin',
      $$SELECT warden.export_audit_text('-infinity', 'infinity')$$),
     -- Trigger functions cannot be called; what a role could do with one is attach it.

@@ -1,0 +1,364 @@
+//! Erasure that keeps the ledger verifiable: `warden.redact_audit` and
+//! `warden.erase_subject` set fields of version-2 entries to NULL, put each field's
+//! commitment in place of its salt (so the entry's hash, chain and signature still
+//! verify), and append a redaction record naming the entries and fields, never their
+//! content. The encoding and the seals are `warden_core::ledger::redaction`.
+//!
+//! The one privileged write is a fixed UPDATE of `warden.audit_log`: column names come
+//! from the ledger's own column list, values travel as parameters, and the append-only
+//! guard lets it through only while [`chain::while_rewriting`] runs it.
+
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use warden_core::ledger::{self, Column, EntryHasher, EntryRef, FieldSeals, FieldSet, REDACTABLE_COLUMNS};
+
+use super::chain::{self, EventArgs, Rewrite};
+use crate::error::{SqlResult, WardenError};
+use crate::privilege;
+
+/// Entries redacted under one redaction record.
+const BATCH: usize = 1_000;
+
+/// An entry a batch redacts: the fields this call erases and the seals it gets.
+struct Target {
+    id: i64,
+    fields: FieldSet,
+    seals: Vec<u8>,
+}
+
+/// Every redactable column, for a caller that names none.
+fn all_redactable() -> FieldSet {
+    FieldSet::of(&REDACTABLE_COLUMNS)
+}
+
+/// The columns `names` names; 22023 for a name that is not a redactable column.
+fn field_set(names: &[Option<String>]) -> Result<FieldSet, WardenError> {
+    let listed = || REDACTABLE_COLUMNS.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ");
+    if names.is_empty() {
+        return Err(WardenError::invalid_with_hint("no field to redact", format!("Name some of: {}.", listed())));
+    }
+    let mut set = FieldSet::EMPTY;
+    for name in names {
+        let Some(name) = name.as_deref() else {
+            return Err(WardenError::invalid("a field to redact is NULL"));
+        };
+        match Column::content_named(name).filter(|c| c.redactable_slot().is_some()) {
+            Some(column) => set = set.with(column),
+            None => {
+                return Err(WardenError::invalid_with_hint(
+                    format!("\"{name}\" is not a redactable column of warden.audit_log"),
+                    format!(
+                        "Redactable: {}. What an auditor needs to read any entry (id, ts, event_type, action, \
+                         resource_type, tenant, confidence, txid) and the chain material stay.",
+                        listed()
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(set)
+}
+
+/// A redaction's reason, required: the record says why content was erased.
+fn required_reason(reason: Option<&str>) -> Result<&str, WardenError> {
+    reason.filter(|r| !r.trim().is_empty()).ok_or_else(|| {
+        WardenError::invalid_with_hint(
+            "a redaction needs a reason",
+            "The redaction record keeps it, such as the erasure request it answers.",
+        )
+    })
+}
+
+/// The checks every redaction makes before reading the ledger.
+fn prepare(action: &'static str) -> Result<(), WardenError> {
+    privilege::require_admin(action)?;
+    unsafe { pg_sys::PreventCommandIfReadOnly(c"a redaction of the audit ledger".as_ptr()) };
+    if !super::ledger_has_seals() {
+        return Err(WardenError::NotInState {
+            message: "warden.audit_log has no field_seals column: its entries cannot be redacted".into(),
+            hint: "Run ALTER EXTENSION pg_warden UPDATE; entries written after it are redactable.".into(),
+        });
+    }
+    // A transaction id (of the current subtransaction too) before the first read: the
+    // rows are read FOR UPDATE, which a read-only SPI execution refuses.
+    unsafe { pg_sys::GetCurrentTransactionId() };
+    Ok(())
+}
+
+/// Works out what redacting `fields` changes in `entry`. `Ok(None)` when every field
+/// asked for is already redacted. A redaction record's `details` (which the verifier
+/// reads) are refused (22023) when named (`subject` false), and left out of an
+/// erasure of a subject (`subject` true), which erases the rest of the record. Refuses a version-1 entry (55000) and one that does not verify
+/// on its own (XX001): sealing a changed value would destroy the evidence.
+fn plan_entry(
+    hasher: &mut EntryHasher,
+    entry: &EntryRef<'_>,
+    seals: Option<&[u8]>,
+    fields: FieldSet,
+    subject: bool,
+) -> Result<Option<Target>, WardenError> {
+    let id = entry.content.id;
+    let Some(seals) = seals else {
+        return Err(WardenError::NotInState {
+            message: format!(
+                "audit entry id {id} uses encoding version 1, which commits to its fields together: \
+                 it cannot be redacted while its chain verifies"
+            ),
+            hint: "Entries written by pg_warden 0.3.0 and later are redactable; remove older ones with \
+                   warden.purge_audit, or narrow what you redact."
+                .into(),
+        });
+    };
+    let corrupt = || {
+        WardenError::LedgerCorrupt(format!(
+            "audit entry id {id} does not verify on its own, so it is left as it is for warden.verify_audit to report"
+        ))
+    };
+    let mut seals = FieldSeals::parse(seals).ok_or_else(corrupt)?;
+    let (Some(chain_id), Some(pos)) = (entry.chain.chain_id, entry.chain.chain_pos) else { return Err(corrupt()) };
+    let prev: [u8; 32] = entry.chain.prev_hash.and_then(|h| h.try_into().ok()).ok_or_else(corrupt)?;
+    let hash = hasher.entry_hash_v2(&entry.content, &seals, chain_id, pos, &prev).map_err(|_| corrupt())?;
+    if entry.chain.entry_hash != Some(&hash[..]) {
+        return Err(corrupt());
+    }
+    let mut fields = fields;
+    if subject && entry.content.event_type == Some(ledger::REDACTION_EVENT_TYPE) {
+        fields = fields.difference(FieldSet::of(&[Column::Details]));
+    }
+    let mut content = entry.content;
+    let redacted = seals.redact(&mut content, fields).map_err(|e| WardenError::invalid(e.to_string()))?;
+    Ok((!redacted.is_empty()).then(|| Target { id, fields: redacted, seals: seals.encode() }))
+}
+
+/// `UPDATE warden.audit_log`: the fields of each target in `$3` (a bit per column index)
+/// set to NULL, its new seals from `$2`, matched by id from `$1`.
+fn update_statement() -> String {
+    let sets: Vec<String> = REDACTABLE_COLUMNS
+        .iter()
+        .map(|c| {
+            format!(
+                "{name} = CASE WHEN (u.mask OPERATOR(pg_catalog.&) {bit}) OPERATOR(pg_catalog.=) 0 THEN a.{name} END",
+                name = c.name(),
+                bit = 1u32 << c.index()
+            )
+        })
+        .collect();
+    format!(
+        "UPDATE warden.audit_log a SET {}, field_seals = u.seals \
+         FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.bytea[]), \
+                         pg_catalog.unnest($3::pg_catalog.int4[])) AS u(id, seals, mask) \
+         WHERE a.id OPERATOR(pg_catalog.=) u.id",
+        sets.join(", ")
+    )
+}
+
+/// Redacts `targets`, then appends the redaction record listing them (`resource_id`: the
+/// one entry `redact_audit` names; NULL for `erase_subject`, whose match names a person
+/// and is never recorded): as the extension
+/// owner, the UPDATE under the guard's one exception. First the BRIN summaries of the
+/// block ranges holding them are dropped: a bloom filter over `actor` would otherwise
+/// still answer whether an erased actor was there (`VACUUM` summarizes the ranges again
+/// from what is left).
+fn apply(targets: &[Target], resource_id: Option<String>, reason: &str) -> Result<(), WardenError> {
+    let ids: Vec<i64> = targets.iter().map(|t| t.id).collect();
+    let seals: Vec<Vec<u8>> = targets.iter().map(|t| t.seals.clone()).collect();
+    let masks: Vec<i32> = targets.iter().map(|t| t.fields.iter().map(|c| 1i32 << c.index()).sum()).collect();
+    privilege::as_extension_owner(|| {
+        Spi::connect_mut(|client| {
+            client.update(
+                "SELECT pg_catalog.brin_desummarize_range(i.oid, b.block) \
+                   FROM (SELECT pg_catalog.to_regclass('warden.audit_log_brin') AS oid) i, \
+                        (SELECT DISTINCT ((ctid::pg_catalog.text::pg_catalog.point)[0])::pg_catalog.int8 AS block \
+                           FROM warden.audit_log WHERE id OPERATOR(pg_catalog.=) ANY ($1)) b \
+                  WHERE i.oid IS NOT NULL",
+                None,
+                &[ids.clone().into()],
+            )?;
+            chain::while_rewriting(Rewrite::Redact, || {
+                client.update(&update_statement(), None, &[ids.into(), seals.into(), masks.into()]).map(|_| ())
+            })
+        })
+    })?;
+    let listed: Vec<(i64, FieldSet)> = targets.iter().map(|t| (t.id, t.fields)).collect();
+    let details = warden_core::json::parse(&ledger::redaction_details(&listed)).map_err(WardenError::from)?;
+    let text = |v: &str| v.into_datum();
+    chain::append(&EventArgs {
+        event_type: text(ledger::REDACTION_EVENT_TYPE),
+        action: text("REDACT"),
+        resource_type: text("audit_log"),
+        resource_id: resource_id.and_then(|r| r.into_datum()),
+        reason: text(reason),
+        details: pgrx::JsonB(details).into_datum(),
+        ..Default::default()
+    })?;
+    Ok(())
+}
+
+/// Reads the entries `filter` selects (a WHERE clause over `args`), at most `limit`,
+/// by ascending id and locked, and plans their redaction. Returns the targets and the
+/// highest id read.
+fn plan_batch(
+    filter: &str,
+    args: Vec<DatumWithOid<'static>>,
+    limit: usize,
+    fields: FieldSet,
+    subject: bool,
+) -> Result<(Vec<Target>, Option<i64>), WardenError> {
+    let query = format!(
+        "SELECT {} FROM warden.audit_log WHERE {filter} ORDER BY id LIMIT {limit} FOR UPDATE",
+        super::sealed_select_list()
+    );
+    let mut hasher = EntryHasher::new();
+    let mut targets = Vec::new();
+    let mut last = None;
+    super::for_each_row(&query, args, |entry, seals| {
+        last = Some(entry.content.id);
+        targets.extend(plan_entry(&mut hasher, entry, seals, fields, subject)?);
+        Ok(())
+    })?;
+    Ok((targets, last))
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn redact_audit(entry_id: Option<i64>, fields: Option<Vec<Option<String>>>, reason: Option<&str>) -> SqlResult<i32> {
+    prepare("redact the audit ledger")?;
+    let entry_id = entry_id.ok_or_else(|| WardenError::invalid("entry_id is NULL"))?;
+    let fields = field_set(fields.as_deref().unwrap_or_default())?;
+    let reason = required_reason(reason)?;
+    let (targets, read) = plan_batch("id OPERATOR(pg_catalog.=) $1", vec![entry_id.into()], 1, fields, false)?;
+    if read.is_none() {
+        return Err(WardenError::invalid(format!("audit entry id {entry_id} does not exist")).into());
+    }
+    let Some(target) = targets.first() else { return Ok(0) };
+    let redacted = target.fields.iter().count() as i32;
+    apply(&targets, Some(entry_id.to_string()), reason)?;
+    Ok(redacted)
+}
+
+/// The keys of `erase_subject`'s `match` that compare a text column for equality.
+const MATCH_COLUMNS: [Column; 9] = [
+    Column::EventType,
+    Column::Action,
+    Column::Actor,
+    Column::ResourceType,
+    Column::ResourceId,
+    Column::CorrelationId,
+    Column::Tenant,
+    Column::SessionUserName,
+    Column::ApplicationName,
+];
+
+/// `match` as a WHERE clause over `$2`, `$3`, … and their values. Every value is a
+/// parameter; every name comes from the ledger's column list. Never echoes a value:
+/// they identify the person being erased.
+fn match_filter(document: &serde_json::Value) -> Result<(String, Vec<MatchValue>), WardenError> {
+    let keys = || {
+        let mut names: Vec<&str> = MATCH_COLUMNS.iter().map(|c| c.name()).collect();
+        names.extend(["client_addr", "contains"]);
+        names.join(", ")
+    };
+    let serde_json::Value::Object(object) = document else {
+        return Err(WardenError::invalid_with_hint("match must be a JSON object", format!("Keys: {}.", keys())));
+    };
+    if object.is_empty() {
+        return Err(WardenError::invalid_with_hint(
+            "match is empty: it would erase every entry",
+            format!("Name the subject with some of: {}.", keys()),
+        ));
+    }
+    let mut conditions = Vec::new();
+    let mut args = Vec::new();
+    for (key, value) in object {
+        let n = args.len() + 2;
+        if key == "contains" {
+            if !value.is_object() {
+                return Err(WardenError::invalid("match key \"contains\" must be a JSON object"));
+            }
+            conditions.push(format!(
+                "(details OPERATOR(pg_catalog.@>) ${n} OR before_state OPERATOR(pg_catalog.@>) ${n} \
+                  OR after_state OPERATOR(pg_catalog.@>) ${n})"
+            ));
+            args.push(MatchValue::Json(value.clone()));
+            continue;
+        }
+        let Some(text) = value.as_str() else {
+            return Err(WardenError::invalid(format!("match key \"{key}\" must be a JSON string")));
+        };
+        if key == "client_addr" {
+            conditions.push(format!("client_addr OPERATOR(pg_catalog.=) CAST(${n} AS pg_catalog.inet)"));
+        } else if let Some(column) = MATCH_COLUMNS.iter().find(|c| c.name() == key) {
+            conditions.push(format!("{} OPERATOR(pg_catalog.=) ${n}", column.name()));
+        } else {
+            return Err(WardenError::invalid_with_hint(
+                format!("\"{key}\" is not a match key"),
+                format!("Keys: {}.", keys()),
+            ));
+        }
+        args.push(MatchValue::Text(text.to_owned()));
+    }
+    Ok((conditions.join(" AND "), args))
+}
+
+/// A value of `erase_subject`'s `match`, bound as a parameter.
+enum MatchValue {
+    Text(String),
+    Json(serde_json::Value),
+}
+
+impl MatchValue {
+    fn datum(&self) -> DatumWithOid<'static> {
+        match self {
+            MatchValue::Text(text) => text.clone().into(),
+            MatchValue::Json(value) => pgrx::JsonB(value.clone()).into(),
+        }
+    }
+}
+
+/// `warden.erase_subject(match jsonb, reason text, fields text[] DEFAULT NULL)`, declared
+/// in sql/audit.sql: `match` is a Rust keyword.
+#[pg_extern(sql = false)]
+fn erase_subject(
+    subject: Option<pgrx::JsonB>,
+    reason: Option<&str>,
+    fields: Option<Vec<Option<String>>>,
+) -> SqlResult<i64> {
+    prepare("erase a subject from the audit ledger")?;
+    let document = subject.map(|m| m.0).ok_or_else(|| WardenError::invalid("match is NULL"))?;
+    let (conditions, match_args) = match_filter(&document)?;
+    let reason = required_reason(reason)?;
+    let fields = match fields {
+        Some(names) => field_set(&names)?,
+        None => all_redactable(),
+    };
+    // Entries written from here on (this call's own records among them) are not
+    // candidates: a record that matched would otherwise be redacted by the next batch.
+    let bound = super::ledger_scalar("SELECT pg_catalog.max(id) FROM warden.audit_log")?.unwrap_or(0);
+    let with_match = |first: DatumWithOid<'static>| {
+        let mut args = vec![first];
+        args.extend(match_args.iter().map(MatchValue::datum));
+        args
+    };
+    // One pass to find the entries (through whatever index serves the match), then each
+    // batch of them read again by id, locked.
+    let query =
+        format!("SELECT id FROM warden.audit_log WHERE id OPERATOR(pg_catalog.<=) $1 AND {conditions} ORDER BY id");
+    let ids = privilege::as_extension_owner(|| {
+        Spi::connect(|client| {
+            let mut ids = Vec::new();
+            for row in client.select(&query, None, &with_match(bound.into()))? {
+                ids.extend(row.get::<i64>(1)?);
+            }
+            Ok::<_, pgrx::spi::SpiError>(ids)
+        })
+    })?;
+    let filter = format!("id OPERATOR(pg_catalog.=) ANY ($1) AND {conditions}");
+    let mut erased = 0i64;
+    for chunk in ids.chunks(BATCH) {
+        let (targets, _) = plan_batch(&filter, with_match(chunk.to_vec().into()), BATCH, fields, true)?;
+        if !targets.is_empty() {
+            apply(&targets, None, reason)?;
+            erased += targets.len() as i64;
+        }
+    }
+    Ok(erased)
+}

@@ -243,3 +243,9 @@ SELECT actor, reason, details FROM warden.audit_log WHERE event_type = 'audit_re
 SELECT valid, invalid_entries FROM warden.verify_audit();
 -- Afterwards, old row versions and index entries go with a VACUUM:
 VACUUM (INDEX_CLEANUP ON) warden.audit_log;
+-- Retention per tenant: removed behind signed checkpoints where due at a chain's start,
+-- redacted where another tenant's kept entry comes first; the run is an entry itself.
+SELECT warden.set_retention(NULL, '7 years');
+SELECT warden.set_retention('acme', '90 days');
+SELECT tenant, keep FROM warden.audit_retention ORDER BY tenant NULLS FIRST;
+SELECT warden.apply_retention() - 'policies' - 'applied_at' AS nothing_due_yet;

@@ -81,6 +81,22 @@ CREATE TABLE warden.audit_checkpoint (
 REVOKE ALL ON warden.audit_checkpoint FROM PUBLIC;
 GRANT SELECT ON warden.audit_checkpoint TO warden_admin;
 
+-- Retention policies, one per tenant and one (tenant NULL) for entries without a tenant:
+-- warden.set_retention writes them, warden.apply_retention applies them and records in
+-- applied_through how far it got. Dumped with the ledger.
+CREATE TABLE warden.audit_retention (
+    tenant          text,
+    keep            interval    NOT NULL,
+    set_at          timestamptz NOT NULL,
+    set_by          text        NOT NULL,
+    applied_through timestamptz
+);
+CREATE UNIQUE INDEX audit_retention_tenant ON warden.audit_retention (tenant) WHERE tenant IS NOT NULL;
+CREATE UNIQUE INDEX audit_retention_default ON warden.audit_retention ((true)) WHERE tenant IS NULL;
+REVOKE ALL ON warden.audit_retention FROM PUBLIC;
+GRANT SELECT ON warden.audit_retention TO warden_admin;
+SELECT pg_catalog.pg_extension_config_dump('warden.audit_retention', '');
+
 -- Every verification and its outcome. A valid one that read everything up to the heads
 -- it reached (a full one, or an incremental one that started from the previous through)
 -- keeps them, signed, in through (a digest: pg_warden-digest-v1): the next incremental
@@ -295,6 +311,16 @@ COMMENT ON FUNCTION warden.export_audit_text(timestamptz, timestamptz) IS
     'Internal: the export document as text; use warden.export_audit.';
 COMMENT ON FUNCTION warden.redact_audit(bigint, text[], text) IS
     'Erases fields of one entry (encoding version 2) while its hash, chain and signature still verify, and logs a redaction record (entry id, fields, reason; never the content). Returns the fields it erased. warden_admin only.';
+REVOKE ALL ON FUNCTION warden.set_retention(text, interval), warden.apply_retention() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.set_retention(text, interval), warden.apply_retention() TO warden_admin;
+COMMENT ON FUNCTION warden.set_retention(text, interval) IS
+    'Sets how long entries of a tenant are kept (NULL tenant: entries without one; NULL keep: no policy, kept for ever); logged as an audit_control entry. warden_admin only.';
+COMMENT ON FUNCTION warden.apply_retention() IS
+    'Applies the retention policies: per chain removes the due entries at its start behind signed checkpoints, redacts due entries behind ones that are not, and logs the run (audit_retention); reads only what is due plus what was not verified yet. warden_admin only.';
+COMMENT ON TABLE warden.audit_retention IS
+    'Retention policies by tenant (NULL: entries without a tenant), written by warden.set_retention; applied_through: the cutoff of the last warden.apply_retention run.';
+COMMENT ON COLUMN warden.audit_retention.applied_through IS
+    'Entries of the tenant written before this were removed or redacted by warden.apply_retention.';
 COMMENT ON FUNCTION warden.erase_subject(jsonb, text, text[]) IS
     'Erases a person''s content from every entry match selects (actor, resource_id, … equal; contains: within details, before_state or after_state), all redactable fields unless fields names some, under redaction records of up to 1000 entries each. Returns the entries changed. warden_admin only.';
 COMMENT ON COLUMN warden.audit_log.field_seals IS

@@ -265,6 +265,7 @@ fn redacted_export(recorded: bool) -> String {
         ts: Some(2_000_000),
         event_type: Some(REDACTION_EVENT_TYPE),
         action: Some("REDACT"),
+        resource_type: Some("audit_log"),
         actor: Some("dpo"),
         details: Some(&details),
         session_user_name: Some("dpo"),

@@ -1104,3 +1104,37 @@ COMMENT ON TABLE warden.audit_log IS
     'Append-only, hash-chained audit ledger. Insert through warden.log_event or INSERT; UPDATE, DELETE and TRUNCATE are refused for everyone (warden.redact_audit and warden.erase_subject erase fields, warden.purge_audit removes old entries).';
 COMMENT ON FUNCTION warden.audit_guard() IS
     'Internal: refuses UPDATE, DELETE and TRUNCATE on the ledger (only warden.purge_audit deletes, behind a checkpoint; only warden.redact_audit and warden.erase_subject update, erasing fields).';
+
+-- ---------------------------------------------------------------------------------------
+-- retention per tenant (issue 13)
+-- Retention policies, one per tenant and one (tenant NULL) for entries without a tenant:
+-- warden.set_retention writes them, warden.apply_retention applies them and records in
+-- applied_through how far it got. Dumped with the ledger.
+CREATE TABLE warden.audit_retention (
+    tenant          text,
+    keep            interval    NOT NULL,
+    set_at          timestamptz NOT NULL,
+    set_by          text        NOT NULL,
+    applied_through timestamptz
+);
+CREATE UNIQUE INDEX audit_retention_tenant ON warden.audit_retention (tenant) WHERE tenant IS NOT NULL;
+CREATE UNIQUE INDEX audit_retention_default ON warden.audit_retention ((true)) WHERE tenant IS NULL;
+REVOKE ALL ON warden.audit_retention FROM PUBLIC;
+GRANT SELECT ON warden.audit_retention TO warden_admin;
+SELECT pg_catalog.pg_extension_config_dump('warden.audit_retention', '');
+CREATE FUNCTION warden."set_retention"("tenant" text, "keep" interval) RETURNS void
+    VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'set_retention_wrapper';
+CREATE FUNCTION warden."apply_retention"() RETURNS jsonb
+    STRICT VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'apply_retention_wrapper';
+REVOKE ALL ON FUNCTION warden.set_retention(text, interval), warden.apply_retention() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.set_retention(text, interval), warden.apply_retention() TO warden_admin;
+COMMENT ON FUNCTION warden.set_retention(text, interval) IS
+    'Sets how long entries of a tenant are kept (NULL tenant: entries without one; NULL keep: no policy, kept for ever); logged as an audit_control entry. warden_admin only.';
+COMMENT ON FUNCTION warden.apply_retention() IS
+    'Applies the retention policies: per chain removes the due entries at its start behind signed checkpoints, redacts due entries behind ones that are not, and logs the run (audit_retention); reads only what is due plus what was not verified yet. warden_admin only.';
+COMMENT ON TABLE warden.audit_retention IS
+    'Retention policies by tenant (NULL: entries without a tenant), written by warden.set_retention; applied_through: the cutoff of the last warden.apply_retention run.';
+COMMENT ON COLUMN warden.audit_retention.applied_through IS
+    'Entries of the tenant written before this were removed or redacted by warden.apply_retention.';

@@ -61,6 +61,9 @@ thread_local! {
     /// Set only by purge_audit while it deletes behind a checkpoint, and by the
     /// redaction functions while they erase fields.
     static REWRITING: Cell<Option<Rewrite>> = const { Cell::new(None) };
+    /// Set while [`append`] inserts through SPI: the chain trigger then knows the row is
+    /// pg_warden's own and may carry one of its [`RESERVED_EVENT_TYPES`].
+    static OWN_WRITE: Cell<bool> = const { Cell::new(false) };
 }
 
 #[pg_guard]
@@ -601,6 +604,15 @@ fn chain_entry<'a>(
         keep_sequence_ahead(table, &cols, &row)?;
         return trigger.new().ok_or_else(|| WardenError::Internal("chain trigger fired without a new row".into()));
     }
+    // pg_warden's own event types come only from pg_warden: signed by this trigger, a
+    // row of a writer granted INSERT (or of a superuser's plain INSERT) would pass for
+    // a redaction record or an audit-control entry.
+    if !OWN_WRITE.get() {
+        let event_type = row.text(cols[Column::EventType])?;
+        if let Some(reserved) = event_type.filter(|t| RESERVED_EVENT_TYPES.contains(t)) {
+            return Err(reserved_refusal(reserved, "INSERT"));
+        }
+    }
     // Ids, like the chain columns, are never taken from the client: an id chosen ahead
     // of the sequence (OVERRIDING SYSTEM VALUE, COPY) would make later entries collide.
     // The transaction id first, as in insert_entry.
@@ -880,7 +892,7 @@ pub(super) fn append(args: &EventArgs) -> Result<i64, WardenError> {
                     plan
                 }
             };
-            client.update(&*plan, Some(1), &params)?.first().get_one::<i64>()
+            own_write(|| client.update(&*plan, Some(1), &params))?.first().get_one::<i64>()
         })
     })?;
     id.ok_or_else(|| WardenError::Internal("INSERT into warden.audit_log returned no id".into()))
@@ -915,11 +927,42 @@ pub(crate) fn append_own(event: &OwnEvent<'_>) -> Result<i64, WardenError> {
     })
 }
 
-/// The event types only pg_warden writes, which an entry from `log_event` could pass
-/// for (an `audit_control` entry that looks like `audit_ddl(false)` switching DDL
-/// capture off, a forged redaction record).
-const RESERVED_EVENT_TYPES: &[&str] =
-    &["audit_control", "ddl", "role", "server_config", "server_start", "audit_redaction"];
+/// The event types only pg_warden writes, which an entry from `log_event` or an INSERT
+/// could pass for (an `audit_control` entry that looks like `audit_ddl(false)` switching
+/// DDL capture off, a forged redaction record, a retention run).
+const RESERVED_EVENT_TYPES: &[&str] = &[
+    "audit_control",
+    "ddl",
+    "role",
+    "server_config",
+    "server_start",
+    "audit_redaction",
+    "audit_purge",
+    "audit_retention",
+];
+
+/// The refusal of a reserved event type written by `how` (log_event, INSERT).
+fn reserved_refusal(reserved: &str, how: &str) -> WardenError {
+    WardenError::PermissionDenied {
+        message: format!("event type \"{reserved}\" is pg_warden's own; {how} cannot write it"),
+        hint: "pg_warden writes these entries itself (DDL capture, server starts, redaction, retention); choose another event_type."
+            .into(),
+    }
+}
+
+/// Runs `f`, an INSERT of pg_warden's own, with [`OWN_WRITE`] set; cleared however `f`
+/// ends.
+fn own_write<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            OWN_WRITE.set(false);
+        }
+    }
+    OWN_WRITE.set(true);
+    let _reset = Reset;
+    f()
+}
 
 /// Appends an entry and returns its id. Written in Rust rather than as a SECURITY
 /// DEFINER SQL function: no setting is switched per call and only the one write runs
@@ -941,12 +984,7 @@ fn log_event(
     tenant: default!(Option<&str>, "NULL"),
 ) -> SqlResult<i64> {
     if let Some(reserved) = event_type.filter(|t| RESERVED_EVENT_TYPES.contains(t)) {
-        return Err(WardenError::PermissionDenied {
-            message: format!("event type \"{reserved}\" is pg_warden's own; log_event cannot write it"),
-            hint: "pg_warden writes these entries itself (DDL capture, server starts, redaction); choose another event_type."
-                .into(),
-        }
-        .into());
+        return Err(reserved_refusal(reserved, "log_event").into());
     }
     let datum = |v: Option<&str>| v.and_then(|v| v.into_datum());
     let event = EventArgs {

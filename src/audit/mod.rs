@@ -11,6 +11,7 @@ pub(crate) mod guard;
 pub(crate) mod indexes;
 mod parallel;
 mod redaction;
+mod retention;
 pub(crate) mod starts;
 mod tree;
 mod verification;
@@ -657,21 +658,24 @@ fn window_anchors(
     before_window.into_iter().map(|(chain_id, pos, hash)| key.checkpoint(chain_id, pos, hash, created_at)).collect()
 }
 
+/// 22023 when the interval `name` is negative (PostgreSQL's own comparison: an interval
+/// of months and days has no single sign in Rust).
+fn refuse_negative(interval: pgrx::datum::Interval, name: &str) -> Result<(), WardenError> {
+    let negative =
+        Spi::get_one_with_args::<bool>("SELECT $1 OPERATOR(pg_catalog.<) pg_catalog.interval '0'", &[interval.into()])
+            .map_err(WardenError::from)?
+            .unwrap_or(true);
+    if negative {
+        return Err(WardenError::invalid(format!("{name} must not be negative")));
+    }
+    Ok(())
+}
+
 #[pg_extern(volatile, parallel_unsafe)]
 fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
     privilege::require_admin("purge the audit ledger")?;
     unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.purge_audit()".as_ptr()) };
-    let negative = Spi::get_one_with_args::<bool>(
-        "SELECT $1 OPERATOR(pg_catalog.<) pg_catalog.interval '0'",
-        &[older_than.into()],
-    )
-    .map_err(WardenError::from)?
-    .unwrap_or(true);
-    if negative {
-        return Err(WardenError::invalid("older_than must not be negative").into());
-    }
-    let key = SigningKey::active()?;
-    let created_at = now_micros();
+    refuse_negative(older_than, "older_than")?;
     // Per chain, the last position such that it and everything before it is older
     // than the cutoff.
     let plan = chain_positions(
@@ -686,16 +690,42 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
           ORDER BY b.chain_id",
         &[older_than.into()],
     )?;
-    // What it removes is read in full, the rest from the latest valid verification on.
+    let Purged { deleted, chains, created_at } = purge_plan(plan, "purge")?;
+    let details =
+        json!({"purged_at": warden_core::ledger::timestamp_to_iso(created_at), "deleted": deleted, "chains": chains});
+    let text = |v: &str| v.into_datum();
+    chain::append(&chain::EventArgs {
+        event_type: text("audit_purge"),
+        action: text("PURGE"),
+        resource_type: text("audit_log"),
+        details: JsonB(details).into_datum(),
+        ..Default::default()
+    })?;
+    Ok(deleted)
+}
+
+/// What [`purge_plan`] removed: entries deleted, per chain what and through where, and
+/// the time its checkpoints carry.
+pub(super) struct Purged {
+    pub(super) deleted: i64,
+    pub(super) chains: Vec<serde_json::Value>,
+    pub(super) created_at: i64,
+}
+
+/// Removes, per chain of `plan` (chain, last position to remove, its entry_hash), the
+/// chain up to that position behind a signed checkpoint of it. First verifies: what it
+/// removes in full, the rest from the latest valid verification on; a ledger that does
+/// not verify is refused (XX001), so a checkpoint never vouches for tampered history.
+pub(super) fn purge_plan(plan: Vec<(i32, i64, Vec<u8>)>, what: &str) -> Result<Purged, WardenError> {
+    let key = SigningKey::active()?;
+    let created_at = now_micros();
     let report = verification::verify_before_purge(&plan)?;
     if !report.is_valid() {
         return Err(WardenError::LedgerCorrupt(format!(
-            "the audit ledger does not verify ({} issues); refusing to purge behind a checkpoint",
+            "the audit ledger does not verify ({} issues); refusing to {what} behind a checkpoint",
             report.issues.len()
-        ))
-        .into());
+        )));
     }
-
     let mut deleted = 0i64;
     let mut chains = Vec::new();
     for (chain_id, pos, hash) in plan {
@@ -733,21 +763,7 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
         }
         deleted += removed;
     }
-    let details =
-        json!({"purged_at": warden_core::ledger::timestamp_to_iso(created_at), "deleted": deleted, "chains": chains});
-    privilege::as_extension_owner(|| {
-        Spi::connect_mut(|client| {
-            client
-                .update(
-                    "INSERT INTO warden.audit_log (event_type, action, resource_type, details) \
-                 VALUES ('audit_purge', 'PURGE', 'audit_log', $1)",
-                    None,
-                    &[JsonB(details).into()],
-                )
-                .map(|_| ())
-        })
-    })?;
-    Ok(deleted)
+    Ok(Purged { deleted, chains, created_at })
 }
 
 pgrx::extension_sql_file!(
@@ -762,7 +778,9 @@ pgrx::extension_sql_file!(
         audit_digest,
         export_audit_text,
         purge_audit,
-        redaction::redact_audit
+        redaction::redact_audit,
+        retention::set_retention,
+        retention::apply_retention
     ]
 );
 

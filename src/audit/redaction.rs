@@ -85,20 +85,51 @@ fn prepare(action: &'static str) -> Result<(), WardenError> {
     Ok(())
 }
 
-/// Works out what redacting `fields` changes in `entry`. `Ok(None)` when every field
-/// asked for is already redacted. A redaction record's `details` (which the verifier
-/// reads) are refused (22023) when named (`subject` false), and left out of an
-/// erasure of a subject (`subject` true), which erases the rest of the record. Refuses a version-1 entry (55000) and one that does not verify
-/// on its own (XX001): sealing a changed value would destroy the evidence.
+/// Who asks for a redaction, which decides what happens to what it cannot redact.
+/// Redaction records are never redacted: they account for every erasure.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// `redact_audit`: the fields named, of the entry named; a redaction record is
+    /// refused (22023), a version-1 entry too (55000).
+    Named,
+    /// `erase_subject`, `apply_retention`: redaction records are left out, version-1
+    /// entries left as they are and counted (a purge behind a checkpoint removes them).
+    Many,
+}
+
+/// What planning one entry found.
+enum Planned {
+    Change(Target),
+    /// Everything asked for is already redacted, or the entry is a redaction record.
+    Unchanged,
+    /// A version-1 entry, in [`Mode::Many`].
+    Unsealed,
+}
+
+/// Works out what redacting `fields` changes in `entry` (see [`Mode`]). Refuses an
+/// entry that does not verify on its own (XX001): sealing a changed value would destroy
+/// the evidence.
 fn plan_entry(
     hasher: &mut EntryHasher,
     entry: &EntryRef<'_>,
     seals: Option<&[u8]>,
     fields: FieldSet,
-    subject: bool,
-) -> Result<Option<Target>, WardenError> {
+    mode: Mode,
+) -> Result<Planned, WardenError> {
     let id = entry.content.id;
+    if entry.content.event_type == Some(ledger::REDACTION_EVENT_TYPE) && seals.is_some() {
+        if mode == Mode::Many {
+            return Ok(Planned::Unchanged);
+        }
+        return Err(WardenError::invalid_with_hint(
+            format!("audit entry id {id} is a redaction record, which is never redacted"),
+            "Redaction records account for every erasure; they name entry ids and fields, never erased content.",
+        ));
+    }
     let Some(seals) = seals else {
+        if mode == Mode::Many {
+            return Ok(Planned::Unsealed);
+        }
         return Err(WardenError::NotInState {
             message: format!(
                 "audit entry id {id} uses encoding version 1, which commits to its fields together: \
@@ -121,13 +152,23 @@ fn plan_entry(
     if entry.chain.entry_hash != Some(&hash[..]) {
         return Err(corrupt());
     }
-    let mut fields = fields;
-    if subject && entry.content.event_type == Some(ledger::REDACTION_EVENT_TYPE) {
-        fields = fields.difference(FieldSet::of(&[Column::Details]));
+    // The signature too: anyone can recompute a hash over rewritten content.
+    let (Some(key_name), Some(version), Some(signature)) =
+        (entry.chain.key_name, entry.chain.key_version, entry.chain.signature)
+    else {
+        return Err(corrupt());
+    };
+    let key = super::verification_key(key_name, version).ok_or_else(corrupt)?;
+    if ledger::sign_entry_hash(&key, &hash)[..] != *signature {
+        return Err(corrupt());
     }
     let mut content = entry.content;
     let redacted = seals.redact(&mut content, fields).map_err(|e| WardenError::invalid(e.to_string()))?;
-    Ok((!redacted.is_empty()).then(|| Target { id, fields: redacted, seals: seals.encode() }))
+    Ok(if redacted.is_empty() {
+        Planned::Unchanged
+    } else {
+        Planned::Change(Target { id, fields: redacted, seals: seals.encode() })
+    })
 }
 
 /// `UPDATE warden.audit_log`: the fields of each target in `$3` (a bit per column index)
@@ -194,29 +235,71 @@ fn apply(targets: &[Target], resource_id: Option<String>, reason: &str) -> Resul
     Ok(())
 }
 
+/// What a batch read: the entries to change, whether it read any entry at all, and the
+/// version-1 entries [`Mode::Retention`] left alone.
+struct Batch {
+    targets: Vec<Target>,
+    read: bool,
+    unsealed: i64,
+}
+
 /// Reads the entries `filter` selects (a WHERE clause over `args`), at most `limit`,
-/// by ascending id and locked, and plans their redaction. Returns the targets and the
-/// highest id read.
+/// by ascending id and locked, and plans their redaction.
 fn plan_batch(
     filter: &str,
     args: Vec<DatumWithOid<'static>>,
     limit: usize,
     fields: FieldSet,
-    subject: bool,
-) -> Result<(Vec<Target>, Option<i64>), WardenError> {
+    mode: Mode,
+) -> Result<Batch, WardenError> {
     let query = format!(
         "SELECT {} FROM warden.audit_log WHERE {filter} ORDER BY id LIMIT {limit} FOR UPDATE",
         super::sealed_select_list()
     );
     let mut hasher = EntryHasher::new();
-    let mut targets = Vec::new();
-    let mut last = None;
+    let mut batch = Batch { targets: Vec::new(), read: false, unsealed: 0 };
     super::for_each_row(&query, args, |entry, seals| {
-        last = Some(entry.content.id);
-        targets.extend(plan_entry(&mut hasher, entry, seals, fields, subject)?);
+        batch.read = true;
+        match plan_entry(&mut hasher, entry, seals, fields, mode)? {
+            Planned::Change(target) => batch.targets.push(target),
+            Planned::Unchanged => {}
+            Planned::Unsealed => batch.unsealed += 1,
+        }
         Ok(())
     })?;
-    Ok((targets, last))
+    Ok(batch)
+}
+
+/// What redacting a list of entries did: entries changed, version-1 entries left alone.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Redacted {
+    pub(super) entries: i64,
+    pub(super) unsealed: i64,
+}
+
+/// Redacts `fields` of the entries `ids` (ascending) that `conditions` (over `extra()`,
+/// from `$2` on) still select, in batches of [`BATCH`] under one redaction record each.
+pub(super) fn redact_ids(
+    ids: &[i64],
+    conditions: &str,
+    extra: &dyn Fn() -> Vec<DatumWithOid<'static>>,
+    fields: FieldSet,
+    mode: Mode,
+    reason: &str,
+) -> Result<Redacted, WardenError> {
+    let filter = format!("id OPERATOR(pg_catalog.=) ANY ($1) AND {conditions}");
+    let mut done = Redacted::default();
+    for chunk in ids.chunks(BATCH) {
+        let mut args: Vec<DatumWithOid<'static>> = vec![chunk.to_vec().into()];
+        args.extend(extra());
+        let batch = plan_batch(&filter, args, BATCH, fields, mode)?;
+        done.unsealed += batch.unsealed;
+        if !batch.targets.is_empty() {
+            apply(&batch.targets, None, reason)?;
+            done.entries += batch.targets.len() as i64;
+        }
+    }
+    Ok(done)
 }
 
 #[pg_extern(volatile, parallel_unsafe)]
@@ -225,8 +308,9 @@ fn redact_audit(entry_id: Option<i64>, fields: Option<Vec<Option<String>>>, reas
     let entry_id = entry_id.ok_or_else(|| WardenError::invalid("entry_id is NULL"))?;
     let fields = field_set(fields.as_deref().unwrap_or_default())?;
     let reason = required_reason(reason)?;
-    let (targets, read) = plan_batch("id OPERATOR(pg_catalog.=) $1", vec![entry_id.into()], 1, fields, false)?;
-    if read.is_none() {
+    let Batch { targets, read, .. } =
+        plan_batch("id OPERATOR(pg_catalog.=) $1", vec![entry_id.into()], 1, fields, Mode::Named)?;
+    if !read {
         return Err(WardenError::invalid(format!("audit entry id {entry_id} does not exist")).into());
     }
     let Some(target) = targets.first() else { return Ok(0) };
@@ -247,6 +331,11 @@ const MATCH_COLUMNS: [Column; 9] = [
     Column::SessionUserName,
     Column::ApplicationName,
 ];
+
+/// The keys of `match` that name a subject (a person, or the record of one): a match
+/// needs at least one, or `contains`, so that it can never select whole kinds of events.
+const SUBJECT_KEYS: [&str; 6] =
+    ["actor", "resource_id", "correlation_id", "session_user_name", "application_name", "client_addr"];
 
 /// `match` as a WHERE clause over `$2`, `$3`, … and their values. Every value is a
 /// parameter; every name comes from the ledger's column list. Never echoes a value:
@@ -271,8 +360,10 @@ fn match_filter(document: &serde_json::Value) -> Result<(String, Vec<MatchValue>
     for (key, value) in object {
         let n = args.len() + 2;
         if key == "contains" {
-            if !value.is_object() {
-                return Err(WardenError::invalid("match key \"contains\" must be a JSON object"));
+            if value.as_object().is_none_or(|o| o.is_empty()) {
+                return Err(WardenError::invalid(
+                    "match key \"contains\" must be a non-empty JSON object: an empty one is in every document",
+                ));
             }
             conditions.push(format!(
                 "(details OPERATOR(pg_catalog.@>) ${n} OR before_state OPERATOR(pg_catalog.@>) ${n} \
@@ -285,6 +376,10 @@ fn match_filter(document: &serde_json::Value) -> Result<(String, Vec<MatchValue>
             return Err(WardenError::invalid(format!("match key \"{key}\" must be a JSON string")));
         };
         if key == "client_addr" {
+            // Checked here, not by the cast: its error would quote the address.
+            if text.parse::<std::net::IpAddr>().is_err() {
+                return Err(WardenError::invalid("match key \"client_addr\" is not an IP address"));
+            }
             conditions.push(format!("client_addr OPERATOR(pg_catalog.=) CAST(${n} AS pg_catalog.inet)"));
         } else if let Some(column) = MATCH_COLUMNS.iter().find(|c| c.name() == key) {
             conditions.push(format!("{} OPERATOR(pg_catalog.=) ${n}", column.name()));
@@ -295,6 +390,15 @@ fn match_filter(document: &serde_json::Value) -> Result<(String, Vec<MatchValue>
             ));
         }
         args.push(MatchValue::Text(text.to_owned()));
+    }
+    if !object.keys().any(|k| k == "contains" || SUBJECT_KEYS.contains(&k.as_str())) {
+        return Err(WardenError::invalid_with_hint(
+            "match names no subject",
+            format!(
+                "Name the person or their record with one of {}, or contains; event_type, action, resource_type and tenant only narrow it.",
+                SUBJECT_KEYS.join(", ")
+            ),
+        ));
     }
     Ok((conditions.join(" AND "), args))
 }
@@ -351,14 +455,18 @@ fn erase_subject(
             Ok::<_, pgrx::spi::SpiError>(ids)
         })
     })?;
-    let filter = format!("id OPERATOR(pg_catalog.=) ANY ($1) AND {conditions}");
-    let mut erased = 0i64;
-    for chunk in ids.chunks(BATCH) {
-        let (targets, _) = plan_batch(&filter, with_match(chunk.to_vec().into()), BATCH, fields, true)?;
-        if !targets.is_empty() {
-            apply(&targets, None, reason)?;
-            erased += targets.len() as i64;
-        }
+    let extra = || match_args.iter().map(MatchValue::datum).collect();
+    let done = redact_ids(&ids, &conditions, &extra, fields, Mode::Many, reason)?;
+    if done.unsealed > 0 {
+        pgrx::ereport!(
+            PgLogLevel::WARNING,
+            PgSqlErrorCode::ERRCODE_WARNING,
+            format!(
+                "{} matching audit entries were written before pg_warden 0.3.0 (encoding version 1) and were left as they are",
+                done.unsealed
+            ),
+            "They commit to their fields together, so they cannot be redacted while their chain verifies; remove them with warden.purge_audit."
+        );
     }
-    Ok(erased)
+    Ok(done.entries)
 }

@@ -152,7 +152,7 @@ pub use proof::{
 pub use redaction::{
     commit, parse_redaction_details, redaction_details, FieldSeal, FieldSeals, FieldSet, Salt, DIRECT_COLUMNS,
     ENCODING_VERSION_V2, ENTRY_DOMAIN_V2, FIELD_DOMAIN, FIELD_SEALS_RANDOM_LEN, REDACTABLE_COLUMNS, REDACTABLE_COUNT,
-    REDACTION_EVENT_TYPE, SALT_LEN,
+    REDACTION_ACTION, REDACTION_EVENT_TYPE, SALT_LEN,
 };
 pub use scan::ParseError;
 pub use time::{timestamp_from_iso, timestamp_to_iso, write_timestamp_iso, POSTGRES_EPOCH_UNIX_SECONDS};

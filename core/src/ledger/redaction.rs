@@ -69,6 +69,8 @@ pub const FIELD_SEALS_RANDOM_LEN: usize = SALT_LEN * REDACTABLE_COUNT;
 
 /// `event_type` of the entry pg_warden writes for each redaction.
 pub const REDACTION_EVENT_TYPE: &str = "audit_redaction";
+/// `action` of a redaction record.
+pub const REDACTION_ACTION: &str = "REDACT";
 
 const OPEN_SEAL: u8 = 0;
 const REDACTED_SEAL: u8 = 1;

@@ -20,7 +20,9 @@ use std::fmt;
 use super::checkpoint::Checkpoint;
 use super::digest::{Digest, DigestChain};
 use super::encoding::{EntryContent, EntryHasher, EntryRef, Hash, GENESIS_PREV_HASH};
-use super::redaction::{parse_redaction_details, without, FieldSeals, FieldSet, REDACTION_EVENT_TYPE};
+use super::redaction::{
+    parse_redaction_details, without, FieldSeals, FieldSet, REDACTION_ACTION, REDACTION_EVENT_TYPE,
+};
 use super::LedgerError;
 use crate::mac::KeyedMac;
 
@@ -613,6 +615,22 @@ pub(crate) fn check_entry_alone<F: FnMut(&str, i32) -> Option<KeyedMac>>(
     Alone { prev_hash: Some(prev_hash), redacted }
 }
 
+/// Whether `entry` presents itself as a redaction record: a version-2 entry of event
+/// type `audit_redaction`. A version-1 entry of that type is not one (pg_warden 0.2.0 let
+/// `log_event` write the type, and never wrote records): it vouches for nothing and is
+/// verified as any entry.
+fn claims_redaction(entry: &EntryRef<'_>, field_seals: Option<&[u8]>) -> bool {
+    entry.content.event_type == Some(REDACTION_EVENT_TYPE) && field_seals.is_some()
+}
+
+/// The details of a redaction record as pg_warden writes it (`action` `REDACT`,
+/// `resource_type` `audit_log`); `None`, so it vouches for nothing, for any other.
+fn record_details<'a>(entry: &EntryRef<'a>) -> Option<&'a str> {
+    (entry.content.action == Some(REDACTION_ACTION) && entry.content.resource_type == Some("audit_log"))
+        .then_some(entry.content.details)
+        .flatten()
+}
+
 impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
     /// Checks the signatures of `checkpoints` and `digest` at once; entries follow with
     /// [`Verifier::push`].
@@ -796,13 +814,13 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
     /// entries it would have covered are then reported.
     pub fn note_redaction_record(&mut self, record: &EntryRef<'_>, field_seals: Option<&[u8]>) {
         let (Some(chain_id), Some(pos)) = (record.chain.chain_id, record.chain.chain_pos) else { return };
-        if record.content.event_type != Some(REDACTION_EVENT_TYPE) {
+        if !claims_redaction(record, field_seals) {
             return;
         }
         let mut sound = true;
         check_entry_alone(&mut self.hasher, &mut self.keys, record, field_seals, chain_id, pos, |_| sound = false);
         if sound {
-            self.redactions.record(record.content.id, record.content.details);
+            self.redactions.record(record.content.id, record_details(record));
         }
     }
 
@@ -931,8 +949,8 @@ impl<'c, F: FnMut(&str, i32) -> Option<KeyedMac>> Verifier<'c, F> {
         // its neighbours.
         let signed_as_is = self.group.pending.len() == first_pending;
         if signed_as_is
-            && entry.content.event_type == Some(REDACTION_EVENT_TYPE)
-            && !self.redactions.record(entry.content.id, entry.content.details)
+            && claims_redaction(entry, field_seals)
+            && !self.redactions.record(entry.content.id, record_details(entry))
         {
             self.group.pending.push((index, IssueKind::MalformedRedactionRecord));
         }

@@ -2,6 +2,8 @@
 -- warden.erase_subject erase fields, the entries still verify and are reported as
 -- redacted, the redaction is itself a ledger entry, and any other change is still found.
 BEGIN;
+-- Ids from 1001 on, whatever earlier scripts took (the notices name entry ids).
+SELECT setval(pg_get_serial_sequence('warden.audit_log', 'id'), 1000) IS NOT NULL AS ids_from_1001;
 SELECT warden.create_key('audit', '\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
 SELECT warden.log_event('login', 'LOGIN', 'user', 'u-1', '{"ip": "192.0.2.7", "note": "first"}',
                         actor => 'alice@example.com', reason => 'password login') AS first \gset
@@ -129,9 +131,47 @@ SELECT public.outcome(format($$SELECT warden.redact_audit(%s, ARRAY['reason'], '
 SELECT public.outcome($$SELECT warden.erase_subject('{"actor": "bob@example.com"}', 'x')$$);
 RESET ROLE;
 SELECT public.outcome(format($$UPDATE warden.audit_log SET reason = NULL WHERE id = %s$$, :first));
+-- A writer granted INSERT on the ledger cannot forge pg_warden's own entries: a
+-- redaction record the chain trigger signed would vouch for an erasure done by hand.
+CREATE ROLE ledger_inserter;
+GRANT USAGE ON SCHEMA warden TO ledger_inserter;
+GRANT INSERT ON warden.audit_log TO ledger_inserter;
+SET LOCAL ROLE ledger_inserter;
+SELECT public.outcome(format($$INSERT INTO warden.audit_log (event_type, action, resource_type, details)
+  VALUES ('audit_redaction', 'REDACT', 'audit_log', '{"redacted": [{"id": %s, "fields": ["reason"]}]}')$$, :second));
+SELECT public.outcome($$INSERT INTO warden.audit_log (event_type, action) VALUES ('audit_control', 'AUDIT_DDL')$$);
+SELECT public.outcome($$INSERT INTO warden.audit_log (event_type, action) VALUES ('app', 'OK')$$);
+RESET ROLE;
+-- Nor can a superuser's plain INSERT, which the chain trigger completes and signs.
+SELECT public.outcome($$INSERT INTO warden.audit_log (event_type, action) VALUES ('audit_redaction', 'REDACT')$$);
+-- An erasure names a subject: a match on the kind of event alone, or an empty
+-- "contains", would erase far more than a person. A malformed address is refused
+-- without echoing it.
+SELECT public.outcome(q) FROM (VALUES
+    ($$SELECT warden.erase_subject('{"contains": {}}', 'x')$$),
+    ($$SELECT warden.erase_subject('{"event_type": "login", "tenant": "acme"}', 'x')$$),
+    ($$SELECT warden.erase_subject('{"client_addr": "not-an-address-5551234"}', 'x')$$)
+) AS t(q);
+-- Redaction records are never redacted: they account for every erasure.
+SELECT public.outcome(format($$SELECT warden.redact_audit(id, ARRAY['actor'], 'x') FROM warden.audit_log
+  WHERE event_type = 'audit_redaction' ORDER BY id LIMIT 1$$));
+SELECT warden.erase_subject(jsonb_build_object('session_user_name', session_user), 'x', ARRAY['session_user_name']) > 0 AS erased_some;
+SELECT count(*) AS records_with_session_user FROM warden.audit_log
+ WHERE event_type = 'audit_redaction' AND session_user_name IS NOT NULL;
+SELECT count(*) AS records_total FROM warden.audit_log WHERE event_type = 'audit_redaction';
 -- A version-1 entry (written before 0.3.0) cannot be redacted while its chain verifies.
 SAVEPOINT s;
 SELECT public.tamper(format($$UPDATE warden.audit_log SET field_seals = NULL WHERE id = %s$$, :second));
+SELECT public.outcome(format($$SELECT warden.redact_audit(%s, ARRAY['actor'], 'x')$$, :second));
+-- erase_subject leaves it as it is, with a WARNING saying how many it left.
+SELECT warden.erase_subject('{"actor": "bob@example.com"}', 'x');
+SELECT actor FROM warden.audit_log WHERE id = :second;
+ROLLBACK TO SAVEPOINT s;
+-- An entry whose hash still matches but whose signature does not (content rewritten
+-- and its entry_hash recomputed, which anyone can do) is refused too: redacting it
+-- would erase the evidence.
+SAVEPOINT s;
+SELECT public.tamper(format($$UPDATE warden.audit_log SET signature = decode(repeat('00', 32), 'hex') WHERE id = %s$$, :second));
 SELECT public.outcome(format($$SELECT warden.redact_audit(%s, ARRAY['actor'], 'x')$$, :second));
 ROLLBACK TO SAVEPOINT s;
 ROLLBACK;

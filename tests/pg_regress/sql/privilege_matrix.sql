@@ -169,6 +169,8 @@ INSERT INTO matrix (fn, class, call) VALUES
      $$SELECT warden.redact_audit((SELECT max(id) FROM warden.audit_log), ARRAY['reason'], 'matrix')$$),
     ('warden.erase_subject(jsonb,text,text[])', 'admin',
      $$SELECT warden.erase_subject('{"actor": "regress-matrix-nobody"}', 'matrix')$$),
+    ('warden.set_retention(text,interval)', 'admin', $$SELECT warden.set_retention('regress-matrix', '100 years')$$),
+    ('warden.apply_retention()', 'admin', $$SELECT warden.apply_retention()$$),
     ('warden.export_audit_text(timestamp with time zone,timestamp with time zone)', 'admin',
      $$SELECT warden.export_audit_text('-infinity', 'infinity')$$),
     -- Trigger functions cannot be called; what a role could do with one is attach it.

@@ -46,13 +46,15 @@ struct Row {
 
 impl Row {
     fn content(&self) -> EntryContent<'_> {
+        // A redaction record as pg_warden writes it; any other entry a row change.
+        let record = self.event_type == REDACTION_EVENT_TYPE;
         EntryContent {
             id: self.id,
             ts: Some(848_729_701_000_000 + self.id),
             event_type: Some(&self.event_type),
-            action: Some("UPDATE"),
+            action: Some(if record { REDACTION_ACTION } else { "UPDATE" }),
             actor: self.actor.as_deref(),
-            resource_type: Some("table"),
+            resource_type: Some(if record { "audit_log" } else { "table" }),
             resource_id: self.resource_id.as_deref(),
             tenant: Some("acme"),
             details: self.details.as_deref(),
@@ -730,4 +732,26 @@ fn inclusion_proofs_carry_version_two_entries() {
     let text = serde_json::to_string(&document).expect("JSON");
     let parsed = InclusionDocument::parse(&text).expect("parses");
     assert!(parsed.verify(keys).is_valid(), "{:?}", parsed.verify(keys).issues);
+}
+
+#[test]
+fn a_version_1_entry_of_the_record_type_vouches_for_nothing_and_is_no_issue() {
+    // pg_warden 0.2.0 let log_event write event type audit_redaction: such an entry,
+    // whatever its details, is verified as any entry and covers no redaction.
+    let mut ledger = Ledger::new(3);
+    let old = Row {
+        details: Some("{\"note\": \"0.2.0\"}".to_owned()),
+        field_seals: None,
+        ..ledger.blank(REDACTION_EVENT_TYPE)
+    };
+    ledger.append(old);
+    assert!(ledger.verify().is_valid(), "{:?}", found(&ledger.verify()));
+    ledger.redact_by_hand(2, &[Column::Actor]);
+    let details = redaction_details(&[(2, FieldSet::of(&[Column::Actor]))]);
+    let forged = Row { details: Some(details), field_seals: None, ..ledger.blank(REDACTION_EVENT_TYPE) };
+    ledger.append(forged);
+    assert_eq!(
+        found(&ledger.verify()),
+        vec![(Some(2), IssueKind::RedactedWithoutRecord { fields: FieldSet::of(&[Column::Actor]) })]
+    );
 }

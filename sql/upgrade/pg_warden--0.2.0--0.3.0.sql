@@ -1138,3 +1138,58 @@ COMMENT ON TABLE warden.audit_retention IS
     'Retention policies by tenant (NULL: entries without a tenant), written by warden.set_retention; applied_through: the cutoff of the last warden.apply_retention run.';
 COMMENT ON COLUMN warden.audit_retention.applied_through IS
     'Entries of the tenant written before this were removed or redacted by warden.apply_retention.';
+
+-- ---------------------------------------------------------------------------------------
+-- adopting an existing audit table (issue 13)
+-- Imports of existing audit tables (warden.import_audit): progress, resume point and the
+-- running SHA-256 chain over the rows copied, batch by batch. Dumped with the ledger.
+CREATE TABLE warden.audit_import (
+    id             bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source         text        NOT NULL,
+    source_oid     oid         NOT NULL,
+    mapping        jsonb       NOT NULL,
+    rows_total     bigint      NOT NULL,
+    rows_imported  bigint      NOT NULL DEFAULT 0,
+    last_key       text,
+    rows_sha256    bytea       NOT NULL,
+    first_entry_id bigint,
+    last_entry_id  bigint,
+    started_at     timestamptz NOT NULL,
+    started_by     text        NOT NULL,
+    finished_at    timestamptz
+);
+REVOKE ALL ON warden.audit_import FROM PUBLIC;
+GRANT SELECT ON warden.audit_import TO warden_admin;
+GRANT SELECT ON SEQUENCE warden.audit_import_id_seq TO warden_admin;
+SELECT pg_catalog.pg_extension_config_dump('warden.audit_import', '');
+SELECT pg_catalog.pg_extension_config_dump('warden.audit_import_id_seq', '');
+CREATE FUNCTION warden."import_audit_start"("source" regclass, "mapping" jsonb) RETURNS bigint
+    VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'import_audit_start_wrapper';
+CREATE FUNCTION warden."import_audit_batch"("import_id" bigint, "max_rows" integer DEFAULT 10000) RETURNS boolean
+    VOLATILE PARALLEL UNSAFE
+    LANGUAGE c AS 'MODULE_PATHNAME', 'import_audit_batch_wrapper';
+-- An import, batch after batch, each committed: CALL it outside a transaction block. A
+-- crash loses at most the batch under way; calling it again resumes.
+CREATE PROCEDURE warden.import_audit(source regclass, mapping jsonb)
+    LANGUAGE plpgsql AS $$
+DECLARE
+    import_id bigint := warden.import_audit_start(source, mapping);
+BEGIN
+    WHILE warden.import_audit_batch(import_id) LOOP
+        COMMIT;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON PROCEDURE warden.import_audit(regclass, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION warden.import_audit_start(regclass, jsonb), warden.import_audit_batch(bigint, integer) FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE warden.import_audit(regclass, jsonb) TO warden_admin;
+GRANT EXECUTE ON FUNCTION warden.import_audit_start(regclass, jsonb), warden.import_audit_batch(bigint, integer) TO warden_admin;
+COMMENT ON PROCEDURE warden.import_audit(regclass, jsonb) IS
+    'Copies the rows of an existing audit table into the ledger in order_by order, original times kept in details.imported, committing every 10,000 rows; resumes an interrupted import, refuses a finished one; logs START and FINISH (row count, SHA-256 chain of the rows). CALL outside a transaction block. warden_admin only.';
+COMMENT ON FUNCTION warden.import_audit_start(regclass, jsonb) IS
+    'Internal step of warden.import_audit: checks the source and mapping, starts the import or finds the unfinished one to resume; returns its id.';
+COMMENT ON FUNCTION warden.import_audit_batch(bigint, integer) IS
+    'Internal step of warden.import_audit: copies the next max_rows rows in the caller''s transaction; returns whether rows remain (false once it finished the import).';
+COMMENT ON TABLE warden.audit_import IS
+    'Imports of existing audit tables: source, mapping, progress (rows_imported, last_key), the SHA-256 chain over the rows copied so far, the ledger entries they became, and when they finished.';

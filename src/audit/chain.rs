@@ -898,6 +898,28 @@ pub(super) fn append(args: &EventArgs) -> Result<i64, WardenError> {
     id.ok_or_else(|| WardenError::Internal("INSERT into warden.audit_log returned no id".into()))
 }
 
+/// Appends entries in order and returns their ids, as [`append`] does one by one but
+/// with one switch to the extension owner for all that go straight to the heap: for
+/// `import_audit`, whose batches of thousands would otherwise pay for the switch (and
+/// its pinned `search_path`) every row.
+pub(super) fn append_batch(rows: &[EventArgs]) -> Result<Vec<i64>, WardenError> {
+    let mut ids = Vec::with_capacity(rows.len());
+    #[cfg(not(feature = "pg13"))]
+    privilege::as_extension_owner(|| {
+        for args in rows {
+            match insert_entry(args)? {
+                Some(id) => ids.push(id),
+                None => break,
+            }
+        }
+        Ok::<_, WardenError>(())
+    })?;
+    for args in &rows[ids.len()..] {
+        ids.push(append(args)?);
+    }
+    Ok(ids)
+}
+
 /// An entry pg_warden writes about its own operations: vault reads and changes to
 /// secrets and key policies. Nothing here comes from a caller's SQL text but the values
 /// themselves, which travel as datums.
@@ -939,7 +961,17 @@ const RESERVED_EVENT_TYPES: &[&str] = &[
     "audit_redaction",
     "audit_purge",
     "audit_retention",
+    "audit_import",
 ];
+
+/// Refuses (42501) one of pg_warden's own event types from a writer other than
+/// pg_warden (`how`: log_event, INSERT, import_audit).
+pub(super) fn refuse_reserved(event_type: &str, how: &str) -> Result<(), WardenError> {
+    match RESERVED_EVENT_TYPES.contains(&event_type) {
+        true => Err(reserved_refusal(event_type, how)),
+        false => Ok(()),
+    }
+}
 
 /// The refusal of a reserved event type written by `how` (log_event, INSERT).
 fn reserved_refusal(reserved: &str, how: &str) -> WardenError {

@@ -7,6 +7,7 @@ mod capture;
 pub(crate) mod chain;
 pub(crate) mod ddl;
 pub(crate) mod guard;
+mod import;
 #[cfg(not(feature = "pg13"))]
 pub(crate) mod indexes;
 mod parallel;
@@ -780,7 +781,9 @@ pgrx::extension_sql_file!(
         purge_audit,
         redaction::redact_audit,
         retention::set_retention,
-        retention::apply_retention
+        retention::apply_retention,
+        import::import_audit_start,
+        import::import_audit_batch
     ]
 );
 

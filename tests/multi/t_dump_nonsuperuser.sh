@@ -46,7 +46,7 @@ expect_eq "$(wc -l < "$work/key_forms")" "6" "key forms (3 stored versions, hex 
 # stored profiles, the vault, and of the key store only key versions that hold no plaintext (sealed under
 # the master key, or bound to a variable).
 expect_eq "$(q -c "SELECT array_agg(c::regclass::text ORDER BY c::regclass::text) FROM pg_extension, unnest(extconfig) c WHERE extname = 'pg_warden'")" \
-  "{warden.audit_checkpoint,warden.audit_ddl_changes,warden.audit_ddl_changes_id_seq,warden.audit_log,warden.audit_log_id_seq,warden.audit_retention,warden.audit_tree_head,warden.audit_tree_leaves,warden.audit_tree_node,warden.audit_verification,warden.audit_verification_id_seq,warden.key_policy,warden.key_store,warden.profile_store,warden.secret,warden.secret_grant,warden.secret_version,warden.vault_state}" "configuration tables"
+  "{warden.audit_checkpoint,warden.audit_ddl_changes,warden.audit_ddl_changes_id_seq,warden.audit_import,warden.audit_import_id_seq,warden.audit_log,warden.audit_log_id_seq,warden.audit_retention,warden.audit_tree_head,warden.audit_tree_leaves,warden.audit_tree_node,warden.audit_verification,warden.audit_verification_id_seq,warden.key_policy,warden.key_store,warden.profile_store,warden.secret,warden.secret_grant,warden.secret_version,warden.vault_state}" "configuration tables"
 expect_eq "$(q -c "SELECT extcondition[array_position(extconfig, 'warden.key_store'::regclass)] FROM pg_extension WHERE extname = 'pg_warden'")" \
   "WHERE secret IS NULL" "the key store's dump condition"
 # The tables a complete dump reads that neither role may read; leaving out their data

@@ -118,6 +118,7 @@ mod columns;
 mod digest;
 mod encoding;
 mod export;
+mod import;
 mod jsonb;
 pub mod merkle;
 mod proof;
@@ -143,6 +144,7 @@ pub use export::{
     export_entry_value, export_sealed_entry_value, parse_export, Export, ExportWriter, ExportedEntry,
     EXPORT_ENVELOPE_DEPTH, EXPORT_FORMAT, EXPORT_FORMAT_V2, FIELD_SEALS_FIELD,
 };
+pub use import::{ImportDigest, ImportMapping, ImportSource, IMPORT_DOMAIN};
 pub use jsonb::{jsonb_text, write_jsonb_text};
 pub use proof::{
     consistency_document, inclusion_document, verify_consistency_document, verify_inclusion_document,

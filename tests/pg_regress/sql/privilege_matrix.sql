@@ -171,6 +171,12 @@ INSERT INTO matrix (fn, class, call) VALUES
      $$SELECT warden.erase_subject('{"actor": "regress-matrix-nobody"}', 'matrix')$$),
     ('warden.set_retention(text,interval)', 'admin', $$SELECT warden.set_retention('regress-matrix', '100 years')$$),
     ('warden.apply_retention()', 'admin', $$SELECT warden.apply_retention()$$),
+    ('warden.import_audit(regclass,jsonb)', 'admin',
+     $$CALL warden.import_audit('matrix.plain', '{"order_by": "id", "ts": "v", "event_type": {"value": "m"}, "action": "v"}')$$),
+    ('warden.import_audit_start(regclass,jsonb)', 'admin',
+     $$SELECT warden.import_audit_start('matrix.plain', '{"order_by": "id", "ts": "v", "event_type": {"value": "m"}, "action": "v"}')$$),
+    ('warden.import_audit_batch(bigint,integer)', 'admin',
+     $$SELECT warden.import_audit_batch(warden.import_audit_start('matrix.plain', '{"order_by": "id", "ts": "v", "event_type": {"value": "m"}, "action": "v"}'))$$),
     ('warden.export_audit_text(timestamp with time zone,timestamp with time zone)', 'admin',
      $$SELECT warden.export_audit_text('-infinity', 'infinity')$$),
     -- Trigger functions cannot be called; what a role could do with one is attach it.

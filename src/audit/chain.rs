@@ -607,7 +607,9 @@ fn chain_entry<'a>(
     // pg_warden's own event types come only from pg_warden: signed by this trigger, a
     // row of a writer granted INSERT (or of a superuser's plain INSERT) would pass for
     // a redaction record or an audit-control entry.
-    if !OWN_WRITE.get() {
+    // One row per grant: an INSERT another trigger or rule makes during pg_warden's own
+    // write finds the flag spent.
+    if !OWN_WRITE.replace(false) {
         let event_type = row.text(cols[Column::EventType])?;
         if let Some(reserved) = event_type.filter(|t| RESERVED_EVENT_TYPES.contains(t)) {
             return Err(reserved_refusal(reserved, "INSERT"));

@@ -21,6 +21,11 @@ use crate::privilege;
 
 /// Rows a batch copies unless told otherwise.
 const DEFAULT_BATCH: i32 = 10_000;
+/// Rows a batch may copy at most: a batch is one SPI result in memory.
+const MAX_BATCH: i32 = 100_000;
+/// First key of the advisory lock that serializes starting imports ("impt"); the
+/// second is the source's oid.
+const IMPORT_LOCK_CLASS: i32 = 0x696d_7074;
 
 /// A source table as the catalog names it.
 struct Source {
@@ -54,8 +59,9 @@ fn inspect(source: pg_sys::Oid, mapping: &ImportMapping) -> Result<Source, Warde
                         EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a \
                                   ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid \
                                  AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0] \
-                                 WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid AND i.indisunique AND i.indnkeyatts OPERATOR(pg_catalog.=) 1 \
-                                   AND i.indpred IS NULL AND a.attname::pg_catalog.text OPERATOR(pg_catalog.=) $3) \
+                                 WHERE i.indrelid OPERATOR(pg_catalog.=) c.oid AND i.indisunique AND i.indisvalid \
+                                   AND i.indnkeyatts OPERATOR(pg_catalog.=) 1 AND i.indpred IS NULL AND a.attnotnull \
+                                   AND a.attname::pg_catalog.text OPERATOR(pg_catalog.=) $3) \
                    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
                   WHERE c.oid OPERATOR(pg_catalog.=) $1",
                 Some(1),
@@ -85,7 +91,7 @@ fn inspect(source: pg_sys::Oid, mapping: &ImportMapping) -> Result<Source, Warde
     }
     if key_unique != Some(true) {
         return Err(WardenError::invalid_with_hint(
-            format!("order_by column \"{}\" of {name} has no unique index of its own", mapping.order_by),
+            format!("order_by column \"{}\" of {name} is not NOT NULL with a unique index of its own", mapping.order_by),
             "Rows are imported in its order, and an interrupted import resumes after the last value imported: it must identify one row.",
         ));
     }
@@ -220,12 +226,25 @@ fn import_audit_start(source: Option<crate::datum::RegClass>, mapping: Option<pg
     let mapping = mapping.ok_or_else(|| WardenError::invalid("mapping is NULL"))?.0;
     let parsed = parse_mapping(&mapping)?;
     let table = inspect(source, &parsed)?;
+    // One start per source at a time: two CALLs would both find no import and copy
+    // every row twice.
+    privilege::as_extension_owner(|| {
+        Spi::connect_mut(|client| {
+            client.update(
+                "SELECT pg_catalog.pg_advisory_xact_lock($1, $2::pg_catalog.int4)",
+                None,
+                &[IMPORT_LOCK_CLASS.into(), (source.to_u32() as i32).into()],
+            )?;
+            Ok::<_, pgrx::spi::SpiError>(())
+        })
+    })?;
     let previous = load(
         &format!(
-            "SELECT {IMPORT_COLUMNS} FROM warden.audit_import WHERE source_oid OPERATOR(pg_catalog.=) $1 \
+            "SELECT {IMPORT_COLUMNS} FROM warden.audit_import \
+              WHERE source_oid OPERATOR(pg_catalog.=) $1 AND source OPERATOR(pg_catalog.=) $2 \
              ORDER BY finished_at IS NULL DESC, id DESC LIMIT 1"
         ),
-        &[source.into()],
+        &[source.into(), table.name.as_str().into()],
     )?;
     if let Some(previous) = previous {
         if previous.finished {
@@ -276,7 +295,15 @@ fn import_audit_start(source: Option<crate::datum::RegClass>, mapping: Option<pg
         )
     })?
     .ok_or_else(|| WardenError::Internal("INSERT into warden.audit_import returned no id".into()))?;
-    log("START", &table.name, json!({"import_id": id, "source": table.name, "mapping": mapping, "rows_total": total}))?;
+    // Row security limits what the caller reads: the record says so.
+    let row_security = Spi::get_one_with_args::<bool>("SELECT pg_catalog.row_security_active($1)", &[source.into()])
+        .map_err(WardenError::from)?
+        .unwrap_or(false);
+    log(
+        "START",
+        &table.name,
+        json!({"import_id": id, "source": table.name, "mapping": mapping, "rows_total": total, "row_security": row_security}),
+    )?;
     Ok(id)
 }
 
@@ -293,8 +320,8 @@ fn import_audit_batch(import_id: Option<i64>, max_rows: default!(Option<i32>, "1
     // SPI execution refuses.
     unsafe { pg_sys::GetCurrentTransactionId() };
     let limit = max_rows.unwrap_or(DEFAULT_BATCH);
-    if limit < 1 {
-        return Err(WardenError::invalid("max_rows must be at least 1").into());
+    if !(1..=MAX_BATCH).contains(&limit) {
+        return Err(WardenError::invalid(format!("max_rows must be between 1 and {MAX_BATCH}")).into());
     }
     let import = load(
         &format!("SELECT {IMPORT_COLUMNS} FROM warden.audit_import WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE"),
@@ -316,55 +343,69 @@ fn import_audit_batch(import_id: Option<i64>, max_rows: default!(Option<i32>, "1
     }
     let mut digest = ImportDigest::resume(&import.digest)
         .ok_or_else(|| WardenError::LedgerCorrupt(format!("import {import_id} has a malformed rows_sha256")))?;
-    let (copied, last_key, first_entry, last_entry) = Spi::connect(|client| {
-        let table = client.select(&query, None, &args)?;
-        let mut events = Vec::with_capacity(table.len());
-        let mut last_key = None;
-        unsafe {
-            let tuptable = pg_sys::SPI_tuptable;
-            let tupdesc = (*tuptable).tupdesc;
-            let natts = (*tupdesc).natts as usize;
-            let (mut values, mut nulls) = (vec![pg_sys::Datum::from(0); natts], vec![true; natts]);
-            for &tuple in std::slice::from_raw_parts((*tuptable).vals, table.len()) {
-                pg_sys::heap_deform_tuple(tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
-                let datum = |i: usize| (!nulls[i]).then(|| values[i]);
-                let text =
-                    |i: usize| datum(i).map(|d| String::from_utf8_lossy(crate::datum::varlena_bytes(d)).into_owned());
-                let row_json = text(1).unwrap_or_default();
-                digest.push(row_json.as_bytes());
-                let mut event = EventArgs::default();
-                let mut col = 2;
-                for (column, _) in mapping.columns.iter().filter(|(c, _)| *c != Column::Details) {
-                    let value = datum(col);
-                    col += 1;
-                    match column {
-                        Column::EventType => {
-                            if let Some(t) = value.map(|d| crate::datum::varlena_bytes(d)) {
-                                chain::refuse_reserved(&String::from_utf8_lossy(t), "import_audit")?;
+    // The key's text is the resume point, read back with a cast: the same text whatever
+    // the session's DateStyle, IntervalStyle or float digits.
+    let pinned = |f: &mut dyn FnMut() -> Result<(i64, Option<String>, Option<i64>, Option<i64>), WardenError>| {
+        privilege::with_setting(c"DateStyle", c"ISO, YMD", || {
+            privilege::with_setting(c"IntervalStyle", c"postgres", || {
+                privilege::with_setting(c"extra_float_digits", c"3", f)
+            })
+        })
+    };
+    let (copied, last_key, first_entry, last_entry) = pinned(&mut || {
+        Spi::connect(|client| {
+            let table = client.select(&query, None, &args)?;
+            let mut events = Vec::with_capacity(table.len());
+            let mut last_key = None;
+            unsafe {
+                let tuptable = pg_sys::SPI_tuptable;
+                let tupdesc = (*tuptable).tupdesc;
+                let natts = (*tupdesc).natts as usize;
+                let (mut values, mut nulls) = (vec![pg_sys::Datum::from(0); natts], vec![true; natts]);
+                for &tuple in std::slice::from_raw_parts((*tuptable).vals, table.len()) {
+                    pg_sys::heap_deform_tuple(tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+                    let datum = |i: usize| (!nulls[i]).then(|| values[i]);
+                    let text = |i: usize| {
+                        datum(i).map(|d| String::from_utf8_lossy(crate::datum::varlena_bytes(d)).into_owned())
+                    };
+                    let row_json = text(1).unwrap_or_default();
+                    digest.push(row_json.as_bytes());
+                    let mut event = EventArgs::default();
+                    let mut col = 2;
+                    for (column, _) in mapping.columns.iter().filter(|(c, _)| *c != Column::Details) {
+                        let value = datum(col);
+                        col += 1;
+                        match column {
+                            Column::EventType => {
+                                if let Some(t) = value.map(|d| crate::datum::varlena_bytes(d)) {
+                                    chain::refuse_reserved(&String::from_utf8_lossy(t), "import_audit")?;
+                                }
+                                event.event_type = value;
                             }
-                            event.event_type = value;
+                            Column::Action => event.action = value,
+                            Column::Actor => event.actor = value,
+                            Column::ResourceType => event.resource_type = value,
+                            Column::ResourceId => event.resource_id = value,
+                            Column::CorrelationId => event.correlation_id = value,
+                            Column::Tenant => event.tenant = value,
+                            Column::Reason => event.reason = value,
+                            Column::Confidence => event.confidence = value,
+                            Column::BeforeState => event.before_state = value,
+                            Column::AfterState => event.after_state = value,
+                            _ => {}
                         }
-                        Column::Action => event.action = value,
-                        Column::Actor => event.actor = value,
-                        Column::ResourceType => event.resource_type = value,
-                        Column::ResourceId => event.resource_id = value,
-                        Column::CorrelationId => event.correlation_id = value,
-                        Column::Tenant => event.tenant = value,
-                        Column::Reason => event.reason = value,
-                        Column::Confidence => event.confidence = value,
-                        Column::BeforeState => event.before_state = value,
-                        Column::AfterState => event.after_state = value,
-                        _ => {}
                     }
+                    event.details = datum(col);
+                    events.push(event);
+                    last_key = Some(text(0).ok_or_else(|| {
+                        WardenError::invalid("a source row's order_by value reads as NULL: it cannot be a resume point")
+                    })?);
                 }
-                event.details = datum(col);
-                events.push(event);
-                last_key = text(0);
             }
-        }
-        // The rows' datums live in the SPI tuple table until this closure returns.
-        let ids = chain::append_batch(&events)?;
-        Ok::<_, WardenError>((ids.len() as i64, last_key, ids.first().copied(), ids.last().copied()))
+            // The rows' datums live in the SPI tuple table until this closure returns.
+            let ids = chain::append_batch(&events)?;
+            Ok::<_, WardenError>((ids.len() as i64, last_key, ids.first().copied(), ids.last().copied()))
+        })
     })?;
     let rows = import.rows + copied;
     let first_entry = import.first_entry.or(first_entry);

@@ -678,11 +678,13 @@ fn purge_audit(older_than: pgrx::datum::Interval) -> SqlResult<i64> {
     unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.purge_audit()".as_ptr()) };
     refuse_negative(older_than, "older_than")?;
     // Per chain, the last position such that it and everything before it is older
-    // than the cutoff.
+    // than the cutoff, short of the entry DDL capture reads its setting from (the latest
+    // audit_ddl_changes row's): purging it would switch capture off.
     let plan = chain_positions(
         "WITH bounds AS ( \
            SELECT chain_id, \
-                  pg_catalog.min(chain_pos) FILTER (WHERE ts OPERATOR(pg_catalog.>=) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $1)) AS first_kept, \
+                  pg_catalog.min(chain_pos) FILTER (WHERE ts OPERATOR(pg_catalog.>=) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $1) \
+                                                   OR id OPERATOR(pg_catalog.=) (SELECT pg_catalog.max(c.entry_id) FROM warden.audit_ddl_changes c)) AS first_kept, \
                   pg_catalog.max(chain_pos) AS last \
              FROM warden.audit_log GROUP BY chain_id) \
          SELECT b.chain_id, a.chain_pos, a.entry_hash \

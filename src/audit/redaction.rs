@@ -86,7 +86,7 @@ fn prepare(action: &'static str) -> Result<(), WardenError> {
 }
 
 /// Who asks for a redaction, which decides what happens to what it cannot redact.
-/// Redaction records are never redacted: they account for every erasure.
+/// Redaction records and audit-control entries are never redacted.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Mode {
     /// `redact_audit`: the fields named, of the entry named; a redaction record is
@@ -117,13 +117,21 @@ fn plan_entry(
     mode: Mode,
 ) -> Result<Planned, WardenError> {
     let id = entry.content.id;
-    if entry.content.event_type == Some(ledger::REDACTION_EVENT_TYPE) && seals.is_some() {
+    // Redaction records account for every erasure, and audit-control entries for every
+    // change to the audit itself (DDL capture's setting is read from one): neither is
+    // redacted.
+    let kept = match entry.content.event_type {
+        Some(ledger::REDACTION_EVENT_TYPE) if seals.is_some() => Some("a redaction record"),
+        Some("audit_control") => Some("an audit-control entry"),
+        _ => None,
+    };
+    if let Some(what) = kept {
         if mode == Mode::Many {
             return Ok(Planned::Unchanged);
         }
         return Err(WardenError::invalid_with_hint(
-            format!("audit entry id {id} is a redaction record, which is never redacted"),
-            "Redaction records account for every erasure; they name entry ids and fields, never erased content.",
+            format!("audit entry id {id} is {what}, which is never redacted"),
+            "Redaction records and audit-control entries account for every erasure and every change to auditing; they hold no captured content.",
         ));
     }
     let Some(seals) = seals else {

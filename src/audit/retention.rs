@@ -25,12 +25,17 @@ use super::redaction::{self, Mode};
 use crate::error::{SqlResult, WardenError};
 use crate::privilege;
 
-/// Entries a chain walk reads at a time.
+/// Entries a chain walk reads at a time, at most.
 const WALK_BATCH: i64 = 10_000;
 
 /// Whether entry `a` is due: its tenant's policy `r`, applied at `pg_catalog.now()`.
 const DUE: &str =
     "(r.keep IS NOT NULL AND a.ts OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) r.keep))";
+/// Whether entry `a` is the `audit_control` entry DDL capture reads its setting from (the
+/// latest of `warden.audit_ddl_changes`): it stays, due or not, or capture would switch
+/// itself off.
+const PINNED: &str =
+    "(a.id OPERATOR(pg_catalog.=) (SELECT pg_catalog.max(c.entry_id) FROM warden.audit_ddl_changes c))";
 /// Whether entry `a` is a redaction record (as pg_warden writes them) of an entry still
 /// held: it stays, due or not, for verification to accept that entry's redaction.
 const VOUCHES: &str = "(a.event_type OPERATOR(pg_catalog.=) 'audit_redaction' AND a.field_seals IS NOT NULL \
@@ -40,6 +45,13 @@ const VOUCHES: &str = "(a.event_type OPERATOR(pg_catalog.=) 'audit_redaction' AN
             ON t.id OPERATOR(pg_catalog.=) (e OPERATOR(pg_catalog.->>) 'id')::pg_catalog.int8))";
 /// The policy row `r` of the tenant of entry `a` (NULL: the policy for entries without one).
 const POLICY_OF: &str = "(r.tenant OPERATOR(pg_catalog.=) a.tenant OR (r.tenant IS NULL AND a.tenant IS NULL))";
+
+/// Serializes `set_retention` and `apply_retention`: a run applies the policies as they
+/// were when it started and records their cutoffs, never a policy set meanwhile.
+fn lock_policies(client: &mut pgrx::spi::SpiClient<'_>) -> Result<(), pgrx::spi::SpiError> {
+    client.update("LOCK TABLE warden.audit_retention IN SHARE ROW EXCLUSIVE MODE", None, &[])?;
+    Ok(())
+}
 
 #[pg_extern(volatile, parallel_unsafe)]
 fn set_retention(tenant: Option<&str>, keep: Option<pgrx::datum::Interval>) -> SqlResult<()> {
@@ -54,13 +66,35 @@ fn set_retention(tenant: Option<&str>, keep: Option<pgrx::datum::Interval>) -> S
     }
     let keep_text = match keep {
         Some(keep) => {
-            super::refuse_negative(keep, "keep")?;
+            // now() - keep, as apply_retention computes its cutoff, must not lie ahead
+            // ('1 mon -30 days' passes a sign check) and must be a time at all.
+            // Beyond 5,000 years now() - keep leaves the range of timestamptz.
+            let (too_long, ahead) = Spi::connect(|client| {
+                let row = client
+                    .select(
+                        "SELECT $1 OPERATOR(pg_catalog.>) pg_catalog.interval '5000 years', \
+                                $1 OPERATOR(pg_catalog.<=) pg_catalog.interval '5000 years' \
+                                AND (pg_catalog.now() OPERATOR(pg_catalog.-) $1) OPERATOR(pg_catalog.>) pg_catalog.now()",
+                        Some(1),
+                        &[keep.into()],
+                    )?
+                    .first();
+                Ok::<_, pgrx::spi::SpiError>((row.get::<bool>(1)?, row.get::<bool>(2)?))
+            })
+            .map_err(WardenError::from)?;
+            if too_long != Some(false) {
+                return Err(WardenError::invalid("keep must not exceed 5000 years").into());
+            }
+            if ahead != Some(false) {
+                return Err(WardenError::invalid("keep must not be negative: now() - keep lies ahead").into());
+            }
             Some(keep.to_string())
         }
         None => None,
     };
     let previous = privilege::as_extension_owner(|| {
         Spi::connect_mut(|client| {
+            lock_policies(client)?;
             let previous = client
                 .update(
                     "DELETE FROM warden.audit_retention r WHERE r.tenant OPERATOR(pg_catalog.=) $1 \
@@ -100,20 +134,22 @@ fn set_retention(tenant: Option<&str>, keep: Option<pgrx::datum::Interval>) -> S
 /// record of an entry that stays.
 fn due_prefixes() -> Result<Vec<(i32, i64, Vec<u8>)>, WardenError> {
     let query = format!(
-        "SELECT a.chain_pos, a.entry_hash, {DUE} AND NOT {VOUCHES} FROM warden.audit_log a \
+        "SELECT a.chain_pos, a.entry_hash, {DUE} AND NOT {VOUCHES} AND NOT {PINNED} FROM warden.audit_log a \
            LEFT JOIN warden.audit_retention r ON {POLICY_OF} \
           WHERE a.chain_id OPERATOR(pg_catalog.=) $1 AND a.chain_pos OPERATOR(pg_catalog.>) $2 \
-          ORDER BY a.chain_pos LIMIT {WALK_BATCH}"
+          ORDER BY a.chain_pos LIMIT $3"
     );
     let mut plan = Vec::new();
     for chain_id in super::chain_ids()? {
         let mut last: Option<(i64, Vec<u8>)> = None;
         let mut after = 0i64;
+        // Few rows first: most chains start with an entry that is not due.
+        let mut batch = 16i64;
         'walk: loop {
             let rows = privilege::as_extension_owner(|| {
                 Spi::connect(|client| {
                     let mut rows = Vec::new();
-                    for row in client.select(&query, None, &[chain_id.into(), after.into()])? {
+                    for row in client.select(&query, None, &[chain_id.into(), after.into(), batch.into()])? {
                         rows.push((row.get::<i64>(1)?, row.get::<Vec<u8>>(2)?, row.get::<bool>(3)?));
                     }
                     Ok::<_, pgrx::spi::SpiError>(rows)
@@ -125,9 +161,10 @@ fn due_prefixes() -> Result<Vec<(i32, i64, Vec<u8>)>, WardenError> {
                 after = pos;
                 last = Some((pos, hash));
             }
-            if read < WALK_BATCH {
+            if read < batch {
                 break;
             }
+            batch = (batch * 4).min(WALK_BATCH);
         }
         if let Some((pos, hash)) = last {
             plan.push((chain_id, pos, hash));
@@ -163,6 +200,7 @@ fn apply_retention() -> SqlResult<pgrx::JsonB> {
     privilege::require_admin("apply audit retention")?;
     unsafe { pg_sys::PreventCommandIfReadOnly(c"warden.apply_retention()".as_ptr()) };
     unsafe { pg_sys::GetCurrentTransactionId() };
+    privilege::as_extension_owner(|| Spi::connect_mut(lock_policies))?;
     // 1. What is due at the start of each chain goes, behind signed checkpoints.
     let plan = due_prefixes()?;
     let super::Purged { deleted, chains, created_at } = super::purge_plan(plan, "apply retention")?;

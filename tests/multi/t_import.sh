@@ -89,7 +89,22 @@ expect_eq "$(q -c "SELECT count(*), count(DISTINCT details->'imported'->>'key') 
 expect_eq "$(q -c "SELECT rows_imported, finished_at IS NOT NULL FROM warden.audit_import WHERE id = $id2")" "300000|t" "the resumed import finished"
 expect_eq "$(q -c "SELECT valid FROM warden.verify_audit()" 2>/dev/null)" "t" "the ledger verifies after the resumed import"
 
+# Two CALLs of a new import at once: the second waits, then resumes the same import;
+# every row is copied once.
+q -c "CREATE TABLE public.twice (k int PRIMARY KEY, at timestamptz NOT NULL); INSERT INTO public.twice SELECT g, now() FROM generate_series(1, 60000) g" >/dev/null
+m3='{"order_by": "k", "ts": "at", "event_type": {"value": "twice"}, "action": {"value": "x"}}'
+"$PG_BIN/psql" -X -q -c "CALL warden.import_audit('public.twice', '$m3')" >/dev/null 2>&1 & a=$!
+"$PG_BIN/psql" -X -q -c "CALL warden.import_audit('public.twice', '$m3')" >/dev/null 2>&1 & b=$!
+wait "$a" || true; wait "$b" || true
+expect_eq "$(q -c "SELECT count(*), count(DISTINCT details->'imported'->>'key') FROM warden.audit_log WHERE event_type = 'twice'")" \
+  "60000|60000" "two concurrent CALLs copy every row once"
+expect_eq "$(q -c "SELECT count(*), bool_and(finished_at IS NOT NULL) FROM warden.audit_import WHERE source = 'public.twice'")" "1|t" "as one import"
+
 # Refusals.
+q -c "CREATE TABLE public.null_key (k int UNIQUE, at timestamptz); INSERT INTO public.null_key VALUES (NULL, now()), (1, now())" >/dev/null
+expect_eq "$(sqlstate_of -c "CALL warden.import_audit('public.null_key', '{\"order_by\": \"k\", \"ts\": \"at\", \"event_type\": {\"value\": \"n\"}, \"action\": {\"value\": \"n\"}}')")" \
+  "22023" "an order_by column that may be NULL"
+expect_eq "$(sqlstate_of -c "SELECT warden.import_audit_batch(1, 1000000)")" "22023" "a batch larger than the limit"
 q -c "CREATE TABLE public.no_key (k int, at timestamptz, a text); INSERT INTO public.no_key VALUES (1, now(), 'x')" >/dev/null
 q -c "CREATE TABLE public.forged (k int PRIMARY KEY, at timestamptz, t text); INSERT INTO public.forged VALUES (1, now(), 'audit_redaction')" >/dev/null
 expect_eq "$(sqlstate_of -c "CALL warden.import_audit('public.no_key', '{\"order_by\": \"k\", \"ts\": \"at\", \"event_type\": \"a\", \"action\": \"a\"}')")" \

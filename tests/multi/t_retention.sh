@@ -6,6 +6,9 @@
 # for roles outside warden_admin.
 . "$(dirname "$0")/lib.sh"
 q -c "SELECT warden.create_key('audit', '\x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f')" >/dev/null
+# DDL capture on: its setting is read from an audit_control entry, which neither
+# retention nor purge nor erasure may take away.
+q -c "SELECT warden.audit_ddl(true)" >/dev/null
 # Three sessions, so three chains; on each: acme, acme, globex, then acme/globex/none.
 for s in 1 2 3; do
   q <<SQL >/dev/null &
@@ -32,17 +35,22 @@ expect_eq "$(q -c "SELECT count(*) FROM warden.audit_log WHERE event_type = 'aud
   "3" "each policy set is an audit_control entry"
 expect_eq "$(sqlstate_of -c "SELECT warden.log_event('audit_retention', 'APPLY')")" "42501" "a forged retention run"
 before_acme=$(q -c "SELECT count(*) FROM warden.audit_log WHERE tenant = 'acme'")
-# What must go: on each chain, everything before its first globex entry (a whole chain
-# without one: the key's creation and the policy changes are entries without a tenant).
+# What must go: on each chain, everything before its first globex entry or the entry
+# DDL capture reads its setting from (a whole chain without either: the key's creation
+# and the policy changes are entries without a tenant).
 leading=$(q -c "SELECT count(*) FROM warden.audit_log a
-                 WHERE a.chain_pos < (SELECT coalesce(min(b.chain_pos) FILTER (WHERE b.tenant = 'globex'), max(b.chain_pos) + 1)
+                 WHERE a.chain_pos < (SELECT coalesce(min(b.chain_pos) FILTER (WHERE b.tenant = 'globex'
+                                                 OR b.id = (SELECT max(entry_id) FROM warden.audit_ddl_changes)), max(b.chain_pos) + 1)
                                         FROM warden.audit_log b WHERE b.chain_id = a.chain_id)")
-all_chains=$(q -c "SELECT count(DISTINCT chain_id) FROM warden.audit_log")
+all_chains=$(q -c "SELECT count(DISTINCT a.chain_id) FROM warden.audit_log a
+                 WHERE a.chain_pos < (SELECT coalesce(min(b.chain_pos) FILTER (WHERE b.tenant = 'globex'
+                                                 OR b.id = (SELECT max(entry_id) FROM warden.audit_ddl_changes)), max(b.chain_pos) + 1)
+                                        FROM warden.audit_log b WHERE b.chain_id = a.chain_id)")
 run=$(q -c "SELECT warden.apply_retention()")
 deleted=$(echo "$run" | python3 -c 'import json,sys; print(json.load(sys.stdin)["deleted"])')
 redacted=$(echo "$run" | python3 -c 'import json,sys; print(json.load(sys.stdin)["redacted"])')
 expect_eq "$deleted" "$leading" "each chain's leading due entries removed behind a checkpoint"
-expect_eq "$(q -c "SELECT count(*) FROM warden.audit_checkpoint")" "$all_chains" "a checkpoint per chain"
+expect_eq "$(q -c "SELECT count(*) FROM warden.audit_checkpoint")" "$all_chains" "a checkpoint per chain that lost entries"
 # Every acme entry and every entry without a tenant left is redacted; globex untouched.
 expect_eq "$(q -c "SELECT count(*) FROM warden.audit_log WHERE event_type = 't' AND (tenant = 'acme' OR tenant IS NULL) AND (actor IS NOT NULL OR details IS NOT NULL)")" \
   "0" "due entries behind a kept one are redacted"
@@ -57,9 +65,10 @@ expect_eq "$(q -c "SELECT valid FROM warden.verify_audit('$digest', full => true
 expect_eq "$(q -c "SELECT valid FROM warden.verify_audit('$digest')" 2>/dev/null)" "t" \
   "and incrementally"
 # A second run: of the entries before it only what the first run wrote (its log, without
-# a tenant, so due at once) is newly due; its redaction records stay while the entries
+# a tenant, so due at once) is newly due (audit-control entries are never redacted); its
+# redaction records stay while the entries
 # they vouch for do.
-fresh=$(q -c "SELECT count(*) FROM warden.audit_log WHERE tenant IS NULL AND actor IS NOT NULL AND event_type <> 'audit_redaction'")
+fresh=$(q -c "SELECT count(*) FROM warden.audit_log WHERE tenant IS NULL AND actor IS NOT NULL AND event_type NOT IN ('audit_redaction', 'audit_control')")
 records=$(q -c "SELECT string_agg(id::text, ',' ORDER BY id) FROM warden.audit_log WHERE event_type = 'audit_redaction'")
 [ -n "$records" ] || fail "the first run wrote no redaction record"
 t_before=$(q -c "SELECT count(*), count(actor) FROM warden.audit_log WHERE event_type = 't'")
@@ -76,6 +85,16 @@ q -c "SELECT warden.set_retention('globex', '0 seconds')" >/dev/null
 q -c "SELECT warden.apply_retention()" >/dev/null
 expect_eq "$(q -c "SELECT count(*) FROM warden.audit_log WHERE event_type = 't'")" "0" "every due entry removed"
 expect_eq "$(q -c "SELECT valid, invalid_entries FROM warden.verify_audit()" 2>/dev/null)" "t|0" "the ledger verifies after removing whole chains"
+expect_eq "$(q -c "SELECT warden.audit_ddl_in_force()")" "t" "DDL capture is still on after every due entry went"
+q -c "SELECT warden.purge_audit('0 seconds')" >/dev/null
+expect_eq "$(q -c "SELECT warden.audit_ddl_in_force()")" "t" "and after purge_audit"
+q -c "SELECT warden.erase_subject(jsonb_build_object('session_user_name', session_user), 'erase the DBA')" >/dev/null
+expect_eq "$(q -c "SELECT warden.audit_ddl_in_force()")" "t" "and after erasing the role that switched it on"
+expect_eq "$(q -c "SELECT count(*) FROM warden.audit_log WHERE event_type = 'audit_control' AND session_user_name IS NULL")" "0" \
+  "audit-control entries are never redacted"
+# A keep that passes a sign check but puts the cutoff ahead, or beyond any time, is refused.
+expect_eq "$(sqlstate_of -c "SELECT warden.set_retention('acme', '1 mon -31 days')")" "22023" "a keep whose cutoff lies ahead"
+expect_eq "$(sqlstate_of -c "SELECT warden.set_retention('acme', '300000 years')")" "22023" "a keep beyond any time"
 # Policies: listed, dropped by a NULL keep; each change is an audit_control entry.
 expect_eq "$(q -c "SELECT string_agg(coalesce(tenant, '(none)') || '=' || keep, ',' ORDER BY tenant NULLS FIRST) FROM warden.audit_retention")" \
   "(none)=00:00:00,acme=00:00:00,globex=00:00:00" "the policies"

@@ -158,6 +158,9 @@ fn batch_query(source: &Source, mapping: &ImportMapping, resume: bool, limit: i3
     ))
 }
 
+/// What a batch copied: rows, the last key, the first and last entry ids.
+type Copied = (i64, Option<String>, Option<i64>, Option<i64>);
+
 /// One `warden.audit_import` row.
 struct Import {
     id: i64,
@@ -345,7 +348,7 @@ fn import_audit_batch(import_id: Option<i64>, max_rows: default!(Option<i32>, "1
         .ok_or_else(|| WardenError::LedgerCorrupt(format!("import {import_id} has a malformed rows_sha256")))?;
     // The key's text is the resume point, read back with a cast: the same text whatever
     // the session's DateStyle, IntervalStyle or float digits.
-    let pinned = |f: &mut dyn FnMut() -> Result<(i64, Option<String>, Option<i64>, Option<i64>), WardenError>| {
+    let pinned = |f: &mut dyn FnMut() -> Result<Copied, WardenError>| {
         privilege::with_setting(c"DateStyle", c"ISO, YMD", || {
             privilege::with_setting(c"IntervalStyle", c"postgres", || {
                 privilege::with_setting(c"extra_float_digits", c"3", f)

@@ -14,12 +14,14 @@ for db in with_key without_key without_ext; do qs -d postgres -c "CREATE DATABAS
 qs -d with_key -c "CREATE EXTENSION pg_warden; SELECT warden.create_key('audit', '\\x$k1')" >/dev/null
 qs -d without_key -c "CREATE EXTENSION pg_warden" >/dev/null
 starts() { qs -d with_key -c "SELECT count(*) FROM warden.audit_log WHERE event_type = 'server_start'"; }
+# Whether `starts` is $1 now: for wait_until, which must run the query again each try.
+starts_are() { [ "$(starts)" = "$1" ]; }
 expect_eq "$(starts)" "0" "no start recorded before the extension existed"
 
 for round in 1 2; do
   extra_cluster_stop starts
   extra_cluster_start starts
-  wait_until 30 test "$(starts)" = "$round" || fail "round $round: expected $round server_start entries, got $(starts)"
+  wait_until 30 starts_are "$round" || fail "round $round: expected $round server_start entries, got $(starts)"
   expect_eq "$(qs -d with_key -c "SELECT (details->>'started_at')::timestamptz = pg_postmaster_start_time()
                                     FROM warden.audit_log WHERE event_type = 'server_start' ORDER BY id DESC LIMIT 1")" \
     "t" "round $round: the entry names this start"

@@ -36,6 +36,9 @@ CREATE FUNCTION public.index_entries(needle text) RETURNS bigint LANGUAGE sql AS
    WHERE i.data IS NOT NULL
      AND position(convert_to(needle, 'UTF8') in decode(replace(i.data, ' ', ''), 'hex')) > 0 \$\$;
 SQL
+# The Merkle tree covers the entries before the erasure: their leaves are their hashes,
+# which redaction keeps.
+q -c "SELECT warden.advance_audit_tree()" >/dev/null
 q -c "SELECT pg_catalog.now()" > "$work/window_end"
 sleep 1
 expect_eq "$(q -c "SELECT heap_tuples('user77@example.com') > 0 AND index_entries('erin.subject') > 0")" "t" \
@@ -66,6 +69,13 @@ expect_eq "$(q -c "SELECT redacted_entries FROM warden.audit_verification ORDER 
 
 # Offline: the whole ledger, and the window before the erasure (its records are later).
 keys=(--key "audit:1:$k1")
+# An inclusion proof of a redacted entry, against the tree head signed before its
+# erasure, still verifies: the leaf is the entry hash, unchanged.
+q -c "SELECT warden.audit_proof((SELECT min(id) FROM warden.audit_log WHERE event_type = 'support' AND actor IS NULL))" > "$work/proof.json"
+expect_eq "$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print("field_seals" in d["entry"], d["entry"].get("actor"))' "$work/proof.json")" \
+  "True None" "the proof carries the redacted entry with its seals"
+"$verify_bin" --proof "$work/proof.json" "${keys[@]}" > "$work/proof.txt" \
+  || { cat "$work/proof.txt"; fail "the inclusion proof of a redacted entry did not verify offline"; }
 q -c "SELECT warden.export_audit()" > "$work/all.json"
 "$verify_bin" --export "$work/all.json" "${keys[@]}" > "$work/all.txt" \
   || { cat "$work/all.txt"; fail "an export with redacted entries did not verify offline"; }

@@ -317,12 +317,23 @@ pub fn commit(column: Column, salt: &Salt, value: Option<&str>) -> Result<Hash, 
     if column.redactable_slot().is_none() {
         return Err(LedgerError::NotRedactable { column: column.name() });
     }
-    let mut bytes = Vec::with_capacity(4 + FIELD_DOMAIN.len() + 4 + SALT_LEN + 5 + value.map_or(0, str::len));
-    put_len_prefixed(&mut bytes, FIELD_DOMAIN, "domain")?;
-    bytes.extend_from_slice(&(column.index() as u32).to_be_bytes());
-    bytes.extend_from_slice(salt);
-    put_field(&mut bytes, FieldValue::Text(value), column.name())?;
-    Ok(Sha256::digest(&bytes).into())
+    // The bytes above, fed to the hash as they come: no buffer per field (ten a
+    // version-2 entry, on every write and every verification).
+    let mut hash = Sha256::new();
+    hash.update((FIELD_DOMAIN.len() as u32).to_be_bytes());
+    hash.update(FIELD_DOMAIN);
+    hash.update((column.index() as u32).to_be_bytes());
+    hash.update(salt);
+    match value {
+        None => hash.update([0x00]),
+        Some(text) => {
+            let len = u32::try_from(text.len()).map_err(|_| LedgerError::ValueTooLong { column: column.name() })?;
+            hash.update([0x01]);
+            hash.update(len.to_be_bytes());
+            hash.update(text.as_bytes());
+        }
+    }
+    Ok(hash.finalize().into())
 }
 
 fn text_of<'a>(content: &EntryContent<'a>, column: Column) -> Option<&'a str> {

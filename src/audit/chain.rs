@@ -786,7 +786,7 @@ fn check_confidence(text: &str) -> Result<(), WardenError> {
 
 /// The content of a new entry, as datums of the ledger's column types (text, except
 /// `details`, `before_state`, `after_state` jsonb and `confidence` numeric).
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 pub(super) struct EventArgs {
     pub(super) event_type: Option<pg_sys::Datum>,
     pub(super) action: Option<pg_sys::Datum>,
@@ -822,23 +822,29 @@ fn event_columns() -> impl Iterator<Item = &'static ledger::ColumnSpec> {
 }
 
 impl EventArgs {
+    /// The field of an event column; `None` for any other column.
+    pub(super) fn field_mut(&mut self, column: Column) -> Option<&mut Option<pg_sys::Datum>> {
+        Some(match column {
+            Column::EventType => &mut self.event_type,
+            Column::Action => &mut self.action,
+            Column::Actor => &mut self.actor,
+            Column::ResourceType => &mut self.resource_type,
+            Column::ResourceId => &mut self.resource_id,
+            Column::CorrelationId => &mut self.correlation_id,
+            Column::Tenant => &mut self.tenant,
+            Column::Reason => &mut self.reason,
+            Column::Confidence => &mut self.confidence,
+            Column::Details => &mut self.details,
+            Column::BeforeState => &mut self.before_state,
+            Column::AfterState => &mut self.after_state,
+            _ => return None,
+        })
+    }
+
     /// The datum for an event column; `None` for any other.
     fn get(&self, column: Column) -> Option<pg_sys::Datum> {
-        match column {
-            Column::EventType => self.event_type,
-            Column::Action => self.action,
-            Column::Actor => self.actor,
-            Column::ResourceType => self.resource_type,
-            Column::ResourceId => self.resource_id,
-            Column::CorrelationId => self.correlation_id,
-            Column::Tenant => self.tenant,
-            Column::Reason => self.reason,
-            Column::Confidence => self.confidence,
-            Column::Details => self.details,
-            Column::BeforeState => self.before_state,
-            Column::AfterState => self.after_state,
-            _ => None,
-        }
+        let mut copy = *self;
+        copy.field_mut(column).and_then(|field| *field)
     }
 }
 

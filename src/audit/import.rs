@@ -357,53 +357,30 @@ fn import_audit_batch(import_id: Option<i64>, max_rows: default!(Option<i32>, "1
     };
     let (copied, last_key, first_entry, last_entry) = pinned(&mut || {
         Spi::connect(|client| {
-            let table = client.select(&query, None, &args)?;
-            let mut events = Vec::with_capacity(table.len());
+            client.select(&query, None, &args)?;
+            let rows = unsafe { super::spi_rows() };
+            let mut events = Vec::with_capacity(rows.len());
             let mut last_key = None;
-            unsafe {
-                let tuptable = pg_sys::SPI_tuptable;
-                let tupdesc = (*tuptable).tupdesc;
-                let natts = (*tupdesc).natts as usize;
-                let (mut values, mut nulls) = (vec![pg_sys::Datum::from(0); natts], vec![true; natts]);
-                for &tuple in std::slice::from_raw_parts((*tuptable).vals, table.len()) {
-                    pg_sys::heap_deform_tuple(tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
-                    let datum = |i: usize| (!nulls[i]).then(|| values[i]);
-                    let text = |i: usize| {
-                        datum(i).map(|d| String::from_utf8_lossy(crate::datum::varlena_bytes(d)).into_owned())
-                    };
-                    let row_json = text(1).unwrap_or_default();
-                    digest.push(row_json.as_bytes());
-                    let mut event = EventArgs::default();
-                    let mut col = 2;
-                    for (column, _) in mapping.columns.iter().filter(|(c, _)| *c != Column::Details) {
-                        let value = datum(col);
-                        col += 1;
-                        match column {
-                            Column::EventType => {
-                                if let Some(t) = value.map(|d| crate::datum::varlena_bytes(d)) {
-                                    chain::refuse_reserved(&String::from_utf8_lossy(t), "import_audit")?;
-                                }
-                                event.event_type = value;
-                            }
-                            Column::Action => event.action = value,
-                            Column::Actor => event.actor = value,
-                            Column::ResourceType => event.resource_type = value,
-                            Column::ResourceId => event.resource_id = value,
-                            Column::CorrelationId => event.correlation_id = value,
-                            Column::Tenant => event.tenant = value,
-                            Column::Reason => event.reason = value,
-                            Column::Confidence => event.confidence = value,
-                            Column::BeforeState => event.before_state = value,
-                            Column::AfterState => event.after_state = value,
-                            _ => {}
-                        }
+            for (values, nulls) in &rows {
+                let datum = |i: usize| (!nulls[i]).then(|| values[i]);
+                let bytes = |i: usize| datum(i).map(|d| unsafe { crate::datum::varlena_bytes(d) });
+                // The digest takes the row's bytes as stored, whatever the database encoding.
+                digest.push(bytes(1).unwrap_or_default());
+                let mut event = EventArgs::default();
+                // Column 0 is the key, 1 the row; then the mapped columns, details last.
+                let mapped = mapping.columns.iter().map(|(c, _)| *c).filter(|c| *c != Column::Details);
+                for (col, column) in (2..).zip(mapped.chain([Column::Details])) {
+                    if let Some(field) = event.field_mut(column) {
+                        *field = datum(col);
                     }
-                    event.details = datum(col);
-                    events.push(event);
-                    last_key = Some(text(0).ok_or_else(|| {
-                        WardenError::invalid("a source row's order_by value reads as NULL: it cannot be a resume point")
-                    })?);
                 }
+                if let Some(event_type) = event.event_type.map(|d| unsafe { crate::datum::varlena_bytes(d) }) {
+                    chain::refuse_reserved(&String::from_utf8_lossy(event_type), "import_audit")?;
+                }
+                events.push(event);
+                last_key = Some(bytes(0).map(|k| String::from_utf8_lossy(k).into_owned()).ok_or_else(|| {
+                    WardenError::invalid("a source row's order_by value reads as NULL: it cannot be a resume point")
+                })?);
             }
             // The rows' datums live in the SPI tuple table until this closure returns.
             let ids = chain::append_batch(&events)?;

@@ -160,13 +160,7 @@ const _: () = assert!(FIELD_SEALS_C.to_bytes().len() == ledger::FIELD_SEALS_COLU
 
 /// Whether `warden.audit_log` has the `field_seals` column (0.3.0 and later).
 fn ledger_has_seals() -> bool {
-    unsafe {
-        let namespace = pg_sys::get_namespace_oid(c"warden".as_ptr(), true);
-        let table = pg_sys::get_relname_relid(c"audit_log".as_ptr(), namespace);
-        namespace != pg_sys::InvalidOid
-            && table != pg_sys::InvalidOid
-            && pg_sys::get_attnum(table, FIELD_SEALS_C.as_ptr()) != 0
-    }
+    warden_relation(c"audit_log").is_some_and(|table| unsafe { pg_sys::get_attnum(table, FIELD_SEALS_C.as_ptr()) } != 0)
 }
 
 /// Streams ledger entries matching `filter` (a WHERE clause over `$1`, `$2`) in
@@ -439,9 +433,18 @@ fn issues_json(report: &Report) -> serde_json::Value {
 /// `ALTER EXTENSION pg_warden UPDATE` runs, and the library serves the older objects
 /// meanwhile.
 fn warden_table_exists(name: &std::ffi::CStr) -> bool {
+    warden_relation(name).is_some()
+}
+
+/// The oid of relation `warden.<name>`, if it exists.
+fn warden_relation(name: &std::ffi::CStr) -> Option<pg_sys::Oid> {
     unsafe {
         let namespace = pg_sys::get_namespace_oid(c"warden".as_ptr(), true);
-        namespace != pg_sys::InvalidOid && pg_sys::get_relname_relid(name.as_ptr(), namespace) != pg_sys::InvalidOid
+        if namespace == pg_sys::InvalidOid {
+            return None;
+        }
+        let relation = pg_sys::get_relname_relid(name.as_ptr(), namespace);
+        (relation != pg_sys::InvalidOid).then_some(relation)
     }
 }
 
@@ -577,6 +580,28 @@ fn export_audit_text(
     String::from_utf8(bytes).map_err(|_| WardenError::Internal("export is not UTF-8".into()).into())
 }
 
+/// The rows of the last SPI query, deformed: (values, nulls) per row. Their datums point
+/// into the SPI tuple table, so they are valid until the `Spi::connect` that ran the
+/// query returns; call it there, right after the query.
+unsafe fn spi_rows() -> Vec<(Vec<pg_sys::Datum>, Vec<bool>)> {
+    unsafe {
+        let tuptable = pg_sys::SPI_tuptable;
+        if tuptable.is_null() {
+            return Vec::new();
+        }
+        let tupdesc = (*tuptable).tupdesc;
+        let natts = (*tupdesc).natts as usize;
+        std::slice::from_raw_parts((*tuptable).vals, pg_sys::SPI_processed as usize)
+            .iter()
+            .map(|&tuple| {
+                let (mut values, mut nulls) = (vec![pg_sys::Datum::from(0); natts], vec![true; natts]);
+                pg_sys::heap_deform_tuple(tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+                (values, nulls)
+            })
+            .collect()
+    }
+}
+
 /// Ends an export whose window holds redacted entries with the redaction records
 /// written after the window (`ts >= to`), which vouch for some of them: the export
 /// verifies offline without the rest of the ledger. Records are entries of their own;
@@ -594,22 +619,8 @@ fn finish_with_later_records(
     );
     privilege::as_extension_owner(|| {
         Spi::connect(|client| {
-            let table = client.select(&query, None, &[to.into()])?;
-            // The deformed rows point into the SPI tuple table, which lives until this
-            // closure returns.
-            let rows: Vec<(Vec<pg_sys::Datum>, Vec<bool>)> = unsafe {
-                let tuptable = pg_sys::SPI_tuptable;
-                let tupdesc = (*tuptable).tupdesc;
-                let natts = (*tupdesc).natts as usize;
-                std::slice::from_raw_parts((*tuptable).vals, table.len())
-                    .iter()
-                    .map(|&tuple| {
-                        let (mut values, mut nulls) = (vec![pg_sys::Datum::from(0); natts], vec![true; natts]);
-                        pg_sys::heap_deform_tuple(tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
-                        (values, nulls)
-                    })
-                    .collect()
-            };
+            client.select(&query, None, &[to.into()])?;
+            let rows = unsafe { spi_rows() };
             let selected: Vec<SelectedRow<'_>> =
                 rows.iter().map(|(values, nulls)| SelectedRow { values, nulls }).collect();
             let records: Vec<(EntryRef<'_>, Option<&[u8]>)> = selected.iter().map(|r| (r.entry(), r.seals())).collect();

@@ -10,11 +10,17 @@
 
 use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
-use warden_core::ledger::{self, Column, EntryHasher, EntryRef, FieldSeals, FieldSet, REDACTABLE_COLUMNS};
+use warden_core::ledger::{self, Column, EntryChecker, EntryRef, FieldSeals, FieldSet, REDACTABLE_COLUMNS};
+use warden_core::mac::KeyedMac;
 
 use super::chain::{self, EventArgs, Rewrite};
 use crate::error::{SqlResult, WardenError};
 use crate::privilege;
+
+/// How the checker finds the audit key's versions.
+type KeyLookup = fn(&str, i32) -> Option<KeyedMac>;
+/// Checks each entry by itself before it is redacted, keys looked up once.
+type Checker = EntryChecker<KeyLookup>;
 
 /// Entries redacted under one redaction record.
 const BATCH: usize = 1_000;
@@ -110,7 +116,7 @@ enum Planned {
 /// entry that does not verify on its own (XX001): sealing a changed value would destroy
 /// the evidence.
 fn plan_entry(
-    hasher: &mut EntryHasher,
+    checker: &mut Checker,
     entry: &EntryRef<'_>,
     seals: Option<&[u8]>,
     fields: FieldSet,
@@ -148,28 +154,16 @@ fn plan_entry(
                 .into(),
         });
     };
-    let corrupt = || {
-        WardenError::LedgerCorrupt(format!(
+    // Hash and signature, as verify_audit checks an entry by itself: anyone can recompute
+    // a hash over rewritten content.
+    let mut seals = match FieldSeals::parse(seals) {
+        Some(parsed) if checker.issues(entry, Some(seals)).is_empty() => parsed,
+        _ => {
+            return Err(WardenError::LedgerCorrupt(format!(
             "audit entry id {id} does not verify on its own, so it is left as it is for warden.verify_audit to report"
-        ))
+        )))
+        }
     };
-    let mut seals = FieldSeals::parse(seals).ok_or_else(corrupt)?;
-    let (Some(chain_id), Some(pos)) = (entry.chain.chain_id, entry.chain.chain_pos) else { return Err(corrupt()) };
-    let prev: [u8; 32] = entry.chain.prev_hash.and_then(|h| h.try_into().ok()).ok_or_else(corrupt)?;
-    let hash = hasher.entry_hash_v2(&entry.content, &seals, chain_id, pos, &prev).map_err(|_| corrupt())?;
-    if entry.chain.entry_hash != Some(&hash[..]) {
-        return Err(corrupt());
-    }
-    // The signature too: anyone can recompute a hash over rewritten content.
-    let (Some(key_name), Some(version), Some(signature)) =
-        (entry.chain.key_name, entry.chain.key_version, entry.chain.signature)
-    else {
-        return Err(corrupt());
-    };
-    let key = super::verification_key(key_name, version).ok_or_else(corrupt)?;
-    if ledger::sign_entry_hash(&key, &hash)[..] != *signature {
-        return Err(corrupt());
-    }
     let mut content = entry.content;
     let redacted = seals.redact(&mut content, fields).map_err(|e| WardenError::invalid(e.to_string()))?;
     Ok(if redacted.is_empty() {
@@ -264,11 +258,11 @@ fn plan_batch(
         "SELECT {} FROM warden.audit_log WHERE {filter} ORDER BY id LIMIT {limit} FOR UPDATE",
         super::sealed_select_list()
     );
-    let mut hasher = EntryHasher::new();
+    let mut checker = EntryChecker::new(super::verification_key as KeyLookup);
     let mut batch = Batch { targets: Vec::new(), read: false, unsealed: 0 };
     super::for_each_row(&query, args, |entry, seals| {
         batch.read = true;
-        match plan_entry(&mut hasher, entry, seals, fields, mode)? {
+        match plan_entry(&mut checker, entry, seals, fields, mode)? {
             Planned::Change(target) => batch.targets.push(target),
             Planned::Unchanged => {}
             Planned::Unsealed => batch.unsealed += 1,

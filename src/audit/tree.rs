@@ -481,17 +481,12 @@ impl ProofReader<'_, '_> {
         if table.is_empty() {
             return Ok(None);
         }
-        unsafe {
-            let tuptable = pg_sys::SPI_tuptable;
-            let tupdesc = (*tuptable).tupdesc;
-            let natts = (*tupdesc).natts as usize;
-            let (mut values, mut nulls) = (vec![pg_sys::Datum::from(0); natts], vec![true; natts]);
-            pg_sys::heap_deform_tuple(*(*tuptable).vals, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
-            let row = super::SelectedRow { values: &values, nulls: &nulls };
-            let value = ledger::export_sealed_entry_value(&row.entry(), row.seals())
-                .map_err(|e| super::export_entry_error(id, e))?;
-            Ok(Some(value))
-        }
+        let rows = unsafe { super::spi_rows() };
+        let Some((values, nulls)) = rows.first() else { return Ok(None) };
+        let row = super::SelectedRow { values, nulls };
+        let value = ledger::export_sealed_entry_value(&row.entry(), row.seals())
+            .map_err(|e| super::export_entry_error(id, e))?;
+        Ok(Some(value))
     }
 
     fn block(&self, block: i64) -> Result<Vec<Hash>, WardenError> {

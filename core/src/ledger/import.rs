@@ -7,9 +7,10 @@
 //! acc_i = SHA-256(u32(19) "pg_warden/import/v1" || acc_(i-1) || SHA-256(row_i))
 //! ```
 //!
-//! `row_i` is the row's `to_jsonb(row)::text`, in UTF-8, as PostgreSQL prints it. The
-//! import record carries `acc_n` and `n`; an auditor recomputes them from the source
-//! table with `SELECT to_jsonb(s)::text FROM source s ORDER BY <order_by>`.
+//! `row_i` is the row's `to_jsonb(row)::text` as PostgreSQL prints it, its bytes in the
+//! database encoding. The import record carries `acc_n` and `n`; an auditor recomputes
+//! them from the source table with `SELECT to_jsonb(s)::text FROM source s ORDER BY
+//! <order_by>`.
 
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};

@@ -160,8 +160,8 @@ pub use scan::ParseError;
 pub use time::{timestamp_from_iso, timestamp_to_iso, write_timestamp_iso, POSTGRES_EPOCH_UNIX_SECONDS};
 pub use tree_head::{TreeHead, TREE_HEAD_DOMAIN};
 pub use verify::{
-    verify_entries, verify_entries_with_records, ChainSummary, Issue, IssueKind, LedgerEntry, RedactedEntry, Report,
-    SegmentOutcome, Verifier,
+    verify_entries, verify_entries_with_records, ChainSummary, EntryChecker, Issue, IssueKind, LedgerEntry,
+    RedactedEntry, Report, SegmentOutcome, Verifier,
 };
 
 /// Deepest nesting of arrays and objects a `jsonb` column of the ledger (`details`,

@@ -539,6 +539,32 @@ fn to_hash(bytes: Option<&[u8]>) -> Option<Hash> {
     bytes.and_then(|b| <Hash>::try_from(b).ok())
 }
 
+/// Checks entries one at a time, each by itself ([`check_entry_alone`]: chain material,
+/// seals, hash, signature; not its links), keys looked up once per key version: for a
+/// writer that must not build on an entry changed outside pg_warden (redaction).
+pub struct EntryChecker<F> {
+    hasher: EntryHasher,
+    keys: KeyCache<F>,
+}
+
+impl<F: FnMut(&str, i32) -> Option<KeyedMac>> EntryChecker<F> {
+    /// A checker whose keys come from `keys`.
+    pub fn new(keys: F) -> Self {
+        EntryChecker { hasher: EntryHasher::new(), keys: KeyCache::new(keys) }
+    }
+
+    /// What is wrong with `entry` by itself (its `field_seals` column: `None` for
+    /// version 1); empty when it verifies.
+    pub fn issues(&mut self, entry: &EntryRef<'_>, field_seals: Option<&[u8]>) -> Vec<IssueKind> {
+        let (Some(chain_id), Some(pos)) = (entry.chain.chain_id, entry.chain.chain_pos) else {
+            return vec![IssueKind::MalformedChainMaterial];
+        };
+        let mut found = Vec::new();
+        check_entry_alone(&mut self.hasher, &mut self.keys, entry, field_seals, chain_id, pos, |kind| found.push(kind));
+        found
+    }
+}
+
 /// What [`check_entry_alone`] found besides its issues.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Alone {

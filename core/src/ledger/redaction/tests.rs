@@ -755,3 +755,25 @@ fn a_version_1_entry_of_the_record_type_vouches_for_nothing_and_is_no_issue() {
         vec![(Some(2), IssueKind::RedactedWithoutRecord { fields: FieldSet::of(&[Column::Actor]) })]
     );
 }
+
+#[test]
+fn the_entry_checker_takes_a_genuine_entry_and_refuses_a_changed_one() {
+    let mut ledger = Ledger::new(3);
+    ledger.redact(2, &[Column::Actor]);
+    let mut checker = EntryChecker::new(keys);
+    for row in &ledger.rows {
+        assert_eq!(checker.issues(&row.entry(), row.field_seals()), vec![], "entry {}", row.id);
+    }
+    // Content changed; the value written back into a redacted field; no key.
+    let mut changed = ledger.rows[0].clone();
+    changed.details = Some("{}".to_owned());
+    assert!(matches!(checker.issues(&changed.entry(), changed.field_seals())[..], [IssueKind::HashMismatch]));
+    let mut written_back = ledger.rows[1].clone();
+    written_back.actor = Some("user2".to_owned());
+    assert!(matches!(
+        checker.issues(&written_back.entry(), written_back.field_seals())[..],
+        [IssueKind::RedactedButPresent { .. }]
+    ));
+    let mut keyless = EntryChecker::new(|_: &str, _: i32| None);
+    assert!(!keyless.issues(&ledger.rows[0].entry(), ledger.rows[0].field_seals()).is_empty());
+}
